@@ -1,0 +1,250 @@
+//! The HomeHeroes service-request workflow as data, and authorization for every HomeHeroes
+//! resource (seed 000 §7, the RLS policies, as one pure function).
+
+use super::model::{InterestStatus, RequestStatus, ServiceRequest};
+use crate::actor::{Actor, Role};
+use crate::authz::Decision;
+use crate::id::UserId;
+use crate::machine::{held_parties, FireError, Guard, Machine, Party, Row};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+super::model::wire_enum!(
+    /// Actions on a service request. Interest actions leave the request's state unchanged but live in
+    /// the same table, so "what may I do with this request?" has one answer.
+    RequestAction {
+        /// A hero takes a pending request directly.
+        Accept = "accept",
+        /// The owner picks one of the interested heroes.
+        ChooseHero = "choose_hero",
+        /// A hero registers interest.
+        ExpressInterest = "express_interest",
+        /// A hero takes back an open interest.
+        WithdrawInterest = "withdraw_interest",
+        /// The assigned hero starts work.
+        Start = "start",
+        /// The assigned hero finishes.
+        Complete = "complete",
+        /// The owner cancels.
+        Cancel = "cancel",
+        /// The owner rates the hero of a completed request, once.
+        Rate = "rate",
+    }
+);
+
+/// How an actor relates to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// The civilian who posted it.
+    Owner,
+    /// The hero assigned to it.
+    AssignedHero,
+}
+
+/// What the guards look at: facts about the request and this actor, gathered by the caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The actor posted the request.
+    pub is_owner: bool,
+    /// The actor has a hero profile with skills and a rate.
+    pub hero_ready: bool,
+    /// The actor's own interest in the request, if any.
+    pub own_interest: Option<InterestStatus>,
+    /// Interests still open (`interested`).
+    pub open_interests: usize,
+    /// The request was already rated.
+    pub rated: bool,
+}
+
+const HERO: &[Party<Relation>] = &[Party::Role(Role::Hero)];
+const OWNER: &[Party<Relation>] = &[Party::Relation(Relation::Owner)];
+const ASSIGNED: &[Party<Relation>] = &[Party::Relation(Relation::AssignedHero)];
+
+use RequestStatus as S;
+
+/// The service-request workflow (seed 000 §1 "Status Transitions", §3).
+pub static SERVICE_REQUEST: Machine<RequestStatus, RequestAction, Relation, RequestContext> = Machine {
+    name: "service_request",
+    rows: &[
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::Accept,
+            to: S::Assigned,
+            parties: HERO,
+            guard: Some(Guard { name: "ready_hero_not_owner", check: |c| c.hero_ready && !c.is_owner }),
+        },
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::ChooseHero,
+            to: S::Assigned,
+            parties: OWNER,
+            guard: Some(Guard { name: "has_open_interest", check: |c| c.open_interests > 0 }),
+        },
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::ExpressInterest,
+            to: S::Pending,
+            parties: HERO,
+            guard: Some(Guard {
+                name: "ready_hero_without_open_interest",
+                check: |c| {
+                    c.hero_ready
+                        && !c.is_owner
+                        && matches!(c.own_interest, None | Some(InterestStatus::Withdrawn))
+                },
+            }),
+        },
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::WithdrawInterest,
+            to: S::Pending,
+            parties: HERO,
+            guard: Some(Guard {
+                name: "own_open_interest",
+                check: |c| c.own_interest == Some(InterestStatus::Interested),
+            }),
+        },
+        Row { from: &[S::Assigned], action: RequestAction::Start, to: S::Active, parties: ASSIGNED, guard: None },
+        Row { from: &[S::Active], action: RequestAction::Complete, to: S::Completed, parties: ASSIGNED, guard: None },
+        Row {
+            from: &[S::Pending, S::Assigned, S::Active],
+            action: RequestAction::Cancel,
+            to: S::Cancelled,
+            parties: OWNER,
+            guard: None,
+        },
+        Row {
+            from: &[S::Completed],
+            action: RequestAction::Rate,
+            to: S::Completed,
+            parties: OWNER,
+            guard: Some(Guard { name: "not_yet_rated", check: |c| !c.rated }),
+        },
+    ],
+};
+
+/// The relations `actor` holds to `request`.
+pub fn relations(actor: &Actor, request: &ServiceRequest) -> Vec<Relation> {
+    let mut out = Vec::new();
+    if actor.is(request.civilian_id) {
+        out.push(Relation::Owner);
+    }
+    if request.hero_id.is_some_and(|h| actor.is(h)) {
+        out.push(Relation::AssignedHero);
+    }
+    out
+}
+
+/// Fires `action` on `request` for `actor`: the new status, or why not.
+pub fn fire(actor: &Actor, request: &ServiceRequest, action: RequestAction, ctx: &RequestContext) -> Result<RequestStatus, FireError> {
+    let held = held_parties(actor, &relations(actor, request));
+    SERVICE_REQUEST.fire(request.status, action, &held, ctx)
+}
+
+/// The actions `actor` may take on `request` now.
+pub fn available_actions(actor: &Actor, request: &ServiceRequest, ctx: &RequestContext) -> Vec<RequestAction> {
+    let held = held_parties(actor, &relations(actor, request));
+    SERVICE_REQUEST.available(request.status, &held, ctx)
+}
+
+/// What is being done, for [`authorize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read a resource.
+    Read,
+    /// Change a resource outside a workflow (profile fields).
+    Update,
+    /// Create a resource.
+    Create,
+}
+
+/// A HomeHeroes resource, with the facts the policies look at.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    /// A canonical profile of `owner`.
+    Profile {
+        /// Whose.
+        owner: UserId,
+    },
+    /// A civilian profile of `owner`.
+    CivilianProfile {
+        /// Whose.
+        owner: UserId,
+    },
+    /// A hero profile of `owner` (public to read).
+    HeroProfile {
+        /// Whose.
+        owner: UserId,
+    },
+    /// A service request.
+    ServiceRequest(&'a ServiceRequest),
+    /// A new service request owned by `civilian`.
+    NewServiceRequest {
+        /// The owner it would have.
+        civilian: UserId,
+    },
+    /// A hero's interest in `request`.
+    JobInterest {
+        /// The request.
+        request: &'a ServiceRequest,
+        /// The interested hero.
+        hero: UserId,
+    },
+    /// The list of pending requests.
+    PendingRequests,
+    /// The earnings of `hero`.
+    Earnings {
+        /// Whose.
+        hero: UserId,
+    },
+    /// The audit trail of any entity.
+    AuditTrail,
+}
+
+/// Decides whether `actor` may do `action` to `resource` (seed 000 §7). Workflow transitions are
+/// decided by the transition table ([`fire`]), not here.
+pub fn authorize(actor: &Actor, action: Action, resource: Resource<'_>) -> Decision {
+    use Action::*;
+    if matches!(actor, Actor::System) {
+        return Decision::allow("the system acts for triggers and jobs");
+    }
+    let hero_profiles_public = matches!((action, resource), (Read, Resource::HeroProfile { .. }));
+    if matches!(actor, Actor::Anonymous) && !hero_profiles_public {
+        return Decision::deny("sign in first");
+    }
+    match (action, resource) {
+        (Read | Update, Resource::Profile { owner }) | (Read | Update, Resource::CivilianProfile { owner }) => {
+            Decision::when(actor.is(owner), "users can only access their own profile")
+        }
+        (Read, Resource::HeroProfile { .. }) => Decision::allow("anyone can read hero profiles"),
+        (Update, Resource::HeroProfile { owner }) => {
+            Decision::when(actor.is(owner), "heroes can only update their own profile")
+        }
+        (Create, Resource::NewServiceRequest { civilian }) => Decision::when(
+            actor.is(civilian) && actor.has_role(Role::Civilian),
+            "only a civilian can create a request, and only as themselves",
+        ),
+        (Read, Resource::ServiceRequest(r)) => Decision::when(
+            actor.is(r.civilian_id) || r.hero_id.is_some_and(|h| actor.is(h)) || r.status == RequestStatus::Pending,
+            "requests are visible to their civilian, their assigned hero, and everyone while pending",
+        ),
+        (Read, Resource::PendingRequests) => Decision::allow("pending requests are visible to signed-in users"),
+        (Read, Resource::JobInterest { request, hero }) => Decision::when(
+            actor.is(request.civilian_id) || actor.is(hero),
+            "an interest is visible to the request's civilian and to its hero",
+        ),
+        (Read, Resource::Earnings { hero }) => Decision::when(actor.is(hero), "heroes can only read their own earnings"),
+        (Read, Resource::AuditTrail) => Decision::when(actor.is_admin(), "only admins can read audit trails"),
+        _ => Decision::deny("not allowed"),
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Relation::Owner => "owner",
+            Relation::AssignedHero => "assigned_hero",
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! hearth-core: the business rules of hearth, pure.
+//!
+//! Validation with field-level errors, state machines as data, authorization as a pure function,
+//! the storage contract (loads, queries, one atomic commit of a change set), the services that run
+//! commands over it, and — behind the `testing` feature — the conformance suite every store runs.
+//!
+//! **Architecture invariant:** this crate does no I/O, spawns nothing, and reads neither the clock
+//! nor randomness (a [`time::Clock`] and an [`id::IdSource`] are passed in). The one exception is
+//! the opt-in `system` feature, which provides the OS-backed implementations of those two traits.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod actor;
+pub mod authz;
+pub mod error;
+pub mod homeheroes;
+pub mod id;
+pub mod machine;
+pub mod money;
+pub mod service;
+pub mod store;
+pub mod time;
+pub mod validate;
+
+#[cfg(feature = "system")]
+pub mod system;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use actor::{Actor, Role};
+pub use error::{Error, ErrorCode};
+pub use money::{Currency, Money};
+pub use time::{Clock, Timestamp};

@@ -1,0 +1,302 @@
+//! The command runner: validate → load → authorize → decide (pure) → commit, retrying on version
+//! conflicts, with idempotency keys and the audit/outbox records every state change must write.
+
+use crate::actor::Actor;
+use crate::error::{Error, ErrorCode};
+use crate::id::{AuditId, EventId, IdSource, UserId};
+use crate::store::{
+    AuditRecord, ChangeSet, Entity, EntityRef, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Store,
+    StoreError, Versioned,
+};
+use crate::time::{Clock, Timestamp};
+use crate::validate::{ValidationErrors, Violation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// How many times one command is decided again after a version conflict before giving up with
+/// `conflict`. Each retry reloads, so contention resolves in a few turns.
+pub const COMMIT_ATTEMPTS_MAX: u32 = 8;
+
+/// Longest idempotency key, in bytes.
+pub const IDEMPOTENCY_KEY_MAX_BYTES: usize = 255;
+
+/// A caller-chosen key that makes a command apply at most once per caller.
+///
+/// INVARIANT (key): 1–255 bytes of printable ASCII.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Checks and wraps a key.
+    pub fn new(key: impl Into<String>) -> Result<Self, ValidationErrors> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(ValidationErrors::single("idempotency_key", Violation::Required));
+        }
+        if key.len() > IDEMPOTENCY_KEY_MAX_BYTES {
+            return Err(ValidationErrors::single(
+                "idempotency_key",
+                Violation::TooLong { max: IDEMPOTENCY_KEY_MAX_BYTES as u32 },
+            ));
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ValidationErrors::single(
+                "idempotency_key",
+                Violation::InvalidFormat { expected: "printable_ascii".into() },
+            ));
+        }
+        Ok(Self(key))
+    }
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for IdempotencyKey {
+    type Error = ValidationErrors;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+impl From<IdempotencyKey> for String {
+    fn from(k: IdempotencyKey) -> String {
+        k.0
+    }
+}
+
+/// The decide step's context: the injected time and ids, and the change set being built.
+///
+/// Every entity write goes through [`Decide::insert`] or [`Decide::update`], which append the audit
+/// record and the outbox event for it — so no state change can be committed without both.
+pub struct Decide<'a> {
+    now: Timestamp,
+    ids: &'a dyn IdSource,
+    actor: &'a Actor,
+    changes: ChangeSet,
+}
+
+impl<'a> Decide<'a> {
+    /// A context for one decision.
+    pub fn new(now: Timestamp, ids: &'a dyn IdSource, actor: &'a Actor) -> Self {
+        Self { now, ids, actor, changes: ChangeSet::default() }
+    }
+    /// The command's "now".
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+    /// The id source.
+    pub fn ids(&self) -> &dyn IdSource {
+        self.ids
+    }
+    /// Inserts a new entity (`create` in the audit trail), telling `audience`.
+    pub fn insert<T: Entity>(&mut self, value: T, audience: &[UserId]) -> Result<(), Error> {
+        self.record(None, &value, "create", Expect::Absent, audience)?;
+        self.changes.writes.push(value.into_write(Expect::Absent));
+        Ok(())
+    }
+    /// Replaces `before` by `after` under `action`, expecting `before`'s version, telling `audience`.
+    pub fn update<T: Entity>(
+        &mut self,
+        before: &Versioned<T>,
+        after: T,
+        action: &str,
+        audience: &[UserId],
+    ) -> Result<(), Error> {
+        let expect = Expect::Version(before.version);
+        self.record(Some(&before.value), &after, action, expect, audience)?;
+        self.changes.writes.push(after.into_write(expect));
+        Ok(())
+    }
+    fn record<T: Entity>(
+        &mut self,
+        before: Option<&T>,
+        after: &T,
+        action: &str,
+        expect: Expect,
+        audience: &[UserId],
+    ) -> Result<(), Error> {
+        let entity = after.entity_ref();
+        let snapshot = |v: &T| serde_json::to_value(v).map_err(|e| Error::internal(format!("snapshot: {e}")));
+        let after_json = snapshot(after)?;
+        let before_json = before.map(snapshot).transpose()?;
+        self.changes.audit.push(AuditRecord {
+            id: AuditId::generate(self.ids),
+            entity,
+            action: action.to_owned(),
+            actor: self.actor.principal(),
+            before: before_json,
+            after: after_json.clone(),
+            version: expect.next_version(),
+            at: self.now,
+        });
+        let mut audience = audience.to_vec();
+        audience.sort();
+        audience.dedup();
+        self.changes.events.push(OutboxEvent {
+            id: EventId::generate(self.ids),
+            topic: format!("{}.{action}", entity.kind),
+            entity,
+            payload: after_json,
+            audience,
+            at: self.now,
+        });
+        Ok(())
+    }
+    /// The change set built so far.
+    pub fn into_changes(self) -> ChangeSet {
+        self.changes
+    }
+}
+
+/// A state-changing command: a serialisable domain action with its validate, load and decide steps.
+///
+/// `decide` is pure: everything it needs was loaded, and time and ids come from [`Decide`].
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait Command<S: ?Sized + MaybeSendSync>: Serialize + MaybeSendSync {
+    /// Stable name (`service_request.accept`): idempotency fingerprints and queue envelopes use it.
+    const NAME: &'static str;
+    /// The validated input.
+    type Valid: MaybeSendSync;
+    /// What `load` fetched.
+    type Loaded: MaybeSendSync;
+    /// The result returned (and replayed for duplicate idempotency keys).
+    type Output: Serialize + DeserializeOwned + MaybeSendSync;
+
+    /// Checks the input against `now`; every field error at once.
+    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors>;
+    /// Loads what `decide` needs.
+    async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<Self::Loaded, Error>;
+    /// Authorizes and decides: the output, with the writes recorded in `cx`.
+    fn decide(&self, actor: &Actor, valid: &Self::Valid, loaded: Self::Loaded, cx: &mut Decide<'_>)
+        -> Result<Self::Output, Error>;
+}
+
+/// Runs commands against a store with an injected clock and id source.
+pub struct Runner<S> {
+    store: S,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+}
+
+impl<S: Clone> Clone for Runner<S> {
+    fn clone(&self) -> Self {
+        Self { store: self.store.clone(), clock: self.clock.clone(), ids: self.ids.clone() }
+    }
+}
+
+impl<S: Store> Runner<S> {
+    /// A runner over `store`.
+    pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        Self { store, clock, ids }
+    }
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+    /// The clock's current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Runs `cmd` for `actor`. With a key, a repeat of the same command returns the first result
+    /// without applying again, and the key reused for another command is `idempotency_mismatch`.
+    pub async fn execute<C: Command<S>>(
+        &self,
+        actor: &Actor,
+        key: Option<&IdempotencyKey>,
+        cmd: &C,
+    ) -> Result<C::Output, Error> {
+        let scope = actor.principal();
+        let fingerprint = match key {
+            Some(_) => Some(fingerprint(C::NAME, cmd)?),
+            None => None,
+        };
+        if let (Some(key), Some(fp)) = (key, fingerprint.as_deref()) {
+            if let Some(rec) = self.store.idempotency_record(&scope, key.as_str()).await? {
+                return replay::<C::Output>(&rec, fp);
+            }
+        }
+        let now = self.clock.now();
+        let valid = cmd.validate(now)?;
+        for attempt in 0..COMMIT_ATTEMPTS_MAX {
+            let loaded = cmd.load(&self.store, actor, &valid).await?;
+            let mut cx = Decide::new(now, self.ids.as_ref(), actor);
+            let output = match cmd.decide(actor, &valid, loaded, &mut cx) {
+                Ok(o) => o,
+                // The first decision was legal; after a concurrent change it no longer is. Say so.
+                Err(e) if attempt > 0 && e.code == ErrorCode::InvalidTransition => {
+                    return Err(Error::conflict(format!("changed concurrently: {}", e.message)));
+                }
+                Err(e) => return Err(e),
+            };
+            let mut changes = cx.into_changes();
+            if let (Some(key), Some(fp)) = (key, fingerprint.as_ref()) {
+                changes.idempotency = Some(IdempotencyRecord {
+                    scope: scope.clone(),
+                    key: key.as_str().to_owned(),
+                    command: C::NAME.to_owned(),
+                    fingerprint: fp.clone(),
+                    response: serde_json::to_value(&output).map_err(|e| Error::internal(format!("response: {e}")))?,
+                    at: now,
+                });
+            }
+            if changes.is_empty() {
+                return Ok(output);
+            }
+            match self.store.commit(changes).await {
+                Ok(()) => return Ok(output),
+                Err(StoreError::VersionConflict { .. } | StoreError::AlreadyExists { .. }) => continue,
+                Err(StoreError::IdempotencyKeyTaken) => {
+                    let (Some(key), Some(fp)) = (key, fingerprint.as_deref()) else {
+                        return Err(Error::internal("idempotency conflict without a key"));
+                    };
+                    return match self.store.idempotency_record(&scope, key.as_str()).await? {
+                        Some(rec) => replay::<C::Output>(&rec, fp),
+                        None => Err(Error::new(ErrorCode::Unavailable, "idempotency record not visible yet; retry")),
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(format!("gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again")))
+    }
+}
+
+/// SHA-256 (hex) of the command name and its canonical JSON.
+pub fn fingerprint<T: Serialize + ?Sized>(name: &str, cmd: &T) -> Result<String, Error> {
+    let json = serde_json::to_vec(cmd).map_err(|e| Error::internal(format!("fingerprint: {e}")))?;
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([0u8]);
+    h.update(&json);
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn replay<T: DeserializeOwned>(rec: &IdempotencyRecord, fingerprint: &str) -> Result<T, Error> {
+    if rec.fingerprint != fingerprint {
+        return Err(Error::new(
+            ErrorCode::IdempotencyMismatch,
+            format!("idempotency key `{}` was used for a different request", rec.key),
+        ));
+    }
+    serde_json::from_value(rec.response.clone()).map_err(|e| Error::internal(format!("stored response: {e}")))
+}
+
+/// An entity reference as a public value, for audit queries.
+pub fn entity_ref<T: Entity>(value: &T) -> EntityRef {
+    value.entity_ref()
+}
+
+/// The result of a duplicate-safe command when the caller wants to know whether it applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied<T> {
+    /// The value.
+    pub value: T,
+    /// False when nothing changed (the state already held).
+    pub changed: bool,
+}

@@ -1,0 +1,354 @@
+//! The storage contract: loads and queries, and one atomic [`Store::commit`] of a [`ChangeSet`].
+//!
+//! Adapters (`hearth-sqlite`, `hearth-postgres`) implement these traits and hold no business rule.
+//! A commit applies every write with its expected version (optimistic concurrency), appends the
+//! audit records and outbox events, and records the idempotency key — all or nothing.
+
+use crate::homeheroes::model::{
+    Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
+};
+use crate::id::{EventId, AuditId, ServiceRequestId, UserId};
+use crate::money::Money;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// `Send + Sync` where threads exist; nothing on wasm, so the same traits compile for the browser.
+#[cfg(not(target_family = "wasm"))]
+pub trait MaybeSendSync: Send + Sync {}
+#[cfg(not(target_family = "wasm"))]
+impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
+/// `Send + Sync` where threads exist; nothing on wasm, so the same traits compile for the browser.
+#[cfg(target_family = "wasm")]
+pub trait MaybeSendSync {}
+#[cfg(target_family = "wasm")]
+impl<T: ?Sized> MaybeSendSync for T {}
+
+/// A loaded value with the version the store holds. Versions start at 1 and grow by 1 per write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Its version.
+    pub version: u64,
+}
+
+/// What a write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "version")]
+pub enum Expect {
+    /// Nothing: this is an insert (version 1).
+    Absent,
+    /// This version: the write stores `version + 1`.
+    Version(u64),
+}
+
+impl Expect {
+    /// The version the row has after the write.
+    pub fn next_version(self) -> u64 {
+        match self {
+            Expect::Absent => 1,
+            Expect::Version(v) => v.saturating_add(1),
+        }
+    }
+}
+
+/// The kinds of entity a change set can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// [`Profile`]
+    Profile,
+    /// [`CivilianProfile`]
+    CivilianProfile,
+    /// [`HeroProfile`]
+    HeroProfile,
+    /// [`ServiceRequest`]
+    ServiceRequest,
+    /// [`JobInterest`]
+    JobInterest,
+}
+
+impl EntityKind {
+    /// The wire name (`service_request`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Profile => "profile",
+            EntityKind::CivilianProfile => "civilian_profile",
+            EntityKind::HeroProfile => "hero_profile",
+            EntityKind::ServiceRequest => "service_request",
+            EntityKind::JobInterest => "job_interest",
+        }
+    }
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Profile, Self::CivilianProfile, Self::HeroProfile, Self::ServiceRequest, Self::JobInterest]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+    /// A human name (`service request`), for messages.
+    pub fn human(self) -> &'static str {
+        match self {
+            EntityKind::Profile => "profile",
+            EntityKind::CivilianProfile => "civilian profile",
+            EntityKind::HeroProfile => "hero profile",
+            EntityKind::ServiceRequest => "service request",
+            EntityKind::JobInterest => "job interest",
+        }
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Names one entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// Its kind.
+    pub kind: EntityKind,
+    /// Its id.
+    pub id: Uuid,
+}
+
+/// An entity a change set can write.
+pub trait Entity: Serialize + Clone {
+    /// Its kind.
+    const KIND: EntityKind;
+    /// Its id.
+    fn id(&self) -> Uuid;
+    /// Wraps it as a write.
+    fn into_write(self, expect: Expect) -> Write;
+    /// Its reference.
+    fn entity_ref(&self) -> EntityRef {
+        EntityRef { kind: Self::KIND, id: self.id() }
+    }
+}
+
+macro_rules! entity {
+    ($ty:ident, $kind:ident, $variant:ident, |$v:ident| $id:expr) => {
+        impl Entity for $ty {
+            const KIND: EntityKind = EntityKind::$kind;
+            fn id(&self) -> Uuid {
+                let $v = self;
+                $id
+            }
+            fn into_write(self, expect: Expect) -> Write {
+                Write::$variant { value: self, expect }
+            }
+        }
+    };
+}
+entity!(Profile, Profile, Profile, |v| v.id.as_uuid());
+entity!(CivilianProfile, CivilianProfile, CivilianProfile, |v| v.id.as_uuid());
+entity!(HeroProfile, HeroProfile, HeroProfile, |v| v.id.as_uuid());
+entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v.id.as_uuid());
+entity!(JobInterest, JobInterest, JobInterest, |v| v.id.as_uuid());
+
+/// One entity write: insert (`Expect::Absent`) or versioned update.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum Write {
+    Profile { value: Profile, expect: Expect },
+    CivilianProfile { value: CivilianProfile, expect: Expect },
+    HeroProfile { value: HeroProfile, expect: Expect },
+    ServiceRequest { value: ServiceRequest, expect: Expect },
+    JobInterest { value: JobInterest, expect: Expect },
+}
+
+/// One audit record: who changed what, from what to what. Append-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Id.
+    pub id: AuditId,
+    /// The entity.
+    pub entity: EntityRef,
+    /// The action's wire name (`accept`, `create`).
+    pub action: String,
+    /// The actor's principal: a user id or `system`.
+    pub actor: String,
+    /// The entity before (absent for inserts).
+    pub before: Option<serde_json::Value>,
+    /// The entity after.
+    pub after: serde_json::Value,
+    /// The entity's version after the change.
+    pub version: u64,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// An event for the realtime layer and other consumers, committed with the change it describes
+/// (the transactional outbox). `audience` lists the users entitled to see it, so a realtime layer
+/// routes without re-deriving authorization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEvent {
+    /// Id.
+    pub id: EventId,
+    /// `<entity kind>.<action>` (`service_request.assigned`).
+    pub topic: String,
+    /// The entity.
+    pub entity: EntityRef,
+    /// The entity after the change.
+    pub payload: serde_json::Value,
+    /// Users entitled to receive it.
+    pub audience: Vec<UserId>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The stored outcome of an idempotent command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// The caller's principal: keys are scoped per caller.
+    pub scope: String,
+    /// The caller's key.
+    pub key: String,
+    /// The command's name.
+    pub command: String,
+    /// SHA-256 of the command's canonical JSON: a reused key with another request is refused.
+    pub fingerprint: String,
+    /// The command's output, replayed on duplicates.
+    pub response: serde_json::Value,
+    /// When first applied.
+    pub at: Timestamp,
+}
+
+/// Everything one command changes, committed atomically.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeSet {
+    /// Entity writes, applied in order.
+    pub writes: Vec<Write>,
+    /// Audit records to append.
+    pub audit: Vec<AuditRecord>,
+    /// Outbox events to append.
+    pub events: Vec<OutboxEvent>,
+    /// The idempotency record to store (its key must not exist yet).
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+impl ChangeSet {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.audit.is_empty() && self.events.is_empty() && self.idempotency.is_none()
+    }
+}
+
+/// What a store can fail with. Adapters map their driver errors onto these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A versioned write found another version (or no row).
+    #[error("version conflict on {entity}")]
+    VersionConflict {
+        /// The entity kind.
+        entity: EntityKind,
+    },
+    /// An insert found the row (or its unique key) already there.
+    #[error("{entity} already exists")]
+    AlreadyExists {
+        /// The entity kind.
+        entity: EntityKind,
+    },
+    /// The idempotency key was recorded by a concurrent commit.
+    #[error("idempotency key already recorded")]
+    IdempotencyKeyTaken,
+    /// A named backstop constraint refused the write: core let through something it should not have.
+    #[error("constraint `{name}` violated")]
+    Constraint {
+        /// The constraint's name.
+        name: String,
+    },
+    /// Busy, unreachable, or a serialization failure: retrying later may work.
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// Detail for logs.
+        message: String,
+    },
+    /// A stored row does not decode into a valid value.
+    #[error("corrupt row: {message}")]
+    Corrupt {
+        /// Detail for logs.
+        message: String,
+    },
+    /// Any other driver error.
+    #[error("store error: {message}")]
+    Backend {
+        /// Detail for logs.
+        message: String,
+    },
+}
+
+/// The result type of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The contract every store honours, whatever the domain.
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait Store: MaybeSendSync {
+    /// Applies the change set atomically, or nothing of it.
+    async fn commit(&self, changes: ChangeSet) -> StoreResult<()>;
+    /// The idempotency record for `(scope, key)`, if any.
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// The audit trail of one entity, oldest first.
+    async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>>;
+    /// Outbox events with a position greater than `after`, in position order, at most `limit`.
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>>;
+}
+
+/// Filters for listing service requests; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestFilter {
+    /// Status.
+    pub status: Option<RequestStatus>,
+    /// Owner.
+    pub civilian_id: Option<UserId>,
+    /// Assigned hero.
+    pub hero_id: Option<UserId>,
+    /// Category.
+    pub category: Option<Category>,
+    /// Only budgets whose maximum is at least this (same currency).
+    pub budget_at_least: Option<Money>,
+    /// Only budgets whose minimum is at most this (same currency).
+    pub budget_at_most: Option<Money>,
+}
+
+/// Keyset position: strictly after this `(created_at, id)` in newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct After {
+    /// `created_at` of the last row seen.
+    pub created_at: Timestamp,
+    /// `id` of the last row seen.
+    pub id: ServiceRequestId,
+}
+
+/// The HomeHeroes part of the contract.
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait HomeHeroesStore: Store {
+    /// A profile by user id.
+    async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>>;
+    /// A civilian profile by owning user.
+    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>>;
+    /// A hero profile by owning user.
+    async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>>;
+    /// Hero profiles, ordered by `(created_at, id)`, `offset`/`limit` paged.
+    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>>;
+    /// A service request by id.
+    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>>;
+    /// Service requests matching `filter`, newest first (`created_at` desc, `id` desc), strictly after
+    /// `after`, at most `limit`.
+    async fn service_requests(
+        &self,
+        filter: &RequestFilter,
+        after: Option<After>,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<ServiceRequest>>>;
+    /// How many requests `civilian` created at or after `since`.
+    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64>;
+    /// Requests completed by `hero` with `completed_at` in `[from, to)`.
+    async fn completed_requests(&self, hero: UserId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<ServiceRequest>>;
+    /// All interests in a request, oldest first.
+    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>>;
+}

@@ -1,0 +1,95 @@
+//! Fixtures for the conformance suite: a world with a manual clock, users and inputs.
+
+use crate::actor::{Actor, Role};
+use crate::homeheroes::input::{BudgetInput, HeroProfileInput, LocationInput, ServiceRequestInput};
+use crate::homeheroes::model::{ProfileRole, ServiceRequest};
+use crate::homeheroes::HomeHeroes;
+use crate::id::UserId;
+use crate::store::HomeHeroesStore;
+use crate::system::RandomIds;
+use crate::time::{ManualClock, Timestamp};
+use rust_decimal::Decimal;
+use std::sync::Arc;
+
+/// The instant every world starts at.
+pub fn epoch() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-06-01T12:00:00Z").expect("valid fixed instant")
+}
+
+/// A service over a fresh store with a clock the test moves.
+pub struct World<S> {
+    pub hh: HomeHeroes<S>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl<S: HomeHeroesStore + Clone + 'static> World<S> {
+    pub fn new(store: S) -> Self {
+        let clock = Arc::new(ManualClock::new(epoch()));
+        let hh = HomeHeroes::new(store, clock.clone(), Arc::new(RandomIds));
+        Self { hh, clock }
+    }
+
+    pub fn store(&self) -> &S {
+        self.hh.runner().store()
+    }
+
+    /// A signed-up civilian.
+    pub async fn civilian(&self) -> Actor {
+        let id = UserId::generate(&RandomIds);
+        let actor = Actor::user(id, [Role::Civilian]);
+        self.hh.ensure_profile(&actor, id, ProfileRole::Civilian).await.expect("civilian signup");
+        actor
+    }
+
+    /// A hero who finished onboarding (skills and rate).
+    pub async fn hero(&self) -> Actor {
+        let actor = self.bare_hero().await;
+        let id = actor.user_id().expect("user");
+        self.hh.update_hero_profile(&actor, id, hero_input()).await.expect("hero onboarding");
+        actor
+    }
+
+    /// A signed-up hero who did not finish onboarding.
+    pub async fn bare_hero(&self) -> Actor {
+        let id = UserId::generate(&RandomIds);
+        let actor = Actor::user(id, [Role::Hero]);
+        self.hh.ensure_profile(&actor, id, ProfileRole::Hero).await.expect("hero signup");
+        actor
+    }
+
+    /// A pending request by `civilian`.
+    pub async fn request(&self, civilian: &Actor) -> ServiceRequest {
+        self.hh.create_service_request(civilian, request_input(), None).await.expect("create request")
+    }
+}
+
+pub fn hero_input() -> HeroProfileInput {
+    HeroProfileInput {
+        skills: Some(vec!["Plumbing".into(), "Electrical".into()]),
+        hourly_rate: Some(Decimal::new(3500, 2)),
+        ..HeroProfileInput::default()
+    }
+}
+
+pub fn request_input() -> ServiceRequestInput {
+    ServiceRequestInput {
+        title: Some("Fix the kitchen sink".into()),
+        description: Some("The kitchen sink leaks under the cabinet.".into()),
+        category: Some("repairs".into()),
+        location: Some(LocationInput {
+            address: Some("12 Elm Street".into()),
+            city: Some("Springfield".into()),
+            state: Some("IL".into()),
+            zip_code: Some("62701".into()),
+            latitude: Some(39.7817),
+            longitude: Some(-89.6501),
+        }),
+        scheduled_date: Some("2026-06-03T09:00:00Z".into()),
+        estimated_duration: Some(2),
+        budget_range: Some(BudgetInput {
+            min: Some(Decimal::new(5000, 2)),
+            max: Some(Decimal::new(12000, 2)),
+            currency: Some("USD".into()),
+        }),
+    }
+}

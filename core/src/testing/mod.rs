@@ -1,0 +1,50 @@
+//! The store conformance suite: one set of tests every store must pass unchanged.
+//!
+//! A store crate writes only how to make a fresh, isolated store and calls the macro:
+//!
+//! ```ignore
+//! hearth_core::conformance_tests!(crate::fresh_store().await);
+//! ```
+//!
+//! The macro expands to one `#[tokio::test]` per test in [`suite`], each on a multi-threaded runtime
+//! so the concurrent tests really race.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+pub mod fixtures;
+pub mod suite;
+
+/// Expands to the whole conformance suite for a store. `$fresh` is an async expression that yields a
+/// fresh, isolated store (`impl HomeHeroesStore + Clone + 'static`).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:expr) => {
+        $crate::conformance_tests!(@tests $fresh;
+            ensure_profile_is_idempotent_under_a_signup_race,
+            profile_updates_are_validated_and_owner_only,
+            created_request_round_trips_exactly,
+            invalid_request_is_refused_with_every_field_error_and_nothing_written,
+            job_lifecycle_runs_end_to_end,
+            cancel_rules_follow_the_table,
+            choose_hero_settles_every_interest_in_one_commit,
+            concurrent_accepts_exactly_one_hero_wins,
+            concurrent_cancel_and_accept_never_leave_a_mixed_state,
+            idempotency_key_replays_apply_once,
+            listing_is_filtered_paginated_and_authorized,
+            authorization_follows_the_rls_policies,
+            every_change_is_audited_and_published_in_the_same_commit,
+            commit_is_all_or_nothing_and_checks_versions,
+            request_creation_is_rate_limited,
+            earnings_follow_the_midpoint_rule_per_currency,
+            random_action_sequences_respect_the_transition_table
+        );
+    };
+    (@tests $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::suite::$name(store).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,555 @@
+//! Validation: rules that produce field-level errors with stable codes, collected rather than
+//! first-error-only, and the text cleaning every piece of user text goes through.
+//!
+//! The wire form of one error is flat and stable:
+//! `{"field":"title","code":"too_short","min":5}`.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+
+/// What is wrong with one field. The `code` tag and the parameter names are a stable contract shared
+/// by every SDK and by the golden vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Violation {
+    /// Missing or empty after cleaning.
+    Required,
+    /// Fewer characters (Unicode scalar values, after cleaning) than `min`.
+    TooShort {
+        /// Least characters allowed.
+        min: u32,
+    },
+    /// More characters than `max`.
+    TooLong {
+        /// Most characters allowed.
+        max: u32,
+    },
+    /// Fewer items than `min`.
+    TooFew {
+        /// Least items allowed.
+        min: u32,
+    },
+    /// More items than `max`.
+    TooMany {
+        /// Most items allowed.
+        max: u32,
+    },
+    /// A whole number outside `min..=max`.
+    OutOfRange {
+        /// Lowest allowed.
+        min: i64,
+        /// Highest allowed.
+        max: i64,
+    },
+    /// A decimal outside `min..=max`.
+    AmountOutOfRange {
+        /// Lowest allowed.
+        min: Decimal,
+        /// Highest allowed.
+        max: Decimal,
+    },
+    /// Zero or negative where only positive amounts make sense.
+    NotPositive,
+    /// More decimal places than allowed (the currency's minor unit).
+    TooPrecise {
+        /// Most decimal places allowed.
+        max_decimals: u32,
+    },
+    /// Not a finite number.
+    NotFinite,
+    /// Does not match the expected format (`e164`, `rfc3339`, `https_url`, `hh_mm`, `uuid`, …).
+    InvalidFormat {
+        /// The format's stable name.
+        expected: String,
+    },
+    /// Not one of the allowed values.
+    NotAllowed {
+        /// The allowed values.
+        allowed: Vec<String>,
+    },
+    /// Not after the current time.
+    MustBeFuture,
+    /// Must not be earlier or smaller than the named sibling field.
+    LessThanField {
+        /// The sibling field's name.
+        other: String,
+    },
+    /// Must be earlier or smaller than the named sibling field.
+    NotBeforeField {
+        /// The sibling field's name.
+        other: String,
+    },
+    /// The same value appears twice in a list.
+    Duplicate,
+    /// The JSON value has the wrong type.
+    WrongType {
+        /// The expected JSON type (`string`, `number`, `object`, …).
+        expected: String,
+    },
+}
+
+impl Violation {
+    /// The stable machine code (`too_short`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Violation::Required => "required",
+            Violation::TooShort { .. } => "too_short",
+            Violation::TooLong { .. } => "too_long",
+            Violation::TooFew { .. } => "too_few",
+            Violation::TooMany { .. } => "too_many",
+            Violation::OutOfRange { .. } => "out_of_range",
+            Violation::AmountOutOfRange { .. } => "amount_out_of_range",
+            Violation::NotPositive => "not_positive",
+            Violation::TooPrecise { .. } => "too_precise",
+            Violation::NotFinite => "not_finite",
+            Violation::InvalidFormat { .. } => "invalid_format",
+            Violation::NotAllowed { .. } => "not_allowed",
+            Violation::MustBeFuture => "must_be_future",
+            Violation::LessThanField { .. } => "less_than_field",
+            Violation::NotBeforeField { .. } => "not_before_field",
+            Violation::Duplicate => "duplicate",
+            Violation::WrongType { .. } => "wrong_type",
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Required => f.write_str("is required"),
+            Violation::TooShort { min } => write!(f, "must be at least {min} characters"),
+            Violation::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Violation::TooFew { min } => write!(f, "must have at least {min} items"),
+            Violation::TooMany { max } => write!(f, "must have at most {max} items"),
+            Violation::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            Violation::AmountOutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            Violation::NotPositive => f.write_str("must be greater than zero"),
+            Violation::TooPrecise { max_decimals } => write!(f, "must have at most {max_decimals} decimal places"),
+            Violation::NotFinite => f.write_str("must be a finite number"),
+            Violation::InvalidFormat { expected } => write!(f, "must be in `{expected}` format"),
+            Violation::NotAllowed { allowed } => write!(f, "must be one of `{}`", allowed.join("`, `")),
+            Violation::MustBeFuture => f.write_str("must be in the future"),
+            Violation::LessThanField { other } => write!(f, "must not be less than `{other}`"),
+            Violation::NotBeforeField { other } => write!(f, "must be before `{other}`"),
+            Violation::Duplicate => f.write_str("must not repeat a value"),
+            Violation::WrongType { expected } => write!(f, "must be a {expected}"),
+        }
+    }
+}
+
+/// One field's error: a dotted path (`location.latitude`, `skills[2]`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's path in the input.
+    pub field: String,
+    /// What is wrong.
+    #[serde(flatten)]
+    pub violation: Violation,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` {}", self.field, self.violation)
+    }
+}
+
+/// Every error found in one input, in field order. Never empty when returned as an `Err`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(transparent)]
+pub struct ValidationErrors(Vec<FieldError>);
+
+impl ValidationErrors {
+    /// A single error.
+    pub fn single(field: impl Into<String>, violation: Violation) -> Self {
+        Self(vec![FieldError { field: field.into(), violation }])
+    }
+    /// The errors.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.0
+    }
+    /// Consumes into the list.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.0
+    }
+    /// The violation reported for `field`, if any (the first one).
+    pub fn get(&self, field: &str) -> Option<&Violation> {
+        self.0.iter().find(|e| e.field == field).map(|e| &e.violation)
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid input: ")?;
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects field errors; [`Validator::finish`] turns them into a result.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+    prefix: String,
+}
+
+/// How a piece of user text is cleaned and bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRule {
+    /// Least characters after cleaning (0: optional when empty is allowed by `required: false`).
+    pub min_chars: u32,
+    /// Most characters after cleaning.
+    pub max_chars: u32,
+    /// Whether line breaks survive (descriptions) or fold into spaces (titles, names).
+    pub multiline: bool,
+}
+
+impl Validator {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// A collector whose field paths start with `prefix.` (for nested inputs).
+    pub fn nested(prefix: &str) -> Self {
+        Self { errors: Vec::new(), prefix: format!("{prefix}.") }
+    }
+    fn path(&self, field: &str) -> String {
+        format!("{}{field}", self.prefix)
+    }
+    /// Records `violation` for `field`.
+    pub fn push(&mut self, field: &str, violation: Violation) {
+        let field = self.path(field);
+        self.errors.push(FieldError { field, violation });
+    }
+    /// Takes over another collector's errors.
+    pub fn absorb(&mut self, other: Validator) {
+        self.errors.extend(other.errors);
+    }
+    /// True when nothing was recorded.
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+    /// `Ok(value())` when nothing was recorded, else every recorded error.
+    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, ValidationErrors> {
+        if !self.errors.is_empty() {
+            return Err(ValidationErrors(self.errors));
+        }
+        // A `None` here means a field was missing without an error being recorded: a bug in the
+        // validator; report it as a generic error on the input rather than panic.
+        value().ok_or_else(|| ValidationErrors::single(self.prefix.trim_end_matches('.').to_owned(), Violation::Required))
+    }
+
+    /// A required text field: cleaned, then bounded. `None` (with an error recorded) when invalid.
+    pub fn text(&mut self, field: &str, raw: Option<&str>, rule: TextRule) -> Option<String> {
+        let Some(raw) = raw else {
+            self.push(field, Violation::Required);
+            return None;
+        };
+        match check_text(raw, rule) {
+            Ok(t) if t.is_empty() => {
+                self.push(field, Violation::Required);
+                None
+            }
+            Ok(t) => Some(t),
+            Err(v) => {
+                self.push(field, v);
+                None
+            }
+        }
+    }
+
+    /// An optional text field: absent or empty after cleaning gives `Some(None)`; invalid gives `None`.
+    pub fn optional_text(&mut self, field: &str, raw: Option<&str>, rule: TextRule) -> Option<Option<String>> {
+        let Some(raw) = raw else { return Some(None) };
+        match check_text(raw, TextRule { min_chars: 0, ..rule }) {
+            Ok(t) if t.is_empty() => Some(None),
+            Ok(t) if char_len(&t) < rule.min_chars as usize => {
+                self.push(field, Violation::TooShort { min: rule.min_chars });
+                None
+            }
+            Ok(t) => Some(Some(t)),
+            Err(v) => {
+                self.push(field, v);
+                None
+            }
+        }
+    }
+
+    /// A required whole number in `min..=max`.
+    pub fn int_range(&mut self, field: &str, raw: Option<i64>, min: i64, max: i64) -> Option<i64> {
+        match raw {
+            None => {
+                self.push(field, Violation::Required);
+                None
+            }
+            Some(v) if v < min || v > max => {
+                self.push(field, Violation::OutOfRange { min, max });
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    /// A required finite float in `min..=max` (coordinates; never money).
+    pub fn float_range(&mut self, field: &str, raw: Option<f64>, min: f64, max: f64) -> Option<f64> {
+        match raw {
+            None => {
+                self.push(field, Violation::Required);
+                None
+            }
+            Some(v) if !v.is_finite() => {
+                self.push(field, Violation::NotFinite);
+                None
+            }
+            Some(v) if v < min || v > max => {
+                // Coordinate bounds are whole degrees.
+                self.push(field, Violation::OutOfRange { min: min as i64, max: max as i64 });
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    /// A required value from a closed set, given by its wire name.
+    pub fn one_of<T: Copy>(&mut self, field: &str, raw: Option<&str>, options: &[(&str, T)]) -> Option<T> {
+        let Some(raw) = raw else {
+            self.push(field, Violation::Required);
+            return None;
+        };
+        let raw = raw.trim();
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == raw) {
+            return Some(*v);
+        }
+        self.push(field, Violation::NotAllowed { allowed: options.iter().map(|(n, _)| (*n).to_owned()).collect() });
+        None
+    }
+}
+
+/// Longest raw text looked at: anything longer is refused as too long before any work is done on it,
+/// which bounds the cost of cleaning (a denial-of-service guard, not a business rule).
+pub const RAW_TEXT_MAX_BYTES: usize = 64 * 1024;
+
+/// Length in Unicode scalar values (what Postgres `char_length` and SQLite `length` count).
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn check_text(raw: &str, rule: TextRule) -> Result<String, Violation> {
+    if raw.len() > RAW_TEXT_MAX_BYTES {
+        return Err(Violation::TooLong { max: rule.max_chars });
+    }
+    let cleaned = if rule.multiline { clean_multiline(raw) } else { clean_single_line(raw) };
+    let n = char_len(&cleaned);
+    if n > 0 && n < rule.min_chars as usize {
+        return Err(Violation::TooShort { min: rule.min_chars });
+    }
+    if n > rule.max_chars as usize {
+        return Err(Violation::TooLong { max: rule.max_chars });
+    }
+    Ok(cleaned)
+}
+
+/// Cleans multi-line user text: NFC normalisation, CRLF → LF, markup removed ([`strip_markup`]),
+/// control characters other than newline and tab removed, trailing spaces on lines and the whole text
+/// trimmed, runs of more than two blank lines folded.
+pub fn clean_multiline(raw: &str) -> String {
+    // Order matters: NFC first (a canonical singleton such as U+212A KELVIN SIGN becomes an ASCII
+    // letter), control characters out before markup (`<\u{1}b>` must not become `<b>`), NFC again
+    // after (removing a tag can leave a base letter next to its combining mark).
+    let text = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let text: String = text.nfc().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect();
+    let text: String = strip_markup(&text).nfc().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.split('\n') {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 2 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_owned()
+}
+
+/// Cleans single-line user text: like [`clean_multiline`], then every run of white space (line breaks
+/// included) becomes one space.
+pub fn clean_single_line(raw: &str) -> String {
+    let text: String = raw.nfc().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text: String = strip_markup(&text).nfc().collect();
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Removes HTML markup from user text so that what is stored can never execute when a client renders
+/// it carelessly: tags (`<b>`, `</a>`, `<img onerror=…>`), comments, processing instructions, and the
+/// whole content of `script`, `style`, `iframe`, `object`, `embed`, `noscript`, `template` and
+/// `textarea` elements. A `<` that does not open markup (`3 < 5`) is kept.
+///
+/// Runs to a fixed point, so removing one tag cannot assemble another (`<<b>script>`).
+///
+/// INVARIANT (no-markup): the result contains no `<` followed by an ASCII letter, `/`, `!` or `?`.
+/// Rendering code should still escape: this is defence in depth, as the seeds ask.
+pub fn strip_markup(input: &str) -> String {
+    let mut current = strip_markup_once(input);
+    loop {
+        let next = strip_markup_once(&current);
+        if next == current {
+            return current;
+        }
+        current = next;
+    }
+}
+
+const RAW_CONTENT_ELEMENTS: &[&str] =
+    &["script", "style", "iframe", "object", "embed", "noscript", "template", "textarea", "xmp", "noembed"];
+
+fn opens_markup(c: Option<&char>) -> bool {
+    matches!(c, Some(c) if c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'))
+}
+
+fn strip_markup_once(input: &str) -> String {
+    let chars: Vec<char> = input.chars().collect();
+    let mut out = String::with_capacity(input.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '<' || !opens_markup(chars.get(i + 1)) {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // A comment: skip to `-->` (or the end).
+        if chars[i + 1..].starts_with(&['!', '-', '-']) {
+            i = find_seq(&chars, i + 4, &['-', '-', '>']).map_or(chars.len(), |j| j + 3);
+            continue;
+        }
+        // A tag: read its name, then skip to the closing `>` outside quotes (or the end).
+        let closing = chars.get(i + 1) == Some(&'/');
+        let name_start = if closing { i + 2 } else { i + 1 };
+        let mut j = name_start;
+        while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '-') {
+            j += 1;
+        }
+        let name: String = chars[name_start..j].iter().collect::<String>().to_ascii_lowercase();
+        let mut quote: Option<char> = None;
+        while j < chars.len() {
+            match (quote, chars[j]) {
+                (None, '>') => break,
+                (None, q @ ('"' | '\'')) => quote = Some(q),
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            j += 1;
+        }
+        i = j + 1;
+        if !closing && RAW_CONTENT_ELEMENTS.contains(&name.as_str()) {
+            // Skip the element's content up to its end tag, case-insensitively (or the end).
+            let end_tag: Vec<char> = format!("</{name}").chars().collect();
+            let mut k = i;
+            loop {
+                if k >= chars.len() {
+                    i = chars.len();
+                    break;
+                }
+                let window = chars.get(k..k + end_tag.len());
+                if window.is_some_and(|w| w.iter().zip(&end_tag).all(|(a, b)| a.to_ascii_lowercase() == *b)) {
+                    i = k; // the end tag itself is removed on the next turn of the outer loop
+                    break;
+                }
+                k += 1;
+            }
+        }
+    }
+    out
+}
+
+fn find_seq(chars: &[char], from: usize, seq: &[char]) -> Option<usize> {
+    (from..chars.len()).find(|&k| chars[k..].starts_with(seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TITLE: TextRule = TextRule { min_chars: 5, max_chars: 100, multiline: false };
+
+    #[test]
+    fn text_lengths_count_characters_not_bytes() {
+        let mut v = Validator::new();
+        // Five characters, fifteen bytes.
+        assert_eq!(v.text("title", Some("日本語です"), TITLE).as_deref(), Some("日本語です"));
+        // Decomposed é (e + U+0301) is composed first: "café!" is five characters.
+        assert_eq!(v.text("title", Some("cafe\u{301}!"), TITLE).as_deref(), Some("café!"));
+        assert!(v.is_ok());
+        assert_eq!(v.text("title", Some("  abcd   "), TITLE), None);
+        assert_eq!(v.text("title", Some(&"x".repeat(101)), TITLE), None);
+        assert_eq!(v.text("title", Some("   "), TITLE), None);
+        let errs = v.finish(|| Some(())).unwrap_err();
+        let codes: Vec<_> = errs.errors().iter().map(|e| e.violation.code()).collect();
+        assert_eq!(codes, ["too_short", "too_long", "required"]);
+    }
+
+    #[test]
+    fn markup_is_removed_and_plain_text_kept() {
+        assert_eq!(strip_markup("Fix <b>my</b> sink"), "Fix my sink");
+        assert_eq!(strip_markup("a<script>alert(1)</script>b"), "ab");
+        assert_eq!(strip_markup("a<SCRIPT src=x>alert(1)</ScRiPt >b"), "ab");
+        assert_eq!(strip_markup("<img src=x onerror=\"alert('>')\">ok"), "ok");
+        assert_eq!(strip_markup("3 < 5 and 5 > 3"), "3 < 5 and 5 > 3");
+        assert_eq!(strip_markup("<<b>script>alert(1)<</b>/script>"), "");
+        assert_eq!(strip_markup("x<!-- hidden -->y"), "xy");
+        assert_eq!(strip_markup("unterminated <a href="), "unterminated ");
+        assert_eq!(clean_single_line("  two\n\tlines  "), "two lines");
+        assert_eq!(clean_multiline("a\r\n\r\n\r\n\r\n\r\nb  \n"), "a\n\n\nb");
+    }
+
+    #[test]
+    fn errors_serialise_flat_with_stable_codes() {
+        let e = ValidationErrors::single("title", Violation::TooShort { min: 5 });
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"[{"field":"title","code":"too_short","min":5}]"#);
+        let back: ValidationErrors = serde_json::from_str(r#"[{"field":"title","code":"too_short","min":5}]"#).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(e.to_string(), "invalid input: `title` must be at least 5 characters");
+    }
+
+    proptest! {
+        #[test]
+        fn cleaned_text_never_contains_markup(s in "(<|>|/|!|-|\"|'|[a-zA-Z]|script| |\n|é){0,60}") {
+            let out = strip_markup(&s);
+            let chars: Vec<char> = out.chars().collect();
+            for w in chars.windows(2) {
+                prop_assert!(!(w[0] == '<' && opens_markup(Some(&w[1]))), "markup survived in {:?}", out);
+            }
+            let single = clean_single_line(&s);
+            prop_assert_eq!(single.trim(), single.as_str());
+        }
+
+        #[test]
+        fn cleaning_is_idempotent(s in "\\PC{0,80}") {
+            let once = clean_multiline(&s);
+            prop_assert_eq!(clean_multiline(&once), once.clone());
+            let line = clean_single_line(&s);
+            prop_assert_eq!(clean_single_line(&line), line.clone());
+        }
+    }
+}
