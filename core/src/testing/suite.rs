@@ -312,6 +312,7 @@ pub async fn concurrent_cancel_and_accept_never_leave_a_mixed_state<S: TestStore
     let civ = w.civilian().await;
     let hero = w.hero().await;
     for _ in 0..12 {
+        w.clock.advance(chrono::Duration::seconds(13)); // under the rate limit
         let r = w.request(&civ).await;
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
         let (w1, b1, h, id) = (w.clone(), barrier.clone(), hero.clone(), r.id);
@@ -486,6 +487,7 @@ pub async fn authorization_follows_the_rls_policies<S: TestStore>(store: S) {
     assert!(w.hh.service_request(&hero, r.id).await.is_ok());
     // Earnings and profiles are own-only; audit trails are for admins.
     let hid = uid(&hero);
+    w.clock.advance(chrono::Duration::hours(1));
     assert_eq!(w.hh.earnings(&other_hero, hid, epoch(), w.clock_now()).await.unwrap_err().code, ErrorCode::Forbidden);
     assert_eq!(w.hh.earnings(&hero, hid, w.clock_now(), epoch()).await.unwrap_err().code, ErrorCode::Validation);
     assert_eq!(w.hh.audit_trail(&hero, r.entity_ref()).await.unwrap_err().code, ErrorCode::Forbidden);

@@ -1,0 +1,347 @@
+//! Row codecs: hearth-core values to SQLite columns and back, and SQLite errors to `StoreError`.
+
+use hearth_core::homeheroes::model::{
+    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
+    NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
+};
+use hearth_core::id::{AuditId, EventId};
+use hearth_core::money::{Currency, Money};
+use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
+use hearth_core::time::Timestamp;
+use rusqlite::ErrorCode;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+pub(crate) type SqlValue = rusqlite::types::Value;
+
+/// A failure inside a blocking closure: a driver error or an already-mapped store error.
+pub(crate) enum Fail {
+    Sql(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Sql(e)
+    }
+}
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+impl Fail {
+    pub(crate) fn into_store(self) -> StoreError {
+        match self {
+            Fail::Sql(e) => map_err(e),
+            Fail::Store(e) => e,
+        }
+    }
+}
+
+/// Maps a SQLite error onto the store contract.
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        let msg = msg.clone().unwrap_or_default();
+        return match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Unavailable { message: msg },
+            ErrorCode::ConstraintViolation => match f.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+                    StoreError::Constraint { name: format!("unique: {msg}") }
+                }
+                _ => StoreError::Constraint { name: constraint_name(&msg) },
+            },
+            _ => StoreError::Backend { message: e.to_string() },
+        };
+    }
+    StoreError::Backend { message: e.to_string() }
+}
+
+/// True for a primary-key or unique violation.
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE))
+}
+
+/// Like [`map_err`], for an entity write: a duplicate key means the entity already exists.
+pub(crate) fn map_write_err(e: rusqlite::Error, kind: EntityKind) -> StoreError {
+    if is_unique_violation(&e) {
+        return StoreError::AlreadyExists { entity: kind };
+    }
+    map_err(e)
+}
+
+fn constraint_name(msg: &str) -> String {
+    // "CHECK constraint failed: service_requests_hero_matches_status"
+    msg.rsplit(": ").next().unwrap_or(msg).trim().to_owned()
+}
+
+fn corrupt(what: &str) -> Fail {
+    Fail::Store(StoreError::Corrupt { message: what.to_owned() })
+}
+
+pub(crate) fn ts(micros: i64) -> Result<Timestamp, Fail> {
+    Timestamp::from_unix_micros(micros).ok_or_else(|| corrupt("timestamp out of range"))
+}
+fn opt_ts(micros: Option<i64>) -> Result<Option<Timestamp>, Fail> {
+    micros.map(ts).transpose()
+}
+pub(crate) fn json(text: &str) -> Result<serde_json::Value, Fail> {
+    serde_json::from_str(text).map_err(|e| corrupt(&format!("json: {e}")))
+}
+fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, Fail> {
+    text.parse().map_err(|_| corrupt(what))
+}
+fn wire<T>(text: &str, f: fn(&str) -> Option<T>, what: &str) -> Result<T, Fail> {
+    f(text).ok_or_else(|| corrupt(what))
+}
+fn version(v: i64) -> Result<u64, Fail> {
+    u64::try_from(v).map_err(|_| corrupt("negative version"))
+}
+fn currency(code: &str) -> Result<Currency, Fail> {
+    Currency::from_code(code).ok_or_else(|| corrupt("unknown currency"))
+}
+pub(crate) fn minor(m: &Money) -> StoreResult<i64> {
+    m.to_minor().ok_or_else(|| StoreError::Backend { message: "amount does not fit minor units".into() })
+}
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_owned())
+}
+fn opt_text(s: Option<&str>) -> SqlValue {
+    s.map_or(SqlValue::Null, text)
+}
+fn opt_int(v: Option<i64>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Integer)
+}
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<SqlValue> {
+    serde_json::to_string(v).map(SqlValue::Text).map_err(|e| StoreError::Backend { message: e.to_string() })
+}
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fail> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn profile_cols(p: &Profile) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&p.id.to_string())),
+        ("role", text(p.role.as_str())),
+        ("full_name", opt_text(p.full_name.as_deref())),
+        ("phone", opt_text(p.phone.as_deref())),
+        ("created_at", SqlValue::Integer(p.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(p.updated_at.unix_micros())),
+    ]
+}
+
+pub(crate) fn decode_profile(r: &rusqlite::Row<'_>) -> Result<Versioned<Profile>, Fail> {
+    Ok(Versioned {
+        value: Profile {
+            id: parse(&r.get::<_, String>(0)?, "profile id")?,
+            role: wire(&r.get::<_, String>(1)?, ProfileRole::parse, "profile role")?,
+            full_name: r.get(2)?,
+            phone: r.get(3)?,
+            created_at: ts(r.get(4)?)?,
+            updated_at: ts(r.get(5)?)?,
+        },
+        version: version(r.get(6)?)?,
+    })
+}
+
+pub(crate) fn civilian_cols(c: &CivilianProfile) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&c.id.to_string())),
+        ("profile_id", text(&c.profile_id.to_string())),
+        ("address", opt_text(c.address.as_deref())),
+        ("notify_push", SqlValue::Integer(i64::from(c.notifications.push))),
+        ("notify_email", SqlValue::Integer(i64::from(c.notifications.email))),
+        ("notify_sms", SqlValue::Integer(i64::from(c.notifications.sms))),
+        ("created_at", SqlValue::Integer(c.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(c.updated_at.unix_micros())),
+    ]
+}
+
+pub(crate) fn decode_civilian(r: &rusqlite::Row<'_>) -> Result<Versioned<CivilianProfile>, Fail> {
+    Ok(Versioned {
+        value: CivilianProfile {
+            id: parse(&r.get::<_, String>(0)?, "civilian profile id")?,
+            profile_id: parse(&r.get::<_, String>(1)?, "profile id")?,
+            address: r.get(2)?,
+            notifications: NotificationPreferences { push: r.get(3)?, email: r.get(4)?, sms: r.get(5)? },
+            created_at: ts(r.get(6)?)?,
+            updated_at: ts(r.get(7)?)?,
+        },
+        version: version(r.get(8)?)?,
+    })
+}
+
+pub(crate) fn hero_cols(h: &HeroProfile) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&h.id.to_string())),
+        ("profile_id", text(&h.profile_id.to_string())),
+        ("skills", to_json(&h.skills)?),
+        ("hourly_rate", opt_text(h.hourly_rate.map(|m| m.amount().to_string()).as_deref())),
+        ("rate_currency", opt_text(h.hourly_rate.map(|m| m.currency().code()))),
+        ("availability", to_json(&h.availability)?),
+        ("rating_count", SqlValue::Integer(i64::from(h.rating.count))),
+        ("rating_total", SqlValue::Integer(i64::from(h.rating.total))),
+        ("completed_jobs", SqlValue::Integer(i64::from(h.completed_jobs))),
+        ("profile_image_url", opt_text(h.profile_image_url.as_deref())),
+        ("created_at", SqlValue::Integer(h.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(h.updated_at.unix_micros())),
+    ])
+}
+
+pub(crate) fn decode_hero(r: &rusqlite::Row<'_>) -> Result<Versioned<HeroProfile>, Fail> {
+    let rate: Option<String> = r.get(3)?;
+    let rate_currency: Option<String> = r.get(4)?;
+    let hourly_rate = match (rate, rate_currency) {
+        (Some(a), Some(c)) => Some(
+            Money::new(parse::<Decimal>(&a, "hourly rate")?, currency(&c)?).map_err(|_| corrupt("hourly rate scale"))?,
+        ),
+        (None, None) => None,
+        _ => return Err(corrupt("hourly rate without currency")),
+    };
+    Ok(Versioned {
+        value: HeroProfile {
+            id: parse(&r.get::<_, String>(0)?, "hero profile id")?,
+            profile_id: parse(&r.get::<_, String>(1)?, "profile id")?,
+            skills: from_json(&r.get::<_, String>(2)?, "skills")?,
+            hourly_rate,
+            availability: from_json(&r.get::<_, String>(5)?, "availability")?,
+            rating: Rating {
+                count: u32::try_from(r.get::<_, i64>(6)?).map_err(|_| corrupt("rating count"))?,
+                total: u32::try_from(r.get::<_, i64>(7)?).map_err(|_| corrupt("rating total"))?,
+            },
+            completed_jobs: u32::try_from(r.get::<_, i64>(8)?).map_err(|_| corrupt("completed jobs"))?,
+            profile_image_url: r.get(9)?,
+            created_at: ts(r.get(10)?)?,
+            updated_at: ts(r.get(11)?)?,
+        },
+        version: version(r.get(12)?)?,
+    })
+}
+
+pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&s.id.to_string())),
+        ("civilian_id", text(&s.civilian_id.to_string())),
+        ("hero_id", opt_text(s.hero_id.map(|h| h.to_string()).as_deref())),
+        ("title", text(&s.title)),
+        ("description", text(&s.description)),
+        ("category", text(s.category.as_str())),
+        ("address", text(&s.location.address)),
+        ("city", text(&s.location.city)),
+        ("state", text(&s.location.state)),
+        ("zip_code", text(&s.location.zip_code)),
+        ("latitude", SqlValue::Real(s.location.latitude)),
+        ("longitude", SqlValue::Real(s.location.longitude)),
+        ("scheduled_at", SqlValue::Integer(s.scheduled_at.unix_micros())),
+        ("estimated_duration_hours", SqlValue::Integer(i64::from(s.estimated_duration_hours))),
+        ("currency", text(s.budget.min.currency().code())),
+        ("budget_min_minor", SqlValue::Integer(minor(&s.budget.min)?)),
+        ("budget_max_minor", SqlValue::Integer(minor(&s.budget.max)?)),
+        ("status", text(s.status.as_str())),
+        ("cancel_reason", opt_text(s.cancel_reason.as_deref())),
+        ("rating", opt_int(s.rating.map(i64::from))),
+        ("created_at", SqlValue::Integer(s.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(s.updated_at.unix_micros())),
+        ("assigned_at", opt_int(s.assigned_at.map(|t| t.unix_micros()))),
+        ("completed_at", opt_int(s.completed_at.map(|t| t.unix_micros()))),
+        ("cancelled_at", opt_int(s.cancelled_at.map(|t| t.unix_micros()))),
+    ])
+}
+
+pub(crate) fn decode_request(r: &rusqlite::Row<'_>) -> Result<Versioned<ServiceRequest>, Fail> {
+    let cur = currency(&r.get::<_, String>(14)?)?;
+    let hero: Option<String> = r.get(2)?;
+    let rating: Option<i64> = r.get(19)?;
+    Ok(Versioned {
+        value: ServiceRequest {
+            id: parse(&r.get::<_, String>(0)?, "request id")?,
+            civilian_id: parse(&r.get::<_, String>(1)?, "civilian id")?,
+            hero_id: hero.map(|h| parse(&h, "hero id")).transpose()?,
+            title: r.get(3)?,
+            description: r.get(4)?,
+            category: wire(&r.get::<_, String>(5)?, Category::parse, "category")?,
+            location: Location {
+                address: r.get(6)?,
+                city: r.get(7)?,
+                state: r.get(8)?,
+                zip_code: r.get(9)?,
+                latitude: r.get(10)?,
+                longitude: r.get(11)?,
+            },
+            scheduled_at: ts(r.get(12)?)?,
+            estimated_duration_hours: u8::try_from(r.get::<_, i64>(13)?).map_err(|_| corrupt("duration"))?,
+            budget: BudgetRange { min: Money::from_minor(r.get(15)?, cur), max: Money::from_minor(r.get(16)?, cur) },
+            status: wire(&r.get::<_, String>(17)?, RequestStatus::parse, "status")?,
+            cancel_reason: r.get(18)?,
+            rating: rating.map(|v| u8::try_from(v).map_err(|_| corrupt("rating"))).transpose()?,
+            created_at: ts(r.get(20)?)?,
+            updated_at: ts(r.get(21)?)?,
+            assigned_at: opt_ts(r.get(22)?)?,
+            completed_at: opt_ts(r.get(23)?)?,
+            cancelled_at: opt_ts(r.get(24)?)?,
+        },
+        version: version(r.get(25)?)?,
+    })
+}
+
+pub(crate) fn interest_cols(i: &JobInterest) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&i.id.to_string())),
+        ("job_id", text(&i.job_id.to_string())),
+        ("hero_user_id", text(&i.hero_user_id.to_string())),
+        ("source", text(i.source.as_str())),
+        ("status", text(i.status.as_str())),
+        ("phone", opt_text(i.phone.as_deref())),
+        ("created_at", SqlValue::Integer(i.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(i.updated_at.unix_micros())),
+    ]
+}
+
+pub(crate) fn decode_interest(r: &rusqlite::Row<'_>) -> Result<Versioned<JobInterest>, Fail> {
+    Ok(Versioned {
+        value: JobInterest {
+            id: parse(&r.get::<_, String>(0)?, "interest id")?,
+            job_id: parse(&r.get::<_, String>(1)?, "job id")?,
+            hero_user_id: parse(&r.get::<_, String>(2)?, "hero id")?,
+            source: wire(&r.get::<_, String>(3)?, InterestSource::parse, "source")?,
+            status: wire(&r.get::<_, String>(4)?, InterestStatus::parse, "interest status")?,
+            phone: r.get(5)?,
+            created_at: ts(r.get(6)?)?,
+            updated_at: ts(r.get(7)?)?,
+        },
+        version: version(r.get(8)?)?,
+    })
+}
+
+fn entity(kind: &str, id: &str) -> Result<EntityRef, Fail> {
+    Ok(EntityRef { kind: wire(kind, EntityKind::parse, "entity kind")?, id: parse(id, "entity id")? })
+}
+
+pub(crate) fn decode_audit(r: &rusqlite::Row<'_>) -> Result<AuditRecord, Fail> {
+    let before: Option<String> = r.get(5)?;
+    Ok(AuditRecord {
+        id: AuditId::from_uuid(parse(&r.get::<_, String>(0)?, "audit id")?),
+        entity: entity(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?)?,
+        action: r.get(3)?,
+        actor: r.get(4)?,
+        before: before.as_deref().map(json).transpose()?,
+        after: json(&r.get::<_, String>(6)?)?,
+        version: version(r.get(7)?)?,
+        at: ts(r.get(8)?)?,
+    })
+}
+
+pub(crate) fn decode_event(r: &rusqlite::Row<'_>) -> Result<(i64, OutboxEvent), Fail> {
+    Ok((
+        r.get(0)?,
+        OutboxEvent {
+            id: EventId::from_uuid(parse(&r.get::<_, String>(1)?, "event id")?),
+            topic: r.get(2)?,
+            entity: entity(&r.get::<_, String>(3)?, &r.get::<_, String>(4)?)?,
+            payload: json(&r.get::<_, String>(5)?)?,
+            audience: from_json(&r.get::<_, String>(6)?, "audience")?,
+            at: ts(r.get(7)?)?,
+        },
+    ))
+}

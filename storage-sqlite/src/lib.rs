@@ -1,0 +1,422 @@
+//! hearth-sqlite: the embedded store.
+//!
+//! rusqlite with bundled SQLite in WAL mode; the schema is embedded and migrated on open
+//! (`PRAGMA user_version`); every [`Store::commit`] is one `BEGIN IMMEDIATE` transaction on the single
+//! writer connection, while reads use a small pool of reader connections (WAL lets them run beside
+//! the writer). Blocking SQLite calls run on tokio's blocking pool, never on the async workers.
+//!
+//! This crate holds no business rule: it maps rows to hearth-core's types and back, and maps SQLite
+//! errors onto [`StoreError`].
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod codec;
+mod migrate;
+
+use async_trait::async_trait;
+use codec::*;
+use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::id::{ServiceRequestId, UserId};
+use hearth_core::store::{
+    After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
+    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
+};
+use hearth_core::time::Timestamp;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Reader connections kept open beside the writer.
+pub const READERS_MAX: usize = 4;
+/// How long a connection waits on a lock held by another process before reporting `unavailable`.
+pub const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// A hearth store in one SQLite file. Cheap to clone (shared connections).
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_ready: Condvar,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, switches it to WAL and migrates it.
+    pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Backend { message: format!("open task: {e}") })?
+    }
+
+    fn open_blocking(path: &Path) -> StoreResult<Self> {
+        let mut writer = Connection::open(path).map_err(map_err)?;
+        writer.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
+        configure(&writer).map_err(map_err)?;
+        migrate::run(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS_MAX);
+        for _ in 0..READERS_MAX {
+            let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(map_err)?;
+            configure(&r).map_err(map_err)?;
+            readers.push(r);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(readers),
+                reader_ready: Condvar::new(),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The schema version (the number of migrations applied).
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).await
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Fail> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = {
+                let mut pool = inner.readers.lock().map_err(|_| poisoned())?;
+                loop {
+                    if let Some(c) = pool.pop() {
+                        break c;
+                    }
+                    pool = inner.reader_ready.wait(pool).map_err(|_| poisoned())?;
+                }
+            };
+            let out = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+                inner.reader_ready.notify_one();
+            }
+            out.map_err(Fail::into_store)
+        })
+        .await
+        .map_err(|e| StoreError::Backend { message: format!("read task: {e}") })?
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend { message: "connection lock poisoned by a panic".into() }
+}
+
+/// Applies one write inside the commit's transaction.
+fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()> {
+    let (table, kind, cols, expect) = match write {
+        Write::Profile { value, expect } => ("profiles", EntityKind::Profile, profile_cols(value), *expect),
+        Write::CivilianProfile { value, expect } => ("civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect),
+        Write::HeroProfile { value, expect } => ("hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect),
+        Write::ServiceRequest { value, expect } => ("service_requests", EntityKind::ServiceRequest, request_cols(value)?, *expect),
+        Write::JobInterest { value, expect } => ("job_interest", EntityKind::JobInterest, interest_cols(value), *expect),
+    };
+    versioned_write(tx, table, kind, cols, expect)
+}
+
+fn check_version(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt { message: "version out of range".into() })
+}
+
+fn versioned_write(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    kind: EntityKind,
+    cols: Vec<(&'static str, SqlValue)>,
+    expect: hearth_core::store::Expect,
+) -> StoreResult<()> {
+    use hearth_core::store::Expect;
+    let next = check_version(expect.next_version())?;
+    match expect {
+        Expect::Absent => {
+            let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+            let marks = vec!["?"; names.len() + 1].join(", ");
+            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({marks})", names.join(", "));
+            let mut values: Vec<SqlValue> = cols.into_iter().map(|(_, v)| v).collect();
+            values.push(SqlValue::Integer(next));
+            tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
+        }
+        Expect::Version(v) => {
+            let v = check_version(v)?;
+            // The first column is always the primary key.
+            let mut iter = cols.into_iter();
+            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
+            let rest: Vec<(&str, SqlValue)> = iter.collect();
+            let sets: Vec<String> = rest.iter().map(|(n, _)| format!("{n} = ?")).collect();
+            let sql = format!("UPDATE {table} SET {}, version = ? WHERE {id_name} = ? AND version = ?", sets.join(", "));
+            let mut values: Vec<SqlValue> = rest.into_iter().map(|(_, v)| v).collect();
+            values.extend([SqlValue::Integer(next), id_value, SqlValue::Integer(v)]);
+            let n = tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
+            if n != 1 {
+                return Err(StoreError::VersionConflict { entity: kind });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    for w in &changes.writes {
+        apply_write(&tx, w)?;
+    }
+    for a in &changes.audit {
+        tx.execute(
+            "INSERT INTO audit_log (id, entity_kind, entity_id, action, actor, before, after, version, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                a.id.to_string(),
+                a.entity.kind.as_str(),
+                a.entity.id.to_string(),
+                a.action,
+                a.actor,
+                a.before.as_ref().map(|b| b.to_string()),
+                a.after.to_string(),
+                check_version(a.version)?,
+                a.at.unix_micros()
+            ],
+        )
+        .map_err(map_err)?;
+    }
+    for e in &changes.events {
+        let audience = serde_json::to_string(&e.audience).map_err(|e| StoreError::Backend { message: e.to_string() })?;
+        tx.execute(
+            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                e.id.to_string(),
+                e.topic,
+                e.entity.kind.as_str(),
+                e.entity.id.to_string(),
+                e.payload.to_string(),
+                audience,
+                e.at.unix_micros()
+            ],
+        )
+        .map_err(map_err)?;
+    }
+    if let Some(k) = &changes.idempotency {
+        tx.execute(
+            "INSERT INTO idempotency_keys (scope, key, command, fingerprint, response, at) VALUES (?, ?, ?, ?, ?, ?)",
+            params![k.scope, k.key, k.command, k.fingerprint, k.response.to_string(), k.at.unix_micros()],
+        )
+        .map_err(|e| if is_unique_violation(&e) { StoreError::IdempotencyKeyTaken } else { map_err(e) })?;
+    }
+    tx.commit().map_err(map_err)
+}
+
+const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
+const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
+const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
+const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min_minor, budget_max_minor, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
+const INTEREST_SELECT: &str = "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
+
+fn one<T>(conn: &Connection, sql: &str, key: String, decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>) -> Result<Option<T>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([key])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(decode(row)?)),
+        None => Ok(None),
+    }
+}
+
+fn many<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>,
+) -> Result<Vec<T>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
+            commit_blocking(&mut conn, &changes)
+        })
+        .await
+        .map_err(|e| StoreError::Backend { message: format!("commit task: {e}") })?
+    }
+
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.read(move |c| {
+            c.query_row(
+                "SELECT scope, key, command, fingerprint, response, at FROM idempotency_keys WHERE scope = ? AND key = ?",
+                params![scope, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?, r.get(5)?)),
+            )
+            .optional()?
+            .map(|(scope, key, command, fingerprint, response, at)| {
+                Ok(IdempotencyRecord { scope, key, command, fingerprint, response: json(&response)?, at: ts(at)? })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>> {
+        self.read(move |c| {
+            many(
+                c,
+                "SELECT id, entity_kind, entity_id, action, actor, before, after, version, at FROM audit_log
+                 WHERE entity_kind = ? AND entity_id = ? ORDER BY seq",
+                &[SqlValue::Text(entity.kind.as_str().into()), SqlValue::Text(entity.id.to_string())],
+                decode_audit,
+            )
+        })
+        .await
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+        self.read(move |c| {
+            many(
+                c,
+                "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at FROM outbox
+                 WHERE position > ? ORDER BY position LIMIT ?",
+                &[SqlValue::Integer(after), SqlValue::Integer(i64::from(limit))],
+                decode_event,
+            )
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl HomeHeroesStore for SqliteStore {
+    async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
+        self.read(move |c| one(c, &format!("{PROFILE_SELECT} WHERE id = ?"), user.to_string(), decode_profile)).await
+    }
+    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
+        self.read(move |c| one(c, &format!("{CIVILIAN_SELECT} WHERE profile_id = ?"), user.to_string(), decode_civilian)).await
+    }
+    async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>> {
+        self.read(move |c| one(c, &format!("{HERO_SELECT} WHERE profile_id = ?"), user.to_string(), decode_hero)).await
+    }
+    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            many(
+                c,
+                &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT ? OFFSET ?"),
+                &[SqlValue::Integer(i64::from(limit)), SqlValue::Integer(offset)],
+                decode_hero,
+            )
+        })
+        .await
+    }
+    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
+        self.read(move |c| one(c, &format!("{REQUEST_SELECT} WHERE id = ?"), id.to_string(), decode_request)).await
+    }
+    async fn service_requests(
+        &self,
+        filter: &RequestFilter,
+        after: Option<After>,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<ServiceRequest>>> {
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(s) = filter.status {
+            clauses.push("status = ?");
+            args.push(SqlValue::Text(s.as_str().into()));
+        }
+        if let Some(u) = filter.civilian_id {
+            clauses.push("civilian_id = ?");
+            args.push(SqlValue::Text(u.to_string()));
+        }
+        if let Some(u) = filter.hero_id {
+            clauses.push("hero_id = ?");
+            args.push(SqlValue::Text(u.to_string()));
+        }
+        if let Some(c) = filter.category {
+            clauses.push("category = ?");
+            args.push(SqlValue::Text(c.as_str().into()));
+        }
+        if let Some(m) = filter.budget_at_least {
+            clauses.push("currency = ? AND budget_max_minor >= ?");
+            args.push(SqlValue::Text(m.currency().code().into()));
+            args.push(SqlValue::Integer(minor(&m)?));
+        }
+        if let Some(m) = filter.budget_at_most {
+            clauses.push("currency = ? AND budget_min_minor <= ?");
+            args.push(SqlValue::Text(m.currency().code().into()));
+            args.push(SqlValue::Integer(minor(&m)?));
+        }
+        if let Some(a) = after {
+            clauses.push("(created_at < ? OR (created_at = ? AND id < ?))");
+            args.push(SqlValue::Integer(a.created_at.unix_micros()));
+            args.push(SqlValue::Integer(a.created_at.unix_micros()));
+            args.push(SqlValue::Text(a.id.to_string()));
+        }
+        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT ?");
+        args.push(SqlValue::Integer(i64::from(limit)));
+        self.read(move |c| many(c, &sql, &args, decode_request)).await
+    }
+    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
+        self.read(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM service_requests WHERE civilian_id = ? AND created_at >= ?",
+                params![civilian.to_string(), since.unix_micros()],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+    async fn completed_requests(&self, hero: UserId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<ServiceRequest>> {
+        self.read(move |c| {
+            let rows = many(
+                c,
+                &format!(
+                    "{REQUEST_SELECT} WHERE status = 'completed' AND hero_id = ? AND completed_at >= ? AND completed_at < ? ORDER BY completed_at, id"
+                ),
+                &[SqlValue::Text(hero.to_string()), SqlValue::Integer(from.unix_micros()), SqlValue::Integer(to.unix_micros())],
+                decode_request,
+            )?;
+            Ok(rows.into_iter().map(|v| v.value).collect())
+        })
+        .await
+    }
+    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
+        self.read(move |c| {
+            many(
+                c,
+                &format!("{INTEREST_SELECT} WHERE job_id = ? ORDER BY created_at, id"),
+                &[SqlValue::Text(request.to_string())],
+                decode_interest,
+            )
+        })
+        .await
+    }
+}
