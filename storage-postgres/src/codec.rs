@@ -1,0 +1,361 @@
+//! Row codecs: hearth-core values to Postgres parameters and back, and Postgres errors to
+//! `StoreError`.
+
+use chrono::{DateTime, Utc};
+use hearth_core::homeheroes::model::{
+    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
+    NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
+};
+use hearth_core::id::{AuditId, EventId, UserId};
+use hearth_core::money::{Currency, Money};
+use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
+use hearth_core::time::Timestamp;
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
+use uuid::Uuid;
+
+/// A parameter value, so statements can be built from column lists.
+pub(crate) enum PgValue {
+    Uuid(Uuid),
+    OptUuid(Option<Uuid>),
+    Text(String),
+    OptText(Option<String>),
+    I16(i16),
+    OptI16(Option<i16>),
+    I32(i32),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    Ts(DateTime<Utc>),
+    OptTs(Option<DateTime<Utc>>),
+    Decimal(Decimal),
+    OptDecimal(Option<Decimal>),
+    TextArray(Vec<String>),
+    Json(serde_json::Value),
+}
+
+pub(crate) fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: PgValue) -> Query<'q, Postgres, PgArguments> {
+    match v {
+        PgValue::Uuid(x) => q.bind(x),
+        PgValue::OptUuid(x) => q.bind(x),
+        PgValue::Text(x) => q.bind(x),
+        PgValue::OptText(x) => q.bind(x),
+        PgValue::I16(x) => q.bind(x),
+        PgValue::OptI16(x) => q.bind(x),
+        PgValue::I32(x) => q.bind(x),
+        PgValue::I64(x) => q.bind(x),
+        PgValue::F64(x) => q.bind(x),
+        PgValue::Bool(x) => q.bind(x),
+        PgValue::Ts(x) => q.bind(x),
+        PgValue::OptTs(x) => q.bind(x),
+        PgValue::Decimal(x) => q.bind(x),
+        PgValue::OptDecimal(x) => q.bind(x),
+        PgValue::TextArray(x) => q.bind(x),
+        PgValue::Json(x) => q.bind(x),
+    }
+}
+
+fn db_code(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// True for a unique or primary-key violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    db_code(e).as_deref() == Some("23505")
+}
+
+/// Maps a Postgres error onto the store contract.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            let name = d.constraint().map(str::to_owned).unwrap_or_else(|| d.message().to_owned());
+            match code.as_str() {
+                // unique, check, foreign key, not null, restrict (append-only tables)
+                "23505" | "23514" | "23503" | "23502" | "23001" => StoreError::Constraint { name },
+                // serialization failure, deadlock: the commit can be decided again
+                "40001" | "40P01" => StoreError::Unavailable { message: d.message().to_owned() },
+                // too many connections, cannot connect now, admin shutdown
+                "53300" | "57P03" | "57P01" => StoreError::Unavailable { message: d.message().to_owned() },
+                _ => StoreError::Backend { message: e.to_string() },
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable { message: e.to_string() }
+        }
+        _ => StoreError::Backend { message: e.to_string() },
+    }
+}
+
+/// Like [`map_err`], for an entity write: a duplicate key means the entity already exists; a
+/// deadlock between two writers of the same rows is a version conflict (the loser decides again).
+pub(crate) fn map_write_err(e: sqlx::Error, kind: EntityKind) -> StoreError {
+    match db_code(&e).as_deref() {
+        Some("23505") => StoreError::AlreadyExists { entity: kind },
+        Some("40001" | "40P01") => StoreError::VersionConflict { entity: kind },
+        _ => map_err(e),
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt { message: what.to_owned() }
+}
+
+pub(crate) fn get<'r, T>(r: &'r PgRow, i: usize) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    r.try_get(i).map_err(|e| corrupt(&format!("column {i}: {e}")))
+}
+
+fn ts(r: &PgRow, i: usize) -> StoreResult<Timestamp> {
+    Ok(Timestamp::from_datetime(get(r, i)?))
+}
+fn opt_ts(r: &PgRow, i: usize) -> StoreResult<Option<Timestamp>> {
+    Ok(get::<Option<DateTime<Utc>>>(r, i)?.map(Timestamp::from_datetime))
+}
+fn wire<T>(text: &str, f: fn(&str) -> Option<T>, what: &str) -> StoreResult<T> {
+    f(text.trim()).ok_or_else(|| corrupt(what))
+}
+pub(crate) fn version_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| corrupt("version out of range"))
+}
+fn version(r: &PgRow, i: usize) -> StoreResult<u64> {
+    u64::try_from(get::<i64>(r, i)?).map_err(|_| corrupt("negative version"))
+}
+fn currency(code: &str) -> StoreResult<Currency> {
+    Currency::from_code(code.trim()).ok_or_else(|| corrupt("unknown currency"))
+}
+fn money(amount: Decimal, c: Currency) -> StoreResult<Money> {
+    Money::new(amount, c).map_err(|_| corrupt("amount finer than its currency"))
+}
+fn u32_of(v: i32, what: &str) -> StoreResult<u32> {
+    u32::try_from(v).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn profile_cols(p: &Profile) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(p.id.as_uuid())),
+        ("role", PgValue::Text(p.role.as_str().into())),
+        ("full_name", PgValue::OptText(p.full_name.clone())),
+        ("phone", PgValue::OptText(p.phone.clone())),
+        ("created_at", PgValue::Ts(p.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(p.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) fn decode_profile(r: &PgRow) -> StoreResult<Versioned<Profile>> {
+    Ok(Versioned {
+        value: Profile {
+            id: UserId::from_uuid(get(r, 0)?),
+            role: wire(&get::<String>(r, 1)?, ProfileRole::parse, "profile role")?,
+            full_name: get(r, 2)?,
+            phone: get(r, 3)?,
+            created_at: ts(r, 4)?,
+            updated_at: ts(r, 5)?,
+        },
+        version: version(r, 6)?,
+    })
+}
+
+pub(crate) fn civilian_cols(c: &CivilianProfile) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(c.id.as_uuid())),
+        ("profile_id", PgValue::Uuid(c.profile_id.as_uuid())),
+        ("address", PgValue::OptText(c.address.clone())),
+        ("notify_push", PgValue::Bool(c.notifications.push)),
+        ("notify_email", PgValue::Bool(c.notifications.email)),
+        ("notify_sms", PgValue::Bool(c.notifications.sms)),
+        ("created_at", PgValue::Ts(c.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(c.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) fn decode_civilian(r: &PgRow) -> StoreResult<Versioned<CivilianProfile>> {
+    Ok(Versioned {
+        value: CivilianProfile {
+            id: get::<Uuid>(r, 0)?.into(),
+            profile_id: get::<Uuid>(r, 1)?.into(),
+            address: get(r, 2)?,
+            notifications: NotificationPreferences { push: get(r, 3)?, email: get(r, 4)?, sms: get(r, 5)? },
+            created_at: ts(r, 6)?,
+            updated_at: ts(r, 7)?,
+        },
+        version: version(r, 8)?,
+    })
+}
+
+fn i32_of(v: u32) -> StoreResult<i32> {
+    i32::try_from(v).map_err(|_| StoreError::Backend { message: "counter out of range".into() })
+}
+
+pub(crate) fn hero_cols(h: &HeroProfile) -> StoreResult<Vec<(&'static str, PgValue)>> {
+    let availability = serde_json::to_value(&h.availability).map_err(|e| StoreError::Backend { message: e.to_string() })?;
+    Ok(vec![
+        ("id", PgValue::Uuid(h.id.as_uuid())),
+        ("profile_id", PgValue::Uuid(h.profile_id.as_uuid())),
+        ("skills", PgValue::TextArray(h.skills.clone())),
+        ("hourly_rate", PgValue::OptDecimal(h.hourly_rate.map(|m| m.amount()))),
+        ("rate_currency", PgValue::OptText(h.hourly_rate.map(|m| m.currency().code().to_owned()))),
+        ("availability", PgValue::Json(availability)),
+        ("rating_count", PgValue::I32(i32_of(h.rating.count)?)),
+        ("rating_total", PgValue::I32(i32_of(h.rating.total)?)),
+        ("completed_jobs", PgValue::I32(i32_of(h.completed_jobs)?)),
+        ("profile_image_url", PgValue::OptText(h.profile_image_url.clone())),
+        ("created_at", PgValue::Ts(h.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(h.updated_at.as_datetime())),
+    ])
+}
+
+pub(crate) fn decode_hero(r: &PgRow) -> StoreResult<Versioned<HeroProfile>> {
+    let hourly_rate = match (get::<Option<Decimal>>(r, 3)?, get::<Option<String>>(r, 4)?) {
+        (Some(a), Some(c)) => Some(money(a, currency(&c)?)?),
+        (None, None) => None,
+        _ => return Err(corrupt("hourly rate without currency")),
+    };
+    Ok(Versioned {
+        value: HeroProfile {
+            id: get::<Uuid>(r, 0)?.into(),
+            profile_id: get::<Uuid>(r, 1)?.into(),
+            skills: get(r, 2)?,
+            hourly_rate,
+            availability: serde_json::from_value(get(r, 5)?).map_err(|_| corrupt("availability"))?,
+            rating: Rating { count: u32_of(get(r, 6)?, "rating count")?, total: u32_of(get(r, 7)?, "rating total")? },
+            completed_jobs: u32_of(get(r, 8)?, "completed jobs")?,
+            profile_image_url: get(r, 9)?,
+            created_at: ts(r, 10)?,
+            updated_at: ts(r, 11)?,
+        },
+        version: version(r, 12)?,
+    })
+}
+
+pub(crate) fn request_cols(s: &ServiceRequest) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(s.id.as_uuid())),
+        ("civilian_id", PgValue::Uuid(s.civilian_id.as_uuid())),
+        ("hero_id", PgValue::OptUuid(s.hero_id.map(|h| h.as_uuid()))),
+        ("title", PgValue::Text(s.title.clone())),
+        ("description", PgValue::Text(s.description.clone())),
+        ("category", PgValue::Text(s.category.as_str().into())),
+        ("address", PgValue::Text(s.location.address.clone())),
+        ("city", PgValue::Text(s.location.city.clone())),
+        ("state", PgValue::Text(s.location.state.clone())),
+        ("zip_code", PgValue::Text(s.location.zip_code.clone())),
+        ("latitude", PgValue::F64(s.location.latitude)),
+        ("longitude", PgValue::F64(s.location.longitude)),
+        ("scheduled_at", PgValue::Ts(s.scheduled_at.as_datetime())),
+        ("estimated_duration_hours", PgValue::I16(i16::from(s.estimated_duration_hours))),
+        ("currency", PgValue::Text(s.budget.min.currency().code().into())),
+        ("budget_min", PgValue::Decimal(s.budget.min.amount())),
+        ("budget_max", PgValue::Decimal(s.budget.max.amount())),
+        ("status", PgValue::Text(s.status.as_str().into())),
+        ("cancel_reason", PgValue::OptText(s.cancel_reason.clone())),
+        ("rating", PgValue::OptI16(s.rating.map(i16::from))),
+        ("created_at", PgValue::Ts(s.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(s.updated_at.as_datetime())),
+        ("assigned_at", PgValue::OptTs(s.assigned_at.map(|t| t.as_datetime()))),
+        ("completed_at", PgValue::OptTs(s.completed_at.map(|t| t.as_datetime()))),
+        ("cancelled_at", PgValue::OptTs(s.cancelled_at.map(|t| t.as_datetime()))),
+    ]
+}
+
+pub(crate) fn decode_request(r: &PgRow) -> StoreResult<Versioned<ServiceRequest>> {
+    let cur = currency(&get::<String>(r, 14)?)?;
+    Ok(Versioned {
+        value: ServiceRequest {
+            id: get::<Uuid>(r, 0)?.into(),
+            civilian_id: get::<Uuid>(r, 1)?.into(),
+            hero_id: get::<Option<Uuid>>(r, 2)?.map(UserId::from_uuid),
+            title: get(r, 3)?,
+            description: get(r, 4)?,
+            category: wire(&get::<String>(r, 5)?, Category::parse, "category")?,
+            location: Location {
+                address: get(r, 6)?,
+                city: get(r, 7)?,
+                state: get(r, 8)?,
+                zip_code: get(r, 9)?,
+                latitude: get(r, 10)?,
+                longitude: get(r, 11)?,
+            },
+            scheduled_at: ts(r, 12)?,
+            estimated_duration_hours: u8::try_from(get::<i16>(r, 13)?).map_err(|_| corrupt("duration"))?,
+            budget: BudgetRange { min: money(get(r, 15)?, cur)?, max: money(get(r, 16)?, cur)? },
+            status: wire(&get::<String>(r, 17)?, RequestStatus::parse, "status")?,
+            cancel_reason: get(r, 18)?,
+            rating: get::<Option<i16>>(r, 19)?.map(|v| u8::try_from(v).map_err(|_| corrupt("rating"))).transpose()?,
+            created_at: ts(r, 20)?,
+            updated_at: ts(r, 21)?,
+            assigned_at: opt_ts(r, 22)?,
+            completed_at: opt_ts(r, 23)?,
+            cancelled_at: opt_ts(r, 24)?,
+        },
+        version: version(r, 25)?,
+    })
+}
+
+pub(crate) fn interest_cols(i: &JobInterest) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(i.id.as_uuid())),
+        ("job_id", PgValue::Uuid(i.job_id.as_uuid())),
+        ("hero_user_id", PgValue::Uuid(i.hero_user_id.as_uuid())),
+        ("source", PgValue::Text(i.source.as_str().into())),
+        ("status", PgValue::Text(i.status.as_str().into())),
+        ("phone", PgValue::OptText(i.phone.clone())),
+        ("created_at", PgValue::Ts(i.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(i.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) fn decode_interest(r: &PgRow) -> StoreResult<Versioned<JobInterest>> {
+    Ok(Versioned {
+        value: JobInterest {
+            id: get::<Uuid>(r, 0)?.into(),
+            job_id: get::<Uuid>(r, 1)?.into(),
+            hero_user_id: get::<Uuid>(r, 2)?.into(),
+            source: wire(&get::<String>(r, 3)?, InterestSource::parse, "source")?,
+            status: wire(&get::<String>(r, 4)?, InterestStatus::parse, "interest status")?,
+            phone: get(r, 5)?,
+            created_at: ts(r, 6)?,
+            updated_at: ts(r, 7)?,
+        },
+        version: version(r, 8)?,
+    })
+}
+
+fn entity(r: &PgRow, kind: usize, id: usize) -> StoreResult<EntityRef> {
+    Ok(EntityRef { kind: wire(&get::<String>(r, kind)?, EntityKind::parse, "entity kind")?, id: get(r, id)? })
+}
+
+pub(crate) fn decode_audit(r: &PgRow) -> StoreResult<AuditRecord> {
+    Ok(AuditRecord {
+        id: AuditId::from_uuid(get(r, 0)?),
+        entity: entity(r, 1, 2)?,
+        action: get(r, 3)?,
+        actor: get(r, 4)?,
+        before: get(r, 5)?,
+        after: get(r, 6)?,
+        version: version(r, 7)?,
+        at: ts(r, 8)?,
+    })
+}
+
+pub(crate) fn decode_event(r: &PgRow) -> StoreResult<(i64, OutboxEvent)> {
+    let audience: Vec<Uuid> = get(r, 6)?;
+    Ok((
+        get(r, 0)?,
+        OutboxEvent {
+            id: EventId::from_uuid(get(r, 1)?),
+            topic: get(r, 2)?,
+            entity: entity(r, 3, 4)?,
+            payload: get(r, 5)?,
+            audience: audience.into_iter().map(UserId::from_uuid).collect(),
+            at: ts(r, 7)?,
+        },
+    ))
+}

@@ -1,0 +1,341 @@
+//! hearth-postgres: the Postgres store.
+//!
+//! sqlx over a connection pool; the schema is embedded (`sqlx::migrate!`) and applied by
+//! [`PgStore::migrate`]; every [`Store::commit`] is one transaction whose versioned `UPDATE … WHERE
+//! version = $n` statements make optimistic concurrency exact under Postgres' row locking.
+//!
+//! This crate holds no business rule: it maps rows to hearth-core's types and back, and maps
+//! Postgres errors onto [`StoreError`].
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod codec;
+
+use async_trait::async_trait;
+use codec::*;
+use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::id::{ServiceRequestId, UserId};
+use hearth_core::store::{
+    After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
+    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
+};
+use hearth_core::time::Timestamp;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Transaction};
+
+pub use sqlx::postgres::PgConnectOptions;
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connections a store opens by default.
+pub const POOL_CONNECTIONS_DEFAULT: u32 = 10;
+
+/// A hearth store in a Postgres database (or schema, through the connection's `search_path`).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` with a pool of [`POOL_CONNECTIONS_DEFAULT`] connections.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new().max_connections(POOL_CONNECTIONS_DEFAULT).connect(url).await.map_err(map_err)?;
+        Ok(Self { pool })
+    }
+    /// Uses an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Backend { message: format!("migrate: {e}") })
+    }
+}
+
+async fn versioned_write(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+    kind: EntityKind,
+    cols: Vec<(&'static str, PgValue)>,
+    expect: Expect,
+) -> StoreResult<()> {
+    let next = version_i64(expect.next_version())?;
+    match expect {
+        Expect::Absent => {
+            let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+            let marks: Vec<String> = (1..=names.len() + 1).map(|i| format!("${i}")).collect();
+            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({})", names.join(", "), marks.join(", "));
+            // Safe: built only from static column names and `$n` placeholders; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (_, v) in cols {
+                q = bind(q, v);
+            }
+            q.bind(next).execute(&mut **tx).await.map_err(|e| map_write_err(e, kind))?;
+        }
+        Expect::Version(v) => {
+            let mut iter = cols.into_iter();
+            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
+            let rest: Vec<(&str, PgValue)> = iter.collect();
+            let n = rest.len();
+            let sets: Vec<String> = rest.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
+            let sql = format!(
+                "UPDATE {table} SET {}, version = ${} WHERE {id_name} = ${} AND version = ${}",
+                sets.join(", "),
+                n + 1,
+                n + 2,
+                n + 3
+            );
+            // Safe: built only from static column names and `$n` placeholders; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (_, v) in rest {
+                q = bind(q, v);
+            }
+            q = bind(q.bind(next), id_value);
+            let done = q.bind(version_i64(v)?).execute(&mut **tx).await.map_err(|e| map_write_err(e, kind))?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::VersionConflict { entity: kind });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> StoreResult<()> {
+    match write {
+        Write::Profile { value, expect } => versioned_write(tx, "profiles", EntityKind::Profile, profile_cols(value), *expect).await,
+        Write::CivilianProfile { value, expect } => {
+            versioned_write(tx, "civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect).await
+        }
+        Write::HeroProfile { value, expect } => {
+            versioned_write(tx, "hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect).await
+        }
+        Write::ServiceRequest { value, expect } => {
+            versioned_write(tx, "service_requests", EntityKind::ServiceRequest, request_cols(value), *expect).await
+        }
+        Write::JobInterest { value, expect } => {
+            versioned_write(tx, "job_interest", EntityKind::JobInterest, interest_cols(value), *expect).await
+        }
+    }
+}
+
+const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
+const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
+const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
+const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min, budget_max, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
+const INTEREST_SELECT: &str = "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
+
+impl PgStore {
+    async fn fetch<T>(&self, sql: &str, args: Vec<PgValue>, decode: fn(&PgRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        // Safe: callers pass static SQL or SQL built from static fragments and `$n` placeholders.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        for a in args {
+            q = bind(q, a);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(decode).collect()
+    }
+    async fn fetch_one<T>(&self, sql: &str, args: Vec<PgValue>, decode: fn(&PgRow) -> StoreResult<T>) -> StoreResult<Option<T>> {
+        Ok(self.fetch(sql, args, decode).await?.into_iter().next())
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for w in &changes.writes {
+            apply_write(&mut tx, w).await?;
+        }
+        for a in &changes.audit {
+            sqlx::query(
+                "INSERT INTO audit_log (id, entity_kind, entity_id, action, actor, before, after, version, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(a.id.as_uuid())
+            .bind(a.entity.kind.as_str())
+            .bind(a.entity.id)
+            .bind(&a.action)
+            .bind(&a.actor)
+            .bind(&a.before)
+            .bind(&a.after)
+            .bind(version_i64(a.version)?)
+            .bind(a.at.as_datetime())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        for e in &changes.events {
+            let audience: Vec<uuid::Uuid> = e.audience.iter().map(|u| u.as_uuid()).collect();
+            sqlx::query(
+                "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(e.id.as_uuid())
+            .bind(&e.topic)
+            .bind(e.entity.kind.as_str())
+            .bind(e.entity.id)
+            .bind(&e.payload)
+            .bind(audience)
+            .bind(e.at.as_datetime())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        if let Some(k) = &changes.idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, command, fingerprint, response, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(&k.command)
+            .bind(&k.fingerprint)
+            .bind(&k.response)
+            .bind(k.at.as_datetime())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { StoreError::IdempotencyKeyTaken } else { map_err(e) })?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.fetch_one(
+            "SELECT scope, key, command, fingerprint, response, at FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            vec![PgValue::Text(scope.to_owned()), PgValue::Text(key.to_owned())],
+            |r| {
+                Ok(IdempotencyRecord {
+                    scope: get(r, 0)?,
+                    key: get(r, 1)?,
+                    command: get(r, 2)?,
+                    fingerprint: get(r, 3)?,
+                    response: get(r, 4)?,
+                    at: Timestamp::from_datetime(get(r, 5)?),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>> {
+        self.fetch(
+            "SELECT id, entity_kind, entity_id, action, actor, before, after, version, at FROM audit_log
+             WHERE entity_kind = $1 AND entity_id = $2 ORDER BY seq",
+            vec![PgValue::Text(entity.kind.as_str().into()), PgValue::Uuid(entity.id)],
+            decode_audit,
+        )
+        .await
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+        self.fetch(
+            "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at FROM outbox
+             WHERE position > $1 ORDER BY position LIMIT $2",
+            vec![PgValue::I64(after), PgValue::I64(i64::from(limit))],
+            decode_event,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl HomeHeroesStore for PgStore {
+    async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
+        self.fetch_one(&format!("{PROFILE_SELECT} WHERE id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_profile).await
+    }
+    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
+        self.fetch_one(&format!("{CIVILIAN_SELECT} WHERE profile_id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_civilian)
+            .await
+    }
+    async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>> {
+        self.fetch_one(&format!("{HERO_SELECT} WHERE profile_id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_hero).await
+    }
+    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.fetch(
+            &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT $1 OFFSET $2"),
+            vec![PgValue::I64(i64::from(limit)), PgValue::I64(offset)],
+            decode_hero,
+        )
+        .await
+    }
+    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
+        self.fetch_one(&format!("{REQUEST_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_request).await
+    }
+    async fn service_requests(
+        &self,
+        filter: &RequestFilter,
+        after: Option<After>,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<ServiceRequest>>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<PgValue> = Vec::new();
+        let arg = |v: PgValue, args: &mut Vec<PgValue>| {
+            args.push(v);
+            format!("${}", args.len())
+        };
+        if let Some(s) = filter.status {
+            clauses.push(format!("status = {}", arg(PgValue::Text(s.as_str().into()), &mut args)));
+        }
+        if let Some(u) = filter.civilian_id {
+            clauses.push(format!("civilian_id = {}", arg(PgValue::Uuid(u.as_uuid()), &mut args)));
+        }
+        if let Some(u) = filter.hero_id {
+            clauses.push(format!("hero_id = {}", arg(PgValue::Uuid(u.as_uuid()), &mut args)));
+        }
+        if let Some(c) = filter.category {
+            clauses.push(format!("category = {}", arg(PgValue::Text(c.as_str().into()), &mut args)));
+        }
+        if let Some(m) = filter.budget_at_least {
+            let c = arg(PgValue::Text(m.currency().code().into()), &mut args);
+            let a = arg(PgValue::Decimal(m.amount()), &mut args);
+            clauses.push(format!("currency = {c} AND budget_max >= {a}"));
+        }
+        if let Some(m) = filter.budget_at_most {
+            let c = arg(PgValue::Text(m.currency().code().into()), &mut args);
+            let a = arg(PgValue::Decimal(m.amount()), &mut args);
+            clauses.push(format!("currency = {c} AND budget_min <= {a}"));
+        }
+        if let Some(a) = after {
+            let t = arg(PgValue::Ts(a.created_at.as_datetime()), &mut args);
+            let i = arg(PgValue::Uuid(a.id.as_uuid()), &mut args);
+            clauses.push(format!("(created_at, id) < ({t}, {i})"));
+        }
+        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let lim = arg(PgValue::I64(i64::from(limit)), &mut args);
+        let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT {lim}");
+        self.fetch(&sql, args, decode_request).await
+    }
+    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM service_requests WHERE civilian_id = $1 AND created_at >= $2")
+            .bind(civilian.as_uuid())
+            .bind(since.as_datetime())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+    async fn completed_requests(&self, hero: UserId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<ServiceRequest>> {
+        let rows = self
+            .fetch(
+                &format!(
+                    "{REQUEST_SELECT} WHERE status = 'completed' AND hero_id = $1 AND completed_at >= $2 AND completed_at < $3 ORDER BY completed_at, id"
+                ),
+                vec![PgValue::Uuid(hero.as_uuid()), PgValue::Ts(from.as_datetime()), PgValue::Ts(to.as_datetime())],
+                decode_request,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
+        self.fetch(
+            &format!("{INTEREST_SELECT} WHERE job_id = $1 ORDER BY created_at, id"),
+            vec![PgValue::Uuid(request.as_uuid())],
+            decode_interest,
+        )
+        .await
+    }
+}
+
