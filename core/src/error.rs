@@ -86,7 +86,11 @@ pub struct Error {
 impl Error {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), fields: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
     }
     /// `unauthenticated`.
     pub fn unauthenticated() -> Self {
@@ -116,7 +120,11 @@ impl Error {
 
 impl From<ValidationErrors> for Error {
     fn from(e: ValidationErrors) -> Self {
-        Self { code: ErrorCode::Validation, message: e.to_string(), fields: e.into_errors() }
+        Self {
+            code: ErrorCode::Validation,
+            message: e.to_string(),
+            fields: e.into_errors(),
+        }
     }
 }
 
@@ -138,18 +146,25 @@ impl From<TransitionError> for Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::VersionConflict { entity } => {
-                Error::conflict(format!("the {entity} was changed concurrently; reload and try again"))
+            StoreError::VersionConflict { entity } => Error::conflict(format!(
+                "the {entity} was changed concurrently; reload and try again"
+            )),
+            StoreError::AlreadyExists { entity } => {
+                Error::conflict(format!("the {entity} already exists"))
             }
-            StoreError::AlreadyExists { entity } => Error::conflict(format!("the {entity} already exists")),
             StoreError::IdempotencyKeyTaken => {
                 Error::conflict("a request with this idempotency key is already being applied")
             }
             StoreError::Constraint { name } => {
                 Error::conflict(format!("the change breaks the store constraint `{name}`"))
             }
-            StoreError::Unavailable { .. } => Error::new(ErrorCode::Unavailable, "the store is unavailable; try again later"),
-            StoreError::Corrupt { .. } | StoreError::Backend { .. } => Error::internal("internal store error"),
+            StoreError::Unavailable { .. } => Error::new(
+                ErrorCode::Unavailable,
+                "the store is unavailable; try again later",
+            ),
+            StoreError::Corrupt { .. } | StoreError::Backend { .. } => {
+                Error::internal("internal store error")
+            }
         }
     }
 }

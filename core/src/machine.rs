@@ -94,7 +94,9 @@ where
     R: Copy + PartialEq + fmt::Debug,
 {
     fn row(&self, state: S, action: A) -> Option<&Row<S, A, R, C>> {
-        self.rows.iter().find(|r| r.action == action && r.from.contains(&state))
+        self.rows
+            .iter()
+            .find(|r| r.action == action && r.from.contains(&state))
     }
 
     /// Fires `action` from `state` for an actor holding `held` parties: the new state, or why not.

@@ -7,7 +7,7 @@
 use crate::homeheroes::model::{
     Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
 };
-use crate::id::{EventId, AuditId, ServiceRequestId, UserId};
+use crate::id::{AuditId, EventId, ServiceRequestId, UserId};
 use crate::money::Money;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -83,9 +83,15 @@ impl EntityKind {
     }
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Profile, Self::CivilianProfile, Self::HeroProfile, Self::ServiceRequest, Self::JobInterest]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::Profile,
+            Self::CivilianProfile,
+            Self::HeroProfile,
+            Self::ServiceRequest,
+            Self::JobInterest,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
     /// A human name (`service request`), for messages.
     pub fn human(self) -> &'static str {
@@ -124,7 +130,10 @@ pub trait Entity: Serialize + Clone {
     fn into_write(self, expect: Expect) -> Write;
     /// Its reference.
     fn entity_ref(&self) -> EntityRef {
-        EntityRef { kind: Self::KIND, id: self.id() }
+        EntityRef {
+            kind: Self::KIND,
+            id: self.id(),
+        }
     }
 }
 
@@ -137,26 +146,49 @@ macro_rules! entity {
                 $id
             }
             fn into_write(self, expect: Expect) -> Write {
-                Write::$variant { value: self, expect }
+                Write::$variant {
+                    value: self,
+                    expect,
+                }
             }
         }
     };
 }
 entity!(Profile, Profile, Profile, |v| v.id.as_uuid());
-entity!(CivilianProfile, CivilianProfile, CivilianProfile, |v| v.id.as_uuid());
+entity!(CivilianProfile, CivilianProfile, CivilianProfile, |v| v
+    .id
+    .as_uuid());
 entity!(HeroProfile, HeroProfile, HeroProfile, |v| v.id.as_uuid());
-entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v.id.as_uuid());
+entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v
+    .id
+    .as_uuid());
 entity!(JobInterest, JobInterest, JobInterest, |v| v.id.as_uuid());
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
+// A change set holds a handful of writes; boxing the large variants would buy nothing.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::large_enum_variant)]
 pub enum Write {
-    Profile { value: Profile, expect: Expect },
-    CivilianProfile { value: CivilianProfile, expect: Expect },
-    HeroProfile { value: HeroProfile, expect: Expect },
-    ServiceRequest { value: ServiceRequest, expect: Expect },
-    JobInterest { value: JobInterest, expect: Expect },
+    Profile {
+        value: Profile,
+        expect: Expect,
+    },
+    CivilianProfile {
+        value: CivilianProfile,
+        expect: Expect,
+    },
+    HeroProfile {
+        value: HeroProfile,
+        expect: Expect,
+    },
+    ServiceRequest {
+        value: ServiceRequest,
+        expect: Expect,
+    },
+    JobInterest {
+        value: JobInterest,
+        expect: Expect,
+    },
 }
 
 /// One audit record: who changed what, from what to what. Append-only.
@@ -232,7 +264,10 @@ pub struct ChangeSet {
 impl ChangeSet {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.audit.is_empty() && self.events.is_empty() && self.idempotency.is_none()
+        self.writes.is_empty()
+            && self.audit.is_empty()
+            && self.events.is_empty()
+            && self.idempotency.is_none()
     }
 }
 
@@ -290,7 +325,11 @@ pub trait Store: MaybeSendSync {
     /// Applies the change set atomically, or nothing of it.
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()>;
     /// The idempotency record for `(scope, key)`, if any.
-    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    async fn idempotency_record(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
     /// The audit trail of one entity, oldest first.
     async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>>;
     /// Outbox events with a position greater than `after`, in position order, at most `limit`.
@@ -330,13 +369,23 @@ pub trait HomeHeroesStore: Store {
     /// A profile by user id.
     async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>>;
     /// A civilian profile by owning user.
-    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>>;
+    async fn civilian_profile(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Option<Versioned<CivilianProfile>>>;
     /// A hero profile by owning user.
     async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>>;
     /// Hero profiles, ordered by `(created_at, id)`, `offset`/`limit` paged.
-    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>>;
+    async fn hero_profiles(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<HeroProfile>>>;
     /// A service request by id.
-    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>>;
+    async fn service_request(
+        &self,
+        id: ServiceRequestId,
+    ) -> StoreResult<Option<Versioned<ServiceRequest>>>;
     /// Service requests matching `filter`, newest first (`created_at` desc, `id` desc), strictly after
     /// `after`, at most `limit`.
     async fn service_requests(
@@ -346,9 +395,21 @@ pub trait HomeHeroesStore: Store {
         limit: u32,
     ) -> StoreResult<Vec<Versioned<ServiceRequest>>>;
     /// How many requests `civilian` created at or after `since`.
-    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64>;
+    async fn count_requests_created_since(
+        &self,
+        civilian: UserId,
+        since: Timestamp,
+    ) -> StoreResult<u64>;
     /// Requests completed by `hero` with `completed_at` in `[from, to)`.
-    async fn completed_requests(&self, hero: UserId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<ServiceRequest>>;
+    async fn completed_requests(
+        &self,
+        hero: UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ServiceRequest>>;
     /// All interests in a request, oldest first.
-    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>>;
+    async fn interests(
+        &self,
+        request: ServiceRequestId,
+    ) -> StoreResult<Vec<Versioned<JobInterest>>>;
 }

@@ -9,7 +9,7 @@ use std::fmt;
 /// INVARIANT (micros): the wrapped instant has no sub-microsecond part, so it round-trips exactly
 /// through Postgres `timestamptz` and SQLite integer microseconds. Every constructor truncates.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "DateTime<Utc>", into = "DateTime<Utc>")]
+#[serde(from = "DateTime<Utc>", into = "DateTime<Utc>")]
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
@@ -31,7 +31,9 @@ impl Timestamp {
     }
     /// Parses RFC 3339 (`2026-01-02T10:00:00Z`, any offset), truncating to microseconds.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(text.trim()).ok().map(|at| Self::from_datetime(at.with_timezone(&Utc)))
+        DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .map(|at| Self::from_datetime(at.with_timezone(&Utc)))
     }
     /// `self + d`, or `None` on overflow.
     pub fn checked_add(&self, d: Duration) -> Option<Self> {
@@ -49,16 +51,19 @@ impl From<Timestamp> for DateTime<Utc> {
     }
 }
 
-impl TryFrom<DateTime<Utc>> for Timestamp {
-    type Error = std::convert::Infallible;
-    fn try_from(at: DateTime<Utc>) -> Result<Self, Self::Error> {
-        Ok(Self::from_datetime(at))
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self::from_datetime(at)
     }
 }
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        write!(
+            f,
+            "{}",
+            self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )
     }
 }
 
@@ -83,16 +88,20 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock showing `at`.
     pub fn new(at: Timestamp) -> Self {
-        Self { micros: std::sync::atomic::AtomicI64::new(at.unix_micros()) }
+        Self {
+            micros: std::sync::atomic::AtomicI64::new(at.unix_micros()),
+        }
     }
     /// Moves the clock forward (or back, for a negative duration).
     pub fn advance(&self, by: Duration) {
         let micros = by.num_microseconds().unwrap_or(i64::MAX);
-        self.micros.fetch_add(micros, std::sync::atomic::Ordering::SeqCst);
+        self.micros
+            .fetch_add(micros, std::sync::atomic::Ordering::SeqCst);
     }
     /// Sets the clock to `at`.
     pub fn set(&self, at: Timestamp) {
-        self.micros.store(at.unix_micros(), std::sync::atomic::Ordering::SeqCst);
+        self.micros
+            .store(at.unix_micros(), std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -101,7 +110,7 @@ impl Clock for ManualClock {
         let micros = self.micros.load(std::sync::atomic::Ordering::SeqCst);
         // A ManualClock only ever holds values that came from a valid Timestamp or were moved by a
         // chrono Duration; should it leave chrono's range, stay at the epoch rather than panic.
-        Timestamp::from_unix_micros(micros).unwrap_or_else(|| Timestamp(DateTime::<Utc>::UNIX_EPOCH))
+        Timestamp::from_unix_micros(micros).unwrap_or(Timestamp(DateTime::<Utc>::UNIX_EPOCH))
     }
 }
 
@@ -114,7 +123,9 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2026-03-01T10:00:00.123456789+02:00");
         let t = t.map(|t| t.unix_micros());
         assert_eq!(t, Some(1_772_352_000_123_456));
-        let back = t.and_then(Timestamp::from_unix_micros).map(|t| t.to_string());
+        let back = t
+            .and_then(Timestamp::from_unix_micros)
+            .map(|t| t.to_string());
         assert_eq!(back.as_deref(), Some("2026-03-01T08:00:00.123456Z"));
     }
 
@@ -126,6 +137,9 @@ mod tests {
             c.advance(Duration::seconds(90));
             (a, c.now())
         });
-        assert_eq!(clock.map(|(a, b)| b.unix_micros() - a.unix_micros()), Some(90_000_000));
+        assert_eq!(
+            clock.map(|(a, b)| b.unix_micros() - a.unix_micros()),
+            Some(90_000_000)
+        );
     }
 }

@@ -12,11 +12,14 @@ mod codec;
 
 use async_trait::async_trait;
 use codec::*;
-use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::homeheroes::model::{
+    CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest,
+};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::store::{
-    After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
-    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
+    After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore,
+    IdempotencyRecord, OutboxEvent, RequestFilter, Store, StoreError, StoreResult, Versioned,
+    Write,
 };
 use hearth_core::time::Timestamp;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -39,7 +42,11 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` with a pool of [`POOL_CONNECTIONS_DEFAULT`] connections.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new().max_connections(POOL_CONNECTIONS_DEFAULT).connect(url).await.map_err(map_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_DEFAULT)
+            .connect(url)
+            .await
+            .map_err(map_err)?;
         Ok(Self { pool })
     }
     /// Uses an existing pool.
@@ -52,7 +59,12 @@ impl PgStore {
     }
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Backend { message: format!("migrate: {e}") })
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend {
+                message: format!("migrate: {e}"),
+            })
     }
 }
 
@@ -68,20 +80,33 @@ async fn versioned_write(
         Expect::Absent => {
             let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
             let marks: Vec<String> = (1..=names.len() + 1).map(|i| format!("${i}")).collect();
-            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({})", names.join(", "), marks.join(", "));
+            let sql = format!(
+                "INSERT INTO {table} ({}, version) VALUES ({})",
+                names.join(", "),
+                marks.join(", ")
+            );
             // Safe: built only from static column names and `$n` placeholders; every value is bound.
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (_, v) in cols {
                 q = bind(q, v);
             }
-            q.bind(next).execute(&mut **tx).await.map_err(|e| map_write_err(e, kind))?;
+            q.bind(next)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| map_write_err(e, kind))?;
         }
         Expect::Version(v) => {
             let mut iter = cols.into_iter();
-            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
+            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend {
+                message: "no columns".into(),
+            })?;
             let rest: Vec<(&str, PgValue)> = iter.collect();
             let n = rest.len();
-            let sets: Vec<String> = rest.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
+            let sets: Vec<String> = rest
+                .iter()
+                .enumerate()
+                .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
+                .collect();
             let sql = format!(
                 "UPDATE {table} SET {}, version = ${} WHERE {id_name} = ${} AND version = ${}",
                 sets.join(", "),
@@ -95,7 +120,11 @@ async fn versioned_write(
                 q = bind(q, v);
             }
             q = bind(q.bind(next), id_value);
-            let done = q.bind(version_i64(v)?).execute(&mut **tx).await.map_err(|e| map_write_err(e, kind))?;
+            let done = q
+                .bind(version_i64(v)?)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| map_write_err(e, kind))?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::VersionConflict { entity: kind });
             }
@@ -106,30 +135,73 @@ async fn versioned_write(
 
 async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> StoreResult<()> {
     match write {
-        Write::Profile { value, expect } => versioned_write(tx, "profiles", EntityKind::Profile, profile_cols(value), *expect).await,
+        Write::Profile { value, expect } => {
+            versioned_write(
+                tx,
+                "profiles",
+                EntityKind::Profile,
+                profile_cols(value),
+                *expect,
+            )
+            .await
+        }
         Write::CivilianProfile { value, expect } => {
-            versioned_write(tx, "civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect).await
+            versioned_write(
+                tx,
+                "civilian_profiles",
+                EntityKind::CivilianProfile,
+                civilian_cols(value),
+                *expect,
+            )
+            .await
         }
         Write::HeroProfile { value, expect } => {
-            versioned_write(tx, "hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect).await
+            versioned_write(
+                tx,
+                "hero_profiles",
+                EntityKind::HeroProfile,
+                hero_cols(value)?,
+                *expect,
+            )
+            .await
         }
         Write::ServiceRequest { value, expect } => {
-            versioned_write(tx, "service_requests", EntityKind::ServiceRequest, request_cols(value), *expect).await
+            versioned_write(
+                tx,
+                "service_requests",
+                EntityKind::ServiceRequest,
+                request_cols(value),
+                *expect,
+            )
+            .await
         }
         Write::JobInterest { value, expect } => {
-            versioned_write(tx, "job_interest", EntityKind::JobInterest, interest_cols(value), *expect).await
+            versioned_write(
+                tx,
+                "job_interest",
+                EntityKind::JobInterest,
+                interest_cols(value),
+                *expect,
+            )
+            .await
         }
     }
 }
 
-const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
+const PROFILE_SELECT: &str =
+    "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
 const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
 const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
 const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min, budget_max, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
 const INTEREST_SELECT: &str = "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
 
 impl PgStore {
-    async fn fetch<T>(&self, sql: &str, args: Vec<PgValue>, decode: fn(&PgRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    async fn fetch<T>(
+        &self,
+        sql: &str,
+        args: Vec<PgValue>,
+        decode: fn(&PgRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
         // Safe: callers pass static SQL or SQL built from static fragments and `$n` placeholders.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
         for a in args {
@@ -138,7 +210,12 @@ impl PgStore {
         let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
-    async fn fetch_one<T>(&self, sql: &str, args: Vec<PgValue>, decode: fn(&PgRow) -> StoreResult<T>) -> StoreResult<Option<T>> {
+    async fn fetch_one<T>(
+        &self,
+        sql: &str,
+        args: Vec<PgValue>,
+        decode: fn(&PgRow) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
         Ok(self.fetch(sql, args, decode).await?.into_iter().next())
     }
 }
@@ -201,7 +278,11 @@ impl Store for PgStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+    async fn idempotency_record(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
         self.fetch_one(
             "SELECT scope, key, command, fingerprint, response, at FROM idempotency_keys WHERE scope = $1 AND key = $2",
             vec![PgValue::Text(scope.to_owned()), PgValue::Text(key.to_owned())],
@@ -243,16 +324,37 @@ impl Store for PgStore {
 #[async_trait]
 impl HomeHeroesStore for PgStore {
     async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
-        self.fetch_one(&format!("{PROFILE_SELECT} WHERE id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_profile).await
+        self.fetch_one(
+            &format!("{PROFILE_SELECT} WHERE id = $1"),
+            vec![PgValue::Uuid(user.as_uuid())],
+            decode_profile,
+        )
+        .await
     }
-    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
-        self.fetch_one(&format!("{CIVILIAN_SELECT} WHERE profile_id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_civilian)
-            .await
+    async fn civilian_profile(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Option<Versioned<CivilianProfile>>> {
+        self.fetch_one(
+            &format!("{CIVILIAN_SELECT} WHERE profile_id = $1"),
+            vec![PgValue::Uuid(user.as_uuid())],
+            decode_civilian,
+        )
+        .await
     }
     async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>> {
-        self.fetch_one(&format!("{HERO_SELECT} WHERE profile_id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_hero).await
+        self.fetch_one(
+            &format!("{HERO_SELECT} WHERE profile_id = $1"),
+            vec![PgValue::Uuid(user.as_uuid())],
+            decode_hero,
+        )
+        .await
     }
-    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
+    async fn hero_profiles(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<HeroProfile>>> {
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.fetch(
             &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT $1 OFFSET $2"),
@@ -261,8 +363,16 @@ impl HomeHeroesStore for PgStore {
         )
         .await
     }
-    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
-        self.fetch_one(&format!("{REQUEST_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_request).await
+    async fn service_request(
+        &self,
+        id: ServiceRequestId,
+    ) -> StoreResult<Option<Versioned<ServiceRequest>>> {
+        self.fetch_one(
+            &format!("{REQUEST_SELECT} WHERE id = $1"),
+            vec![PgValue::Uuid(id.as_uuid())],
+            decode_request,
+        )
+        .await
     }
     async fn service_requests(
         &self,
@@ -277,16 +387,28 @@ impl HomeHeroesStore for PgStore {
             format!("${}", args.len())
         };
         if let Some(s) = filter.status {
-            clauses.push(format!("status = {}", arg(PgValue::Text(s.as_str().into()), &mut args)));
+            clauses.push(format!(
+                "status = {}",
+                arg(PgValue::Text(s.as_str().into()), &mut args)
+            ));
         }
         if let Some(u) = filter.civilian_id {
-            clauses.push(format!("civilian_id = {}", arg(PgValue::Uuid(u.as_uuid()), &mut args)));
+            clauses.push(format!(
+                "civilian_id = {}",
+                arg(PgValue::Uuid(u.as_uuid()), &mut args)
+            ));
         }
         if let Some(u) = filter.hero_id {
-            clauses.push(format!("hero_id = {}", arg(PgValue::Uuid(u.as_uuid()), &mut args)));
+            clauses.push(format!(
+                "hero_id = {}",
+                arg(PgValue::Uuid(u.as_uuid()), &mut args)
+            ));
         }
         if let Some(c) = filter.category {
-            clauses.push(format!("category = {}", arg(PgValue::Text(c.as_str().into()), &mut args)));
+            clauses.push(format!(
+                "category = {}",
+                arg(PgValue::Text(c.as_str().into()), &mut args)
+            ));
         }
         if let Some(m) = filter.budget_at_least {
             let c = arg(PgValue::Text(m.currency().code().into()), &mut args);
@@ -303,21 +425,37 @@ impl HomeHeroesStore for PgStore {
             let i = arg(PgValue::Uuid(a.id.as_uuid()), &mut args);
             clauses.push(format!("(created_at, id) < ({t}, {i})"));
         }
-        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
         let lim = arg(PgValue::I64(i64::from(limit)), &mut args);
-        let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT {lim}");
+        let sql =
+            format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT {lim}");
         self.fetch(&sql, args, decode_request).await
     }
-    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM service_requests WHERE civilian_id = $1 AND created_at >= $2")
-            .bind(civilian.as_uuid())
-            .bind(since.as_datetime())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+    async fn count_requests_created_since(
+        &self,
+        civilian: UserId,
+        since: Timestamp,
+    ) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM service_requests WHERE civilian_id = $1 AND created_at >= $2",
+        )
+        .bind(civilian.as_uuid())
+        .bind(since.as_datetime())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
-    async fn completed_requests(&self, hero: UserId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<ServiceRequest>> {
+    async fn completed_requests(
+        &self,
+        hero: UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ServiceRequest>> {
         let rows = self
             .fetch(
                 &format!(
@@ -329,7 +467,10 @@ impl HomeHeroesStore for PgStore {
             .await?;
         Ok(rows.into_iter().map(|v| v.value).collect())
     }
-    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
+    async fn interests(
+        &self,
+        request: ServiceRequestId,
+    ) -> StoreResult<Vec<Versioned<JobInterest>>> {
         self.fetch(
             &format!("{INTEREST_SELECT} WHERE job_id = $1 ORDER BY created_at, id"),
             vec![PgValue::Uuid(request.as_uuid())],
@@ -338,4 +479,3 @@ impl HomeHeroesStore for PgStore {
         .await
     }
 }
-

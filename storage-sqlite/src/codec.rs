@@ -1,12 +1,15 @@
 //! Row codecs: hearth-core values to SQLite columns and back, and SQLite errors to `StoreError`.
 
 use hearth_core::homeheroes::model::{
-    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
-    NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
+    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus,
+    JobInterest, Location, NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus,
+    ServiceRequest,
 };
 use hearth_core::id::{AuditId, EventId};
 use hearth_core::money::{Currency, Money};
-use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
+use hearth_core::store::{
+    AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned,
+};
 use hearth_core::time::Timestamp;
 use rusqlite::ErrorCode;
 use rust_decimal::Decimal;
@@ -44,17 +47,26 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
         let msg = msg.clone().unwrap_or_default();
         return match f.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Unavailable { message: msg },
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                StoreError::Unavailable { message: msg }
+            }
             ErrorCode::ConstraintViolation => match f.extended_code {
-                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
-                    StoreError::Constraint { name: format!("unique: {msg}") }
-                }
-                _ => StoreError::Constraint { name: constraint_name(&msg) },
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => StoreError::Constraint {
+                    name: format!("unique: {msg}"),
+                },
+                _ => StoreError::Constraint {
+                    name: constraint_name(&msg),
+                },
             },
-            _ => StoreError::Backend { message: e.to_string() },
+            _ => StoreError::Backend {
+                message: e.to_string(),
+            },
         };
     }
-    StoreError::Backend { message: e.to_string() }
+    StoreError::Backend {
+        message: e.to_string(),
+    }
 }
 
 /// True for a primary-key or unique violation.
@@ -77,7 +89,9 @@ fn constraint_name(msg: &str) -> String {
 }
 
 fn corrupt(what: &str) -> Fail {
-    Fail::Store(StoreError::Corrupt { message: what.to_owned() })
+    Fail::Store(StoreError::Corrupt {
+        message: what.to_owned(),
+    })
 }
 
 pub(crate) fn ts(micros: i64) -> Result<Timestamp, Fail> {
@@ -102,7 +116,9 @@ fn currency(code: &str) -> Result<Currency, Fail> {
     Currency::from_code(code).ok_or_else(|| corrupt("unknown currency"))
 }
 pub(crate) fn minor(m: &Money) -> StoreResult<i64> {
-    m.to_minor().ok_or_else(|| StoreError::Backend { message: "amount does not fit minor units".into() })
+    m.to_minor().ok_or_else(|| StoreError::Backend {
+        message: "amount does not fit minor units".into(),
+    })
 }
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_owned())
@@ -114,7 +130,11 @@ fn opt_int(v: Option<i64>) -> SqlValue {
     v.map_or(SqlValue::Null, SqlValue::Integer)
 }
 fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<SqlValue> {
-    serde_json::to_string(v).map(SqlValue::Text).map_err(|e| StoreError::Backend { message: e.to_string() })
+    serde_json::to_string(v)
+        .map(SqlValue::Text)
+        .map_err(|e| StoreError::Backend {
+            message: e.to_string(),
+        })
 }
 fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fail> {
     serde_json::from_str(text).map_err(|_| corrupt(what))
@@ -150,9 +170,18 @@ pub(crate) fn civilian_cols(c: &CivilianProfile) -> Vec<(&'static str, SqlValue)
         ("id", text(&c.id.to_string())),
         ("profile_id", text(&c.profile_id.to_string())),
         ("address", opt_text(c.address.as_deref())),
-        ("notify_push", SqlValue::Integer(i64::from(c.notifications.push))),
-        ("notify_email", SqlValue::Integer(i64::from(c.notifications.email))),
-        ("notify_sms", SqlValue::Integer(i64::from(c.notifications.sms))),
+        (
+            "notify_push",
+            SqlValue::Integer(i64::from(c.notifications.push)),
+        ),
+        (
+            "notify_email",
+            SqlValue::Integer(i64::from(c.notifications.email)),
+        ),
+        (
+            "notify_sms",
+            SqlValue::Integer(i64::from(c.notifications.sms)),
+        ),
         ("created_at", SqlValue::Integer(c.created_at.unix_micros())),
         ("updated_at", SqlValue::Integer(c.updated_at.unix_micros())),
     ]
@@ -164,7 +193,11 @@ pub(crate) fn decode_civilian(r: &rusqlite::Row<'_>) -> Result<Versioned<Civilia
             id: parse(&r.get::<_, String>(0)?, "civilian profile id")?,
             profile_id: parse(&r.get::<_, String>(1)?, "profile id")?,
             address: r.get(2)?,
-            notifications: NotificationPreferences { push: r.get(3)?, email: r.get(4)?, sms: r.get(5)? },
+            notifications: NotificationPreferences {
+                push: r.get(3)?,
+                email: r.get(4)?,
+                sms: r.get(5)?,
+            },
             created_at: ts(r.get(6)?)?,
             updated_at: ts(r.get(7)?)?,
         },
@@ -177,13 +210,25 @@ pub(crate) fn hero_cols(h: &HeroProfile) -> StoreResult<Vec<(&'static str, SqlVa
         ("id", text(&h.id.to_string())),
         ("profile_id", text(&h.profile_id.to_string())),
         ("skills", to_json(&h.skills)?),
-        ("hourly_rate", opt_text(h.hourly_rate.map(|m| m.amount().to_string()).as_deref())),
-        ("rate_currency", opt_text(h.hourly_rate.map(|m| m.currency().code()))),
+        (
+            "hourly_rate",
+            opt_text(h.hourly_rate.map(|m| m.amount().to_string()).as_deref()),
+        ),
+        (
+            "rate_currency",
+            opt_text(h.hourly_rate.map(|m| m.currency().code())),
+        ),
         ("availability", to_json(&h.availability)?),
         ("rating_count", SqlValue::Integer(i64::from(h.rating.count))),
         ("rating_total", SqlValue::Integer(i64::from(h.rating.total))),
-        ("completed_jobs", SqlValue::Integer(i64::from(h.completed_jobs))),
-        ("profile_image_url", opt_text(h.profile_image_url.as_deref())),
+        (
+            "completed_jobs",
+            SqlValue::Integer(i64::from(h.completed_jobs)),
+        ),
+        (
+            "profile_image_url",
+            opt_text(h.profile_image_url.as_deref()),
+        ),
         ("created_at", SqlValue::Integer(h.created_at.unix_micros())),
         ("updated_at", SqlValue::Integer(h.updated_at.unix_micros())),
     ])
@@ -194,7 +239,8 @@ pub(crate) fn decode_hero(r: &rusqlite::Row<'_>) -> Result<Versioned<HeroProfile
     let rate_currency: Option<String> = r.get(4)?;
     let hourly_rate = match (rate, rate_currency) {
         (Some(a), Some(c)) => Some(
-            Money::new(parse::<Decimal>(&a, "hourly rate")?, currency(&c)?).map_err(|_| corrupt("hourly rate scale"))?,
+            Money::new(parse::<Decimal>(&a, "hourly rate")?, currency(&c)?)
+                .map_err(|_| corrupt("hourly rate scale"))?,
         ),
         (None, None) => None,
         _ => return Err(corrupt("hourly rate without currency")),
@@ -210,7 +256,8 @@ pub(crate) fn decode_hero(r: &rusqlite::Row<'_>) -> Result<Versioned<HeroProfile
                 count: u32::try_from(r.get::<_, i64>(6)?).map_err(|_| corrupt("rating count"))?,
                 total: u32::try_from(r.get::<_, i64>(7)?).map_err(|_| corrupt("rating total"))?,
             },
-            completed_jobs: u32::try_from(r.get::<_, i64>(8)?).map_err(|_| corrupt("completed jobs"))?,
+            completed_jobs: u32::try_from(r.get::<_, i64>(8)?)
+                .map_err(|_| corrupt("completed jobs"))?,
             profile_image_url: r.get(9)?,
             created_at: ts(r.get(10)?)?,
             updated_at: ts(r.get(11)?)?,
@@ -223,7 +270,10 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str,
     Ok(vec![
         ("id", text(&s.id.to_string())),
         ("civilian_id", text(&s.civilian_id.to_string())),
-        ("hero_id", opt_text(s.hero_id.map(|h| h.to_string()).as_deref())),
+        (
+            "hero_id",
+            opt_text(s.hero_id.map(|h| h.to_string()).as_deref()),
+        ),
         ("title", text(&s.title)),
         ("description", text(&s.description)),
         ("category", text(s.category.as_str())),
@@ -233,8 +283,14 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str,
         ("zip_code", text(&s.location.zip_code)),
         ("latitude", SqlValue::Real(s.location.latitude)),
         ("longitude", SqlValue::Real(s.location.longitude)),
-        ("scheduled_at", SqlValue::Integer(s.scheduled_at.unix_micros())),
-        ("estimated_duration_hours", SqlValue::Integer(i64::from(s.estimated_duration_hours))),
+        (
+            "scheduled_at",
+            SqlValue::Integer(s.scheduled_at.unix_micros()),
+        ),
+        (
+            "estimated_duration_hours",
+            SqlValue::Integer(i64::from(s.estimated_duration_hours)),
+        ),
         ("currency", text(s.budget.min.currency().code())),
         ("budget_min_minor", SqlValue::Integer(minor(&s.budget.min)?)),
         ("budget_max_minor", SqlValue::Integer(minor(&s.budget.max)?)),
@@ -243,9 +299,18 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str,
         ("rating", opt_int(s.rating.map(i64::from))),
         ("created_at", SqlValue::Integer(s.created_at.unix_micros())),
         ("updated_at", SqlValue::Integer(s.updated_at.unix_micros())),
-        ("assigned_at", opt_int(s.assigned_at.map(|t| t.unix_micros()))),
-        ("completed_at", opt_int(s.completed_at.map(|t| t.unix_micros()))),
-        ("cancelled_at", opt_int(s.cancelled_at.map(|t| t.unix_micros()))),
+        (
+            "assigned_at",
+            opt_int(s.assigned_at.map(|t| t.unix_micros())),
+        ),
+        (
+            "completed_at",
+            opt_int(s.completed_at.map(|t| t.unix_micros())),
+        ),
+        (
+            "cancelled_at",
+            opt_int(s.cancelled_at.map(|t| t.unix_micros())),
+        ),
     ])
 }
 
@@ -270,11 +335,17 @@ pub(crate) fn decode_request(r: &rusqlite::Row<'_>) -> Result<Versioned<ServiceR
                 longitude: r.get(11)?,
             },
             scheduled_at: ts(r.get(12)?)?,
-            estimated_duration_hours: u8::try_from(r.get::<_, i64>(13)?).map_err(|_| corrupt("duration"))?,
-            budget: BudgetRange { min: Money::from_minor(r.get(15)?, cur), max: Money::from_minor(r.get(16)?, cur) },
+            estimated_duration_hours: u8::try_from(r.get::<_, i64>(13)?)
+                .map_err(|_| corrupt("duration"))?,
+            budget: BudgetRange {
+                min: Money::from_minor(r.get(15)?, cur),
+                max: Money::from_minor(r.get(16)?, cur),
+            },
             status: wire(&r.get::<_, String>(17)?, RequestStatus::parse, "status")?,
             cancel_reason: r.get(18)?,
-            rating: rating.map(|v| u8::try_from(v).map_err(|_| corrupt("rating"))).transpose()?,
+            rating: rating
+                .map(|v| u8::try_from(v).map_err(|_| corrupt("rating")))
+                .transpose()?,
             created_at: ts(r.get(20)?)?,
             updated_at: ts(r.get(21)?)?,
             assigned_at: opt_ts(r.get(22)?)?,
@@ -305,7 +376,11 @@ pub(crate) fn decode_interest(r: &rusqlite::Row<'_>) -> Result<Versioned<JobInte
             job_id: parse(&r.get::<_, String>(1)?, "job id")?,
             hero_user_id: parse(&r.get::<_, String>(2)?, "hero id")?,
             source: wire(&r.get::<_, String>(3)?, InterestSource::parse, "source")?,
-            status: wire(&r.get::<_, String>(4)?, InterestStatus::parse, "interest status")?,
+            status: wire(
+                &r.get::<_, String>(4)?,
+                InterestStatus::parse,
+                "interest status",
+            )?,
             phone: r.get(5)?,
             created_at: ts(r.get(6)?)?,
             updated_at: ts(r.get(7)?)?,
@@ -315,7 +390,10 @@ pub(crate) fn decode_interest(r: &rusqlite::Row<'_>) -> Result<Versioned<JobInte
 }
 
 fn entity(kind: &str, id: &str) -> Result<EntityRef, Fail> {
-    Ok(EntityRef { kind: wire(kind, EntityKind::parse, "entity kind")?, id: parse(id, "entity id")? })
+    Ok(EntityRef {
+        kind: wire(kind, EntityKind::parse, "entity kind")?,
+        id: parse(id, "entity id")?,
+    })
 }
 
 pub(crate) fn decode_audit(r: &rusqlite::Row<'_>) -> Result<AuditRecord, Fail> {

@@ -14,11 +14,13 @@ mod migrate;
 
 use async_trait::async_trait;
 use codec::*;
-use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::homeheroes::model::{
+    CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest,
+};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::store::{
-    After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
-    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
+    After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord,
+    OutboxEvent, RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
 };
 use hearth_core::time::Timestamp;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -56,18 +58,25 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         tokio::task::spawn_blocking(move || Self::open_blocking(&path))
             .await
-            .map_err(|e| StoreError::Backend { message: format!("open task: {e}") })?
+            .map_err(|e| StoreError::Backend {
+                message: format!("open task: {e}"),
+            })?
     }
 
     fn open_blocking(path: &Path) -> StoreResult<Self> {
         let mut writer = Connection::open(path).map_err(map_err)?;
-        writer.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(map_err)?;
         configure(&writer).map_err(map_err)?;
         migrate::run(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS_MAX);
         for _ in 0..READERS_MAX {
-            let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(map_err)?;
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(map_err)?;
             configure(&r).map_err(map_err)?;
             readers.push(r);
         }
@@ -88,7 +97,8 @@ impl SqliteStore {
 
     /// The schema version (the number of migrations applied).
     pub async fn schema_version(&self) -> StoreResult<i64> {
-        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).await
+        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .await
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -116,28 +126,59 @@ impl SqliteStore {
             out.map_err(Fail::into_store)
         })
         .await
-        .map_err(|e| StoreError::Backend { message: format!("read task: {e}") })?
+        .map_err(|e| StoreError::Backend {
+            message: format!("read task: {e}"),
+        })?
     }
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Backend { message: "connection lock poisoned by a panic".into() }
+    StoreError::Backend {
+        message: "connection lock poisoned by a panic".into(),
+    }
 }
 
 /// Applies one write inside the commit's transaction.
 fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()> {
     let (table, kind, cols, expect) = match write {
-        Write::Profile { value, expect } => ("profiles", EntityKind::Profile, profile_cols(value), *expect),
-        Write::CivilianProfile { value, expect } => ("civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect),
-        Write::HeroProfile { value, expect } => ("hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect),
-        Write::ServiceRequest { value, expect } => ("service_requests", EntityKind::ServiceRequest, request_cols(value)?, *expect),
-        Write::JobInterest { value, expect } => ("job_interest", EntityKind::JobInterest, interest_cols(value), *expect),
+        Write::Profile { value, expect } => (
+            "profiles",
+            EntityKind::Profile,
+            profile_cols(value),
+            *expect,
+        ),
+        Write::CivilianProfile { value, expect } => (
+            "civilian_profiles",
+            EntityKind::CivilianProfile,
+            civilian_cols(value),
+            *expect,
+        ),
+        Write::HeroProfile { value, expect } => (
+            "hero_profiles",
+            EntityKind::HeroProfile,
+            hero_cols(value)?,
+            *expect,
+        ),
+        Write::ServiceRequest { value, expect } => (
+            "service_requests",
+            EntityKind::ServiceRequest,
+            request_cols(value)?,
+            *expect,
+        ),
+        Write::JobInterest { value, expect } => (
+            "job_interest",
+            EntityKind::JobInterest,
+            interest_cols(value),
+            *expect,
+        ),
     };
     versioned_write(tx, table, kind, cols, expect)
 }
 
 fn check_version(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt { message: "version out of range".into() })
+    i64::try_from(v).map_err(|_| StoreError::Corrupt {
+        message: "version out of range".into(),
+    })
 }
 
 fn versioned_write(
@@ -153,22 +194,33 @@ fn versioned_write(
         Expect::Absent => {
             let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
             let marks = vec!["?"; names.len() + 1].join(", ");
-            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({marks})", names.join(", "));
+            let sql = format!(
+                "INSERT INTO {table} ({}, version) VALUES ({marks})",
+                names.join(", ")
+            );
             let mut values: Vec<SqlValue> = cols.into_iter().map(|(_, v)| v).collect();
             values.push(SqlValue::Integer(next));
-            tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
+            tx.execute(&sql, rusqlite::params_from_iter(values))
+                .map_err(|e| map_write_err(e, kind))?;
         }
         Expect::Version(v) => {
             let v = check_version(v)?;
             // The first column is always the primary key.
             let mut iter = cols.into_iter();
-            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
+            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend {
+                message: "no columns".into(),
+            })?;
             let rest: Vec<(&str, SqlValue)> = iter.collect();
             let sets: Vec<String> = rest.iter().map(|(n, _)| format!("{n} = ?")).collect();
-            let sql = format!("UPDATE {table} SET {}, version = ? WHERE {id_name} = ? AND version = ?", sets.join(", "));
+            let sql = format!(
+                "UPDATE {table} SET {}, version = ? WHERE {id_name} = ? AND version = ?",
+                sets.join(", ")
+            );
             let mut values: Vec<SqlValue> = rest.into_iter().map(|(_, v)| v).collect();
             values.extend([SqlValue::Integer(next), id_value, SqlValue::Integer(v)]);
-            let n = tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
+            let n = tx
+                .execute(&sql, rusqlite::params_from_iter(values))
+                .map_err(|e| map_write_err(e, kind))?;
             if n != 1 {
                 return Err(StoreError::VersionConflict { entity: kind });
             }
@@ -178,7 +230,9 @@ fn versioned_write(
 }
 
 fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
     for w in &changes.writes {
         apply_write(&tx, w)?;
     }
@@ -201,7 +255,9 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
         .map_err(map_err)?;
     }
     for e in &changes.events {
-        let audience = serde_json::to_string(&e.audience).map_err(|e| StoreError::Backend { message: e.to_string() })?;
+        let audience = serde_json::to_string(&e.audience).map_err(|e| StoreError::Backend {
+            message: e.to_string(),
+        })?;
         tx.execute(
             "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             params![
@@ -226,13 +282,19 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
     tx.commit().map_err(map_err)
 }
 
-const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
+const PROFILE_SELECT: &str =
+    "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
 const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
 const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
 const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min_minor, budget_max_minor, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
 const INTEREST_SELECT: &str = "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
 
-fn one<T>(conn: &Connection, sql: &str, key: String, decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>) -> Result<Option<T>, Fail> {
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    key: String,
+    decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>,
+) -> Result<Option<T>, Fail> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([key])?;
     match rows.next()? {
@@ -265,10 +327,16 @@ impl Store for SqliteStore {
             commit_blocking(&mut conn, &changes)
         })
         .await
-        .map_err(|e| StoreError::Backend { message: format!("commit task: {e}") })?
+        .map_err(|e| StoreError::Backend {
+            message: format!("commit task: {e}"),
+        })?
     }
 
-    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+    async fn idempotency_record(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
         self.read(move |c| {
             c.query_row(
@@ -315,28 +383,73 @@ impl Store for SqliteStore {
 #[async_trait]
 impl HomeHeroesStore for SqliteStore {
     async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
-        self.read(move |c| one(c, &format!("{PROFILE_SELECT} WHERE id = ?"), user.to_string(), decode_profile)).await
+        self.read(move |c| {
+            one(
+                c,
+                &format!("{PROFILE_SELECT} WHERE id = ?"),
+                user.to_string(),
+                decode_profile,
+            )
+        })
+        .await
     }
-    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
-        self.read(move |c| one(c, &format!("{CIVILIAN_SELECT} WHERE profile_id = ?"), user.to_string(), decode_civilian)).await
+    async fn civilian_profile(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Option<Versioned<CivilianProfile>>> {
+        self.read(move |c| {
+            one(
+                c,
+                &format!("{CIVILIAN_SELECT} WHERE profile_id = ?"),
+                user.to_string(),
+                decode_civilian,
+            )
+        })
+        .await
     }
     async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>> {
-        self.read(move |c| one(c, &format!("{HERO_SELECT} WHERE profile_id = ?"), user.to_string(), decode_hero)).await
-    }
-    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.read(move |c| {
-            many(
+            one(
                 c,
-                &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT ? OFFSET ?"),
-                &[SqlValue::Integer(i64::from(limit)), SqlValue::Integer(offset)],
+                &format!("{HERO_SELECT} WHERE profile_id = ?"),
+                user.to_string(),
                 decode_hero,
             )
         })
         .await
     }
-    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
-        self.read(move |c| one(c, &format!("{REQUEST_SELECT} WHERE id = ?"), id.to_string(), decode_request)).await
+    async fn hero_profiles(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<HeroProfile>>> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            many(
+                c,
+                &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT ? OFFSET ?"),
+                &[
+                    SqlValue::Integer(i64::from(limit)),
+                    SqlValue::Integer(offset),
+                ],
+                decode_hero,
+            )
+        })
+        .await
+    }
+    async fn service_request(
+        &self,
+        id: ServiceRequestId,
+    ) -> StoreResult<Option<Versioned<ServiceRequest>>> {
+        self.read(move |c| {
+            one(
+                c,
+                &format!("{REQUEST_SELECT} WHERE id = ?"),
+                id.to_string(),
+                decode_request,
+            )
+        })
+        .await
     }
     async fn service_requests(
         &self,
@@ -378,12 +491,21 @@ impl HomeHeroesStore for SqliteStore {
             args.push(SqlValue::Integer(a.created_at.unix_micros()));
             args.push(SqlValue::Text(a.id.to_string()));
         }
-        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
         let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT ?");
         args.push(SqlValue::Integer(i64::from(limit)));
-        self.read(move |c| many(c, &sql, &args, decode_request)).await
+        self.read(move |c| many(c, &sql, &args, decode_request))
+            .await
     }
-    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
+    async fn count_requests_created_since(
+        &self,
+        civilian: UserId,
+        since: Timestamp,
+    ) -> StoreResult<u64> {
         self.read(move |c| {
             let n: i64 = c.query_row(
                 "SELECT count(*) FROM service_requests WHERE civilian_id = ? AND created_at >= ?",
@@ -394,7 +516,12 @@ impl HomeHeroesStore for SqliteStore {
         })
         .await
     }
-    async fn completed_requests(&self, hero: UserId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<ServiceRequest>> {
+    async fn completed_requests(
+        &self,
+        hero: UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ServiceRequest>> {
         self.read(move |c| {
             let rows = many(
                 c,
@@ -408,7 +535,10 @@ impl HomeHeroesStore for SqliteStore {
         })
         .await
     }
-    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
+    async fn interests(
+        &self,
+        request: ServiceRequestId,
+    ) -> StoreResult<Vec<Versioned<JobInterest>>> {
         self.read(move |c| {
             many(
                 c,

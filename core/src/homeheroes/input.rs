@@ -2,8 +2,8 @@
 //! not a parse failure) and their validation into checked values (seed 000 §3, §5, §11).
 
 use super::model::{
-    BudgetRange, Category, DayWindow, InterestSource, Location, NotificationPreferences, ProfileRole, WeeklyAvailability,
-    Weekday,
+    BudgetRange, Category, DayWindow, InterestSource, Location, NotificationPreferences,
+    ProfileRole, Weekday, WeeklyAvailability,
 };
 use crate::money::{Currency, Money, MoneyError};
 use crate::time::Timestamp;
@@ -18,21 +18,53 @@ pub mod limits {
     use rust_decimal::Decimal;
 
     /// Title: 5–100 characters, one line.
-    pub const TITLE: TextRule = TextRule { min_chars: 5, max_chars: 100, multiline: false };
+    pub const TITLE: TextRule = TextRule {
+        min_chars: 5,
+        max_chars: 100,
+        multiline: false,
+    };
     /// Description: 10–1000 characters.
-    pub const DESCRIPTION: TextRule = TextRule { min_chars: 10, max_chars: 1000, multiline: true };
+    pub const DESCRIPTION: TextRule = TextRule {
+        min_chars: 10,
+        max_chars: 1000,
+        multiline: true,
+    };
     /// Address lines.
-    pub const ADDRESS: TextRule = TextRule { min_chars: 1, max_chars: 200, multiline: false };
+    pub const ADDRESS: TextRule = TextRule {
+        min_chars: 1,
+        max_chars: 200,
+        multiline: false,
+    };
     /// City and state.
-    pub const PLACE: TextRule = TextRule { min_chars: 1, max_chars: 100, multiline: false };
+    pub const PLACE: TextRule = TextRule {
+        min_chars: 1,
+        max_chars: 100,
+        multiline: false,
+    };
     /// Postal code.
-    pub const ZIP: TextRule = TextRule { min_chars: 2, max_chars: 12, multiline: false };
+    pub const ZIP: TextRule = TextRule {
+        min_chars: 2,
+        max_chars: 12,
+        multiline: false,
+    };
     /// A person's name.
-    pub const FULL_NAME: TextRule = TextRule { min_chars: 1, max_chars: 100, multiline: false };
+    pub const FULL_NAME: TextRule = TextRule {
+        min_chars: 1,
+        max_chars: 100,
+        multiline: false,
+    };
     /// One skill.
-    pub const SKILL: TextRule = TextRule { min_chars: 2, max_chars: 50, multiline: false };
+    pub const SKILL: TextRule = TextRule {
+        min_chars: 2,
+        max_chars: 50,
+        multiline: false,
+    };
     /// A cancel reason.
-    pub const CANCEL_REASON: TextRule = TextRule { min_chars: 1, max_chars: 500, multiline: true };
+    pub const CANCEL_REASON: TextRule = TextRule {
+        min_chars: 1,
+        max_chars: 500,
+        multiline: true,
+    };
     /// Most skills a hero lists.
     pub const SKILLS_MAX: u32 = 20;
     /// Estimated duration, whole hours.
@@ -131,7 +163,11 @@ impl ServiceRequestInput {
     pub fn validate(&self, now: Timestamp) -> Result<ValidServiceRequest, ValidationErrors> {
         let mut v = Validator::new();
         let title = v.text("title", self.title.as_deref(), limits::TITLE);
-        let description = v.text("description", self.description.as_deref(), limits::DESCRIPTION);
+        let description = v.text(
+            "description",
+            self.description.as_deref(),
+            limits::DESCRIPTION,
+        );
         let category = v.one_of("category", self.category.as_deref(), Category::OPTIONS);
         let location = match &self.location {
             None => {
@@ -147,7 +183,12 @@ impl ServiceRequestInput {
             }
             Some(s) => match Timestamp::parse_rfc3339(s) {
                 None => {
-                    v.push("scheduled_date", Violation::InvalidFormat { expected: "rfc3339".into() });
+                    v.push(
+                        "scheduled_date",
+                        Violation::InvalidFormat {
+                            expected: "rfc3339".into(),
+                        },
+                    );
                     None
                 }
                 Some(t) if t <= now => {
@@ -191,10 +232,17 @@ fn validate_location(v: &mut Validator, l: &LocationInput) -> Option<Location> {
     let state = n.text("state", l.state.as_deref(), limits::PLACE);
     let zip_code = n.text("zip_code", l.zip_code.as_deref(), limits::ZIP);
     let zip_code = zip_code.and_then(|z| {
-        if z.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
+        if z.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+        {
             Some(z)
         } else {
-            n.push("zip_code", Violation::InvalidFormat { expected: "postal_code".into() });
+            n.push(
+                "zip_code",
+                Violation::InvalidFormat {
+                    expected: "postal_code".into(),
+                },
+            );
             None
         }
     });
@@ -216,7 +264,14 @@ fn validate_location(v: &mut Validator, l: &LocationInput) -> Option<Location> {
 }
 
 /// Checks one amount of `currency`: positive, within `min..=max`, no finer than the minor unit.
-fn money_field(v: &mut Validator, field: &str, raw: Decimal, currency: Currency, min: Decimal, max: Decimal) -> Option<Money> {
+fn money_field(
+    v: &mut Validator,
+    field: &str,
+    raw: Decimal,
+    currency: Currency,
+    min: Decimal,
+    max: Decimal,
+) -> Option<Money> {
     if raw <= Decimal::ZERO {
         v.push(field, Violation::NotPositive);
         return None;
@@ -228,7 +283,12 @@ fn money_field(v: &mut Validator, field: &str, raw: Decimal, currency: Currency,
     match Money::new(raw, currency) {
         Ok(m) => Some(m),
         Err(MoneyError::TooPrecise) => {
-            v.push(field, Violation::TooPrecise { max_decimals: currency.minor_units() });
+            v.push(
+                field,
+                Violation::TooPrecise {
+                    max_decimals: currency.minor_units(),
+                },
+            );
             None
         }
         Err(_) => {
@@ -238,7 +298,12 @@ fn money_field(v: &mut Validator, field: &str, raw: Decimal, currency: Currency,
     }
 }
 
-fn currency_field(v: &mut Validator, field: &str, raw: Option<&str>, default: Option<Currency>) -> Option<Currency> {
+fn currency_field(
+    v: &mut Validator,
+    field: &str,
+    raw: Option<&str>,
+    default: Option<Currency>,
+) -> Option<Currency> {
     match raw.map(str::trim) {
         None | Some("") => {
             if default.is_none() {
@@ -247,7 +312,12 @@ fn currency_field(v: &mut Validator, field: &str, raw: Option<&str>, default: Op
             default
         }
         Some(code) => Currency::from_code(code).or_else(|| {
-            v.push(field, Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() });
+            v.push(
+                field,
+                Violation::NotAllowed {
+                    allowed: Currency::known_codes().map(str::to_owned).collect(),
+                },
+            );
             None
         }),
     }
@@ -275,7 +345,12 @@ fn validate_budget(v: &mut Validator, b: &BudgetInput) -> Option<BudgetRange> {
     };
     if let (Some(lo), Some(hi)) = (min, max) {
         if hi.amount() < lo.amount() {
-            n.push("max", Violation::LessThanField { other: "budget_range.min".into() });
+            n.push(
+                "max",
+                Violation::LessThanField {
+                    other: "budget_range.min".into(),
+                },
+            );
         }
     }
     let ok = n.is_ok();
@@ -284,7 +359,10 @@ fn validate_budget(v: &mut Validator, b: &BudgetInput) -> Option<BudgetRange> {
         return None;
     }
     currency?;
-    Some(BudgetRange { min: min?, max: max? })
+    Some(BudgetRange {
+        min: min?,
+        max: max?,
+    })
 }
 
 /// Normalises a phone number to E.164 (`+15551234567`), accepting spaces, dashes, dots and parentheses.
@@ -309,7 +387,12 @@ fn phone_field(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<Opti
         Some(p) => match normalize_e164(p) {
             Some(p) => Some(Some(p)),
             None => {
-                v.push(field, Violation::InvalidFormat { expected: "e164".into() });
+                v.push(
+                    field,
+                    Violation::InvalidFormat {
+                        expected: "e164".into(),
+                    },
+                );
                 None
             }
         },
@@ -341,13 +424,20 @@ impl ProfileInput {
         let mut v = Validator::new();
         let full_name = match &self.full_name {
             None => Some(None),
-            Some(n) => v.optional_text("full_name", Some(n), limits::FULL_NAME).map(Some),
+            Some(n) => v
+                .optional_text("full_name", Some(n), limits::FULL_NAME)
+                .map(Some),
         };
         let phone = match &self.phone {
             None => Some(None),
             Some(p) => phone_field(&mut v, "phone", Some(p)).map(Some),
         };
-        v.finish(|| Some(ValidProfile { full_name: full_name?, phone: phone? }))
+        v.finish(|| {
+            Some(ValidProfile {
+                full_name: full_name?,
+                phone: phone?,
+            })
+        })
     }
 }
 
@@ -400,12 +490,22 @@ impl CivilianProfileInput {
         let mut v = Validator::new();
         let address = match &self.address {
             None => Some(None),
-            Some(a) => {
-                v.optional_text("address", Some(a), TextRule { max_chars: 300, ..limits::ADDRESS }).map(Some)
-            }
+            Some(a) => v
+                .optional_text(
+                    "address",
+                    Some(a),
+                    TextRule {
+                        max_chars: 300,
+                        ..limits::ADDRESS
+                    },
+                )
+                .map(Some),
         };
         v.finish(|| {
-            Some(ValidCivilianProfile { address: address?, notifications: self.notifications.unwrap_or_default() })
+            Some(ValidCivilianProfile {
+                address: address?,
+                notifications: self.notifications.unwrap_or_default(),
+            })
         })
     }
 }
@@ -471,8 +571,12 @@ fn validate_https_url(raw: &str) -> Option<String> {
     let host = rest.split(['/', '?', '#']).next()?;
     let ok = url.chars().count() <= limits::URL_MAX_CHARS
         && !host.is_empty()
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
-        && url.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\'));
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        && url
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\'));
     ok.then(|| url.to_owned())
 }
 
@@ -490,7 +594,12 @@ impl HeroProfileInput {
                 None
             }
             Some(list) if list.len() > limits::SKILLS_MAX as usize => {
-                v.push("skills", Violation::TooMany { max: limits::SKILLS_MAX });
+                v.push(
+                    "skills",
+                    Violation::TooMany {
+                        max: limits::SKILLS_MAX,
+                    },
+                );
                 None
             }
             Some(list) => {
@@ -508,7 +617,12 @@ impl HeroProfileInput {
                 Some(out)
             }
         };
-        let currency = currency_field(&mut v, "currency", self.currency.as_deref(), Some(Currency::USD));
+        let currency = currency_field(
+            &mut v,
+            "currency",
+            self.currency.as_deref(),
+            Some(Currency::USD),
+        );
         let hourly_rate = match (self.hourly_rate, currency) {
             (None, _) => {
                 v.push("hourly_rate", Violation::Required);
@@ -527,7 +641,12 @@ impl HeroProfileInput {
         for (day, hours) in self.availability.iter().flatten() {
             let field = format!("availability.{day}");
             let Some(weekday) = Weekday::parse(day.trim().to_lowercase().as_str()) else {
-                v.push(&field, Violation::NotAllowed { allowed: Weekday::ALL.iter().map(|(_, n)| (*n).into()).collect() });
+                v.push(
+                    &field,
+                    Violation::NotAllowed {
+                        allowed: Weekday::ALL.iter().map(|(_, n)| (*n).into()).collect(),
+                    },
+                );
                 continue;
             };
             if hours.available == Some(false) {
@@ -537,9 +656,20 @@ impl HeroProfileInput {
             let end = parse_time(&mut v, &format!("{field}.end"), hours.end.as_deref());
             if let (Some(s), Some(e)) = (start, end) {
                 if s >= e {
-                    v.push(&format!("{field}.start"), Violation::NotBeforeField { other: format!("{field}.end") });
+                    v.push(
+                        &format!("{field}.start"),
+                        Violation::NotBeforeField {
+                            other: format!("{field}.end"),
+                        },
+                    );
                 } else {
-                    availability.insert(weekday, DayWindow { start_minute: s, end_minute: e });
+                    availability.insert(
+                        weekday,
+                        DayWindow {
+                            start_minute: s,
+                            end_minute: e,
+                        },
+                    );
                 }
             }
         }
@@ -548,7 +678,12 @@ impl HeroProfileInput {
             Some(u) => match validate_https_url(u) {
                 Some(u) => Some(Some(u)),
                 None => {
-                    v.push("profile_image_url", Violation::InvalidFormat { expected: "https_url".into() });
+                    v.push(
+                        "profile_image_url",
+                        Violation::InvalidFormat {
+                            expected: "https_url".into(),
+                        },
+                    );
                     None
                 }
             },
@@ -571,7 +706,12 @@ fn parse_time(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<u16> 
             None
         }
         Some(s) => parse_hh_mm(s).or_else(|| {
-            v.push(field, Violation::InvalidFormat { expected: "hh_mm".into() });
+            v.push(
+                field,
+                Violation::InvalidFormat {
+                    expected: "hh_mm".into(),
+                },
+            );
             None
         }),
     }
@@ -608,7 +748,12 @@ impl InterestInput {
         if source == Some(InterestSource::Sms) && matches!(phone, Some(None)) {
             v.push("phone", Violation::Required);
         }
-        v.finish(|| Some(ValidInterest { source: source?, phone: phone? }))
+        v.finish(|| {
+            Some(ValidInterest {
+                source: source?,
+                phone: phone?,
+            })
+        })
     }
 }
 
@@ -631,4 +776,154 @@ pub fn validate_profile_role(raw: &str) -> Result<ProfileRole, ValidationErrors>
     let mut v = Validator::new();
     let r = v.one_of("role", Some(raw), ProfileRole::OPTIONS);
     v.finish(|| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::char_len;
+    use proptest::prelude::*;
+
+    fn now() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-06-01T12:00:00Z").unwrap()
+    }
+
+    fn any_text() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            "\\PC{0,120}",
+            "[a-z <>/]{0,12}",
+            Just("x".repeat(2000)),
+            "[0-9:+\\- ]{0,20}"
+        ])
+    }
+    fn any_decimal() -> impl Strategy<Value = Option<Decimal>> {
+        prop::option::of((any::<i64>(), 0u32..12).prop_map(|(m, s)| Decimal::new(m, s)))
+    }
+    fn any_float() -> impl Strategy<Value = Option<f64>> {
+        prop::option::of(prop_oneof![
+            any::<f64>(),
+            -200.0..200.0f64,
+            Just(f64::NAN),
+            Just(f64::INFINITY)
+        ])
+    }
+
+    prop_compose! {
+        fn any_request()(
+            title in any_text(), description in any_text(), category in any_text(),
+            address in any_text(), city in any_text(), zip in any_text(),
+            lat in any_float(), lng in any_float(), has_location in any::<bool>(),
+            date in prop::option::of(prop_oneof!["\\PC{0,30}", Just("2026-06-02T00:00:00Z".to_owned()), Just("2026-05-01T00:00:00+02:00".to_owned())]),
+            duration in prop::option::of(any::<i64>()),
+            min in any_decimal(), max in any_decimal(), currency in prop::option::of(prop_oneof![Just("USD".to_owned()), Just("JPY".to_owned()), "[A-Z]{0,4}"]),
+        ) -> ServiceRequestInput {
+            ServiceRequestInput {
+                title, description, category,
+                location: has_location.then(|| LocationInput { address, city: city.clone(), state: city, zip_code: zip, latitude: lat, longitude: lng }),
+                scheduled_date: date,
+                estimated_duration: duration,
+                budget_range: Some(BudgetInput { min, max, currency }),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn request_validation_never_panics_and_valid_means_within_rules(input in any_request()) {
+            match input.validate(now()) {
+                Ok(v) => {
+                    prop_assert!((5..=100).contains(&char_len(&v.title)));
+                    prop_assert!((10..=1000).contains(&char_len(&v.description)));
+                    prop_assert!((1..=24).contains(&v.estimated_duration_hours));
+                    prop_assert!(v.scheduled_at > now());
+                    prop_assert!(v.budget.min.is_positive() && v.budget.max.amount() >= v.budget.min.amount());
+                    prop_assert_eq!(v.budget.min.currency(), v.budget.max.currency());
+                    prop_assert!(v.budget.max.to_minor().is_some());
+                    prop_assert!(v.location.latitude.abs() <= 90.0 && v.location.longitude.abs() <= 180.0);
+                }
+                Err(e) => prop_assert!(!e.errors().is_empty()),
+            }
+        }
+
+        #[test]
+        fn hero_profile_validation_never_panics(
+            skills in prop::option::of(prop::collection::vec("\\PC{0,60}", 0..25)),
+            rate in any_decimal(),
+            currency in prop::option::of("[A-Z]{0,4}"),
+            days in prop::collection::btree_map("[a-zA-Z]{0,10}", ("[0-9:]{0,6}", "[0-9:]{0,6}", any::<Option<bool>>()), 0..9),
+            url in any_text(),
+        ) {
+            let availability = Some(days.into_iter().map(|(k, (s, e, a))| (k, DayInput { start: Some(s), end: Some(e), available: a })).collect());
+            let input = HeroProfileInput { skills, hourly_rate: rate, currency, availability, profile_image_url: url };
+            if let Ok(v) = input.validate() {
+                prop_assert!(!v.skills.is_empty() && v.skills.len() <= 20);
+                prop_assert!(v.hourly_rate.amount() >= limits::HOURLY_RATE_MIN && v.hourly_rate.amount() <= limits::HOURLY_RATE_MAX);
+                for w in v.availability.values() {
+                    prop_assert!(w.start_minute < w.end_minute && w.end_minute <= 1440);
+                }
+            }
+        }
+
+        #[test]
+        fn any_json_decodes_or_fails_cleanly(json in "\\PC{0,200}") {
+            let _ = serde_json::from_str::<ServiceRequestInput>(&json);
+            let _ = serde_json::from_str::<HeroProfileInput>(&json);
+            let _ = serde_json::from_str::<ProfileInput>(&json);
+        }
+
+        #[test]
+        fn phones_normalise_to_e164_or_are_refused(raw in "[+0-9 ().\\-a]{0,24}") {
+            if let Some(p) = normalize_e164(&raw) {
+                prop_assert!(p.starts_with('+') && (3..=16).contains(&p.len()));
+                prop_assert!(p[1..].bytes().all(|b| b.is_ascii_digit()) && !p[1..].starts_with('0'));
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_of_the_seed_rules() {
+        let mut ok = crate::testing_inputs::request();
+        ok.title = Some("x".repeat(5));
+        assert!(ok.validate(now()).is_ok());
+        ok.title = Some("x".repeat(100));
+        assert!(ok.validate(now()).is_ok());
+        ok.title = Some("x".repeat(101));
+        assert_eq!(
+            ok.validate(now()).unwrap_err().get("title"),
+            Some(&Violation::TooLong { max: 100 })
+        );
+        let mut hero = HeroProfileInput {
+            skills: Some(vec!["Plumbing".into()]),
+            ..HeroProfileInput::default()
+        };
+        for (rate, good) in [
+            ("9.99", false),
+            ("10.00", true),
+            ("500.00", true),
+            ("500.01", false),
+            ("10.005", false),
+        ] {
+            hero.hourly_rate = Some(rate.parse().unwrap());
+            assert_eq!(hero.validate().is_ok(), good, "rate {rate}");
+        }
+        for (d, good) in [(0, false), (1, true), (24, true), (25, false)] {
+            let mut r = crate::testing_inputs::request();
+            r.estimated_duration = Some(d);
+            assert_eq!(r.validate(now()).is_ok(), good, "duration {d}");
+        }
+        let mut r = crate::testing_inputs::request();
+        r.budget_range = Some(BudgetInput {
+            min: Some(Decimal::new(50, 0)),
+            max: Some(Decimal::new(50, 0)),
+            currency: Some("USD".into()),
+        });
+        assert!(r.validate(now()).is_ok(), "min = max is a valid budget");
+        // JSON numbers and strings both decode as exact decimals.
+        let b: BudgetInput =
+            serde_json::from_str(r#"{"min": 10.1, "max": "20.25", "currency": "USD"}"#).unwrap();
+        assert_eq!(
+            (b.min.unwrap().to_string(), b.max.unwrap().to_string()),
+            ("10.1".to_owned(), "20.25".to_owned())
+        );
+    }
 }

@@ -64,65 +64,87 @@ const ASSIGNED: &[Party<Relation>] = &[Party::Relation(Relation::AssignedHero)];
 use RequestStatus as S;
 
 /// The service-request workflow (seed 000 §1 "Status Transitions", §3).
-pub static SERVICE_REQUEST: Machine<RequestStatus, RequestAction, Relation, RequestContext> = Machine {
-    name: "service_request",
-    rows: &[
-        Row {
-            from: &[S::Pending],
-            action: RequestAction::Accept,
-            to: S::Assigned,
-            parties: HERO,
-            guard: Some(Guard { name: "ready_hero_not_owner", check: |c| c.hero_ready && !c.is_owner }),
-        },
-        Row {
-            from: &[S::Pending],
-            action: RequestAction::ChooseHero,
-            to: S::Assigned,
-            parties: OWNER,
-            guard: Some(Guard { name: "has_open_interest", check: |c| c.open_interests > 0 }),
-        },
-        Row {
-            from: &[S::Pending],
-            action: RequestAction::ExpressInterest,
-            to: S::Pending,
-            parties: HERO,
-            guard: Some(Guard {
-                name: "ready_hero_without_open_interest",
-                check: |c| {
-                    c.hero_ready
-                        && !c.is_owner
-                        && matches!(c.own_interest, None | Some(InterestStatus::Withdrawn))
-                },
-            }),
-        },
-        Row {
-            from: &[S::Pending],
-            action: RequestAction::WithdrawInterest,
-            to: S::Pending,
-            parties: HERO,
-            guard: Some(Guard {
-                name: "own_open_interest",
-                check: |c| c.own_interest == Some(InterestStatus::Interested),
-            }),
-        },
-        Row { from: &[S::Assigned], action: RequestAction::Start, to: S::Active, parties: ASSIGNED, guard: None },
-        Row { from: &[S::Active], action: RequestAction::Complete, to: S::Completed, parties: ASSIGNED, guard: None },
-        Row {
-            from: &[S::Pending, S::Assigned, S::Active],
-            action: RequestAction::Cancel,
-            to: S::Cancelled,
-            parties: OWNER,
-            guard: None,
-        },
-        Row {
-            from: &[S::Completed],
-            action: RequestAction::Rate,
-            to: S::Completed,
-            parties: OWNER,
-            guard: Some(Guard { name: "not_yet_rated", check: |c| !c.rated }),
-        },
-    ],
-};
+pub static SERVICE_REQUEST: Machine<RequestStatus, RequestAction, Relation, RequestContext> =
+    Machine {
+        name: "service_request",
+        rows: &[
+            Row {
+                from: &[S::Pending],
+                action: RequestAction::Accept,
+                to: S::Assigned,
+                parties: HERO,
+                guard: Some(Guard {
+                    name: "ready_hero_not_owner",
+                    check: |c| c.hero_ready && !c.is_owner,
+                }),
+            },
+            Row {
+                from: &[S::Pending],
+                action: RequestAction::ChooseHero,
+                to: S::Assigned,
+                parties: OWNER,
+                guard: Some(Guard {
+                    name: "has_open_interest",
+                    check: |c| c.open_interests > 0,
+                }),
+            },
+            Row {
+                from: &[S::Pending],
+                action: RequestAction::ExpressInterest,
+                to: S::Pending,
+                parties: HERO,
+                guard: Some(Guard {
+                    name: "ready_hero_without_open_interest",
+                    check: |c| {
+                        c.hero_ready
+                            && !c.is_owner
+                            && matches!(c.own_interest, None | Some(InterestStatus::Withdrawn))
+                    },
+                }),
+            },
+            Row {
+                from: &[S::Pending],
+                action: RequestAction::WithdrawInterest,
+                to: S::Pending,
+                parties: HERO,
+                guard: Some(Guard {
+                    name: "own_open_interest",
+                    check: |c| c.own_interest == Some(InterestStatus::Interested),
+                }),
+            },
+            Row {
+                from: &[S::Assigned],
+                action: RequestAction::Start,
+                to: S::Active,
+                parties: ASSIGNED,
+                guard: None,
+            },
+            Row {
+                from: &[S::Active],
+                action: RequestAction::Complete,
+                to: S::Completed,
+                parties: ASSIGNED,
+                guard: None,
+            },
+            Row {
+                from: &[S::Pending, S::Assigned, S::Active],
+                action: RequestAction::Cancel,
+                to: S::Cancelled,
+                parties: OWNER,
+                guard: None,
+            },
+            Row {
+                from: &[S::Completed],
+                action: RequestAction::Rate,
+                to: S::Completed,
+                parties: OWNER,
+                guard: Some(Guard {
+                    name: "not_yet_rated",
+                    check: |c| !c.rated,
+                }),
+            },
+        ],
+    };
 
 /// The relations `actor` holds to `request`.
 pub fn relations(actor: &Actor, request: &ServiceRequest) -> Vec<Relation> {
@@ -137,13 +159,22 @@ pub fn relations(actor: &Actor, request: &ServiceRequest) -> Vec<Relation> {
 }
 
 /// Fires `action` on `request` for `actor`: the new status, or why not.
-pub fn fire(actor: &Actor, request: &ServiceRequest, action: RequestAction, ctx: &RequestContext) -> Result<RequestStatus, FireError> {
+pub fn fire(
+    actor: &Actor,
+    request: &ServiceRequest,
+    action: RequestAction,
+    ctx: &RequestContext,
+) -> Result<RequestStatus, FireError> {
     let held = held_parties(actor, &relations(actor, request));
     SERVICE_REQUEST.fire(request.status, action, &held, ctx)
 }
 
 /// The actions `actor` may take on `request` now.
-pub fn available_actions(actor: &Actor, request: &ServiceRequest, ctx: &RequestContext) -> Vec<RequestAction> {
+pub fn available_actions(
+    actor: &Actor,
+    request: &ServiceRequest,
+    ctx: &RequestContext,
+) -> Vec<RequestAction> {
     let held = held_parties(actor, &relations(actor, request));
     SERVICE_REQUEST.available(request.status, &held, ctx)
 }

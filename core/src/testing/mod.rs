@@ -2,7 +2,7 @@
 //!
 //! A store crate writes only how to make a fresh, isolated store and calls the macro:
 //!
-//! ```ignore
+//! ```text
 //! hearth_core::conformance_tests!(crate::fresh_store().await);
 //! ```
 //!

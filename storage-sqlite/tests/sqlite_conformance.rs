@@ -6,7 +6,9 @@ use hearth_sqlite::SqliteStore;
 async fn fresh() -> SqliteStore {
     // Each test gets its own file in its own directory; the directory is kept for the process's life.
     let dir = tempfile::tempdir().expect("temp dir").keep();
-    SqliteStore::open(dir.join("hearth.db")).await.expect("open sqlite store")
+    SqliteStore::open(dir.join("hearth.db"))
+        .await
+        .expect("open sqlite store")
 }
 
 hearth_core::conformance_tests!(fresh().await);
@@ -24,7 +26,8 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     assert_eq!(again.schema_version().await.unwrap(), 1);
     let mode: String = {
         let conn = rusqlite_conn(&path);
-        conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap()
+        conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap()
     };
     assert_eq!(mode, "wal");
 }

@@ -1,0 +1,6 @@
+//! Shared code of hearth's runnable examples.
+//!
+//! [`quickstart::run`] tells the HomeHeroes story against any store; the `quickstart` binary runs it
+//! on an embedded SQLite file, or on Postgres when given a database URL.
+
+pub mod quickstart;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: lints, every crate's tests (the conformance suite on a real SQLite file AND a
+# real Postgres), doc tests, and the quickstart on both stores. Works on a fresh machine: it finds or
+# starts Postgres itself and fails — never skips — when it cannot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+for tool in fmt clippy; do
+  cargo "$tool" --version >/dev/null 2>&1 || rustup component add "$( [ "$tool" = fmt ] && echo rustfmt || echo clippy )"
+done
+
+base_url=$(bash scripts/pg-ensure.sh)
+# One database per run, dropped at the end: tests make one schema each inside it.
+run_db="hearth_test_$(date +%s)_$$"
+admin_url="${base_url%/*}/postgres"
+db_url="${base_url%/*}/$run_db"
+psql_run() { psql "$admin_url" -v ON_ERROR_STOP=1 -qAtc "$1"; }
+if command -v psql >/dev/null; then
+  psql_run "CREATE DATABASE $run_db" >/dev/null
+  trap 'psql_run "DROP DATABASE IF EXISTS $run_db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+  export DATABASE_URL="$db_url"
+else
+  export DATABASE_URL="$base_url"
+fi
+echo "== Postgres for this run: ${DATABASE_URL%%\?*}"
+
+echo "== formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== tests (core, SQLite store, Postgres store, examples, doc tests)"
+cargo test --workspace
+
+echo "== docs build without warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+echo "== quickstart on SQLite"
+cargo run --quiet -p hearth-examples --bin quickstart
+echo "== quickstart on Postgres"
+cargo run --quiet -p hearth-examples --bin quickstart -- "$DATABASE_URL"
+echo "== all green"
