@@ -279,3 +279,127 @@ impl fmt::Display for Relation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::homeheroes::model::{BudgetRange, Category, Location};
+    use crate::id::ServiceRequestId;
+    use crate::money::{Currency, Money};
+    use crate::time::Timestamp;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn request(civilian: UserId) -> ServiceRequest {
+        let t = Timestamp::from_unix_micros(0).unwrap();
+        ServiceRequest {
+            id: ServiceRequestId::from_uuid(Uuid::from_u128(99)),
+            civilian_id: civilian,
+            hero_id: None,
+            title: "Fix the sink".into(),
+            description: "It leaks a lot.".into(),
+            category: Category::Repairs,
+            location: Location {
+                address: "1 A St".into(),
+                city: "B".into(),
+                state: "C".into(),
+                zip_code: "12345".into(),
+                latitude: 0.0,
+                longitude: 0.0,
+            },
+            scheduled_at: t,
+            estimated_duration_hours: 1,
+            budget: BudgetRange {
+                min: Money::from_minor(100, Currency::USD),
+                max: Money::from_minor(200, Currency::USD),
+            },
+            status: RequestStatus::Pending,
+            cancel_reason: None,
+            rating: None,
+            created_at: t,
+            updated_at: t,
+            assigned_at: None,
+            completed_at: None,
+            cancelled_at: None,
+        }
+    }
+
+    fn actors() -> Vec<Actor> {
+        let u = |n| UserId::from_uuid(Uuid::from_u128(n));
+        vec![
+            Actor::Anonymous,
+            Actor::user(u(1), [Role::Civilian]),
+            Actor::user(u(2), [Role::Civilian]),
+            Actor::user(u(3), [Role::Hero]),
+            Actor::user(u(4), [Role::Hero]),
+            Actor::user(u(1), [Role::Civilian, Role::Hero]),
+            Actor::user(u(5), [Role::Admin]),
+        ]
+    }
+
+    fn action_strategy() -> impl Strategy<Value = RequestAction> {
+        prop::sample::select(
+            RequestAction::ALL
+                .iter()
+                .map(|(a, _)| *a)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    proptest! {
+        /// The pure model: random actions by random actors; `available` and `fire` agree, and the
+        /// request only ever moves along rows of the table. Shrinks to a minimal failing sequence.
+        #[test]
+        fn fire_and_available_agree_and_only_table_rows_are_taken(
+            steps in prop::collection::vec((0usize..7, action_strategy(), any::<bool>(), 0usize..3), 1..60)
+        ) {
+            let all = actors();
+            let mut r = request(all[1].user_id().unwrap());
+            let mut rated = false;
+            for (who, action, ready, open) in steps {
+                let actor = &all[who];
+                let ctx = RequestContext { is_owner: actor.is(r.civilian_id), hero_ready: ready, own_interest: None, open_interests: open, rated };
+                let offered = available_actions(actor, &r, &ctx).contains(&action);
+                match fire(actor, &r, action, &ctx) {
+                    Ok(to) => {
+                        prop_assert!(offered, "{action} fired but was not offered");
+                        prop_assert!(SERVICE_REQUEST.permits(r.status, action, to));
+                        match action {
+                            RequestAction::Accept => r.hero_id = actor.user_id(),
+                            RequestAction::ChooseHero => r.hero_id = all[3].user_id(),
+                            _ => {}
+                        }
+                        rated |= action == RequestAction::Rate;
+                        r.status = to;
+                    }
+                    Err(_) => prop_assert!(!offered, "{action} offered but refused"),
+                }
+                // Terminal states stay terminal except for the owner's one rating.
+                if r.status == RequestStatus::Cancelled {
+                    prop_assert!(available_actions(actor, &r, &ctx).is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nobody_acts_on_a_request_anonymously_or_as_a_stranger_after_pending() {
+        let all = actors();
+        let mut r = request(all[1].user_id().unwrap());
+        r.status = RequestStatus::Assigned;
+        r.hero_id = all[3].user_id();
+        let ctx = RequestContext::default();
+        assert!(available_actions(&all[0], &r, &ctx).is_empty());
+        assert!(available_actions(&all[4], &r, &ctx).is_empty());
+        assert_eq!(available_actions(&all[3], &r, &ctx), [RequestAction::Start]);
+        assert_eq!(
+            available_actions(&all[1], &r, &ctx),
+            [RequestAction::Cancel]
+        );
+        let err = fire(&all[3], &r, RequestAction::Complete, &ctx).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot `complete` a service_request that is `assigned`"
+        );
+    }
+}
