@@ -3,6 +3,7 @@
 # real Postgres), doc tests, and the quickstart on both stores. Works on a fresh machine: it finds or
 # starts Postgres itself and fails — never skips — when it cannot.
 set -euo pipefail
+
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
@@ -30,7 +31,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests (core, SQLite store, Postgres store, examples, doc tests)"
-cargo test --workspace
+log=$(mktemp)
+cargo test --workspace 2>&1 | tee "$log"
+passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
 
 echo "== docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
@@ -40,3 +45,4 @@ cargo run --quiet -p hearth-examples --bin quickstart
 echo "== quickstart on Postgres"
 cargo run --quiet -p hearth-examples --bin quickstart -- "$DATABASE_URL"
 echo "== all green"
+echo "tests: $passed passed, $failed failed"

@@ -27,34 +27,12 @@ pub mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Valid sample inputs, shared by core's unit tests and the conformance suite.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod samples;
+
 pub use actor::{Actor, Role};
 pub use error::{Error, ErrorCode};
 pub use money::{Currency, Money};
 pub use time::{Clock, Timestamp};
-
-#[cfg(test)]
-mod testing_inputs {
-    pub(crate) fn request() -> crate::homeheroes::input::ServiceRequestInput {
-        use crate::homeheroes::input::{BudgetInput, LocationInput, ServiceRequestInput};
-        ServiceRequestInput {
-            title: Some("Fix the kitchen sink".into()),
-            description: Some("The kitchen sink leaks under the cabinet.".into()),
-            category: Some("repairs".into()),
-            location: Some(LocationInput {
-                address: Some("12 Elm Street".into()),
-                city: Some("Springfield".into()),
-                state: Some("IL".into()),
-                zip_code: Some("62701".into()),
-                latitude: Some(39.78),
-                longitude: Some(-89.65),
-            }),
-            scheduled_date: Some("2026-06-03T09:00:00Z".into()),
-            estimated_duration: Some(2),
-            budget_range: Some(BudgetInput {
-                min: Some(rust_decimal::Decimal::new(5000, 2)),
-                max: Some(rust_decimal::Decimal::new(12000, 2)),
-                currency: Some("USD".into()),
-            }),
-        }
-    }
-}

@@ -5,8 +5,8 @@ use crate::actor::Actor;
 use crate::error::{Error, ErrorCode};
 use crate::id::{AuditId, EventId, IdSource, UserId};
 use crate::store::{
-    AuditRecord, ChangeSet, Entity, EntityRef, Expect, IdempotencyRecord, MaybeSendSync,
-    OutboxEvent, Store, StoreError, Versioned,
+    AuditRecord, ChangeSet, Entity, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Store,
+    StoreError, Versioned,
 };
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Violation};
@@ -327,18 +327,4 @@ fn replay<T: DeserializeOwned>(rec: &IdempotencyRecord, fingerprint: &str) -> Re
     }
     serde_json::from_value(rec.response.clone())
         .map_err(|e| Error::internal(format!("stored response: {e}")))
-}
-
-/// An entity reference as a public value, for audit queries.
-pub fn entity_ref<T: Entity>(value: &T) -> EntityRef {
-    value.entity_ref()
-}
-
-/// The result of a duplicate-safe command when the caller wants to know whether it applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied<T> {
-    /// The value.
-    pub value: T,
-    /// False when nothing changed (the state already held).
-    pub changed: bool,
 }

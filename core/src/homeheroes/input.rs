@@ -2,8 +2,8 @@
 //! not a parse failure) and their validation into checked values (seed 000 §3, §5, §11).
 
 use super::model::{
-    BudgetRange, Category, DayWindow, InterestSource, Location, NotificationPreferences,
-    ProfileRole, Weekday, WeeklyAvailability,
+    BudgetRange, Category, DayWindow, InterestSource, Location, NotificationPreferences, Weekday,
+    WeeklyAvailability,
 };
 use crate::money::{Currency, Money, MoneyError};
 use crate::time::Timestamp;
@@ -771,13 +771,6 @@ pub fn validate_score(raw: i64) -> Result<u8, ValidationErrors> {
     v.finish(|| s.and_then(|s| u8::try_from(s).ok()))
 }
 
-/// The role a new profile takes, as sent.
-pub fn validate_profile_role(raw: &str) -> Result<ProfileRole, ValidationErrors> {
-    let mut v = Validator::new();
-    let r = v.one_of("role", Some(raw), ProfileRole::OPTIONS);
-    v.finish(|| r)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -882,7 +875,7 @@ mod tests {
 
     #[test]
     fn boundaries_of_the_seed_rules() {
-        let mut ok = crate::testing_inputs::request();
+        let mut ok = crate::samples::request_input();
         ok.title = Some("x".repeat(5));
         assert!(ok.validate(now()).is_ok());
         ok.title = Some("x".repeat(100));
@@ -907,11 +900,11 @@ mod tests {
             assert_eq!(hero.validate().is_ok(), good, "rate {rate}");
         }
         for (d, good) in [(0, false), (1, true), (24, true), (25, false)] {
-            let mut r = crate::testing_inputs::request();
+            let mut r = crate::samples::request_input();
             r.estimated_duration = Some(d);
             assert_eq!(r.validate(now()).is_ok(), good, "duration {d}");
         }
-        let mut r = crate::testing_inputs::request();
+        let mut r = crate::samples::request_input();
         r.budget_range = Some(BudgetInput {
             min: Some(Decimal::new(50, 0)),
             max: Some(Decimal::new(50, 0)),
