@@ -60,10 +60,7 @@ impl Role {
             Role::Customer | Role::Civilian | Role::Client => RoleFamily::Customer,
             Role::Provider | Role::Hero => RoleFamily::Provider,
             Role::Admin | Role::SuperAdmin => RoleFamily::Admin,
-            Role::CanteenStaff
-            | Role::AmenityManager
-            | Role::MaintenanceStaff
-            | Role::SalesAgent => RoleFamily::Staff,
+            Role::CanteenStaff | Role::AmenityManager | Role::MaintenanceStaff | Role::SalesAgent => RoleFamily::Staff,
             Role::PendingResident | Role::Resident => RoleFamily::Resident,
         }
     }
@@ -139,20 +136,12 @@ impl Actor {
         let mut roles: Vec<Role> = roles.into_iter().collect();
         roles.sort();
         roles.dedup();
-        Actor::User {
-            user_id,
-            tenant_id: None,
-            roles,
-        }
+        Actor::User { user_id, tenant_id: None, roles }
     }
     /// The same actor scoped to `tenant`.
     pub fn in_tenant(self, tenant: TenantId) -> Self {
         match self {
-            Actor::User { user_id, roles, .. } => Actor::User {
-                user_id,
-                tenant_id: Some(tenant),
-                roles,
-            },
+            Actor::User { user_id, roles, .. } => Actor::User { user_id, tenant_id: Some(tenant), roles },
             other => other,
         }
     }
@@ -201,11 +190,7 @@ impl fmt::Debug for Actor {
         match self {
             Actor::Anonymous => f.write_str("Anonymous"),
             Actor::System => f.write_str("System"),
-            Actor::User {
-                user_id,
-                tenant_id,
-                roles,
-            } => {
+            Actor::User { user_id, tenant_id, roles } => {
                 write!(f, "User({user_id}")?;
                 if let Some(t) = tenant_id {
                     write!(f, " @{t}")?;
@@ -228,16 +213,10 @@ mod tests {
         assert!(a.has_role(Role::Hero) && a.is_admin() && !a.has_role(Role::Civilian));
         assert!(a.has_family(RoleFamily::Provider));
         assert_eq!(Role::Client.family(), RoleFamily::Customer);
-        assert_eq!(
-            serde_json::to_value(&a).unwrap()["roles"],
-            serde_json::json!(["hero", "admin"])
-        );
+        assert_eq!(serde_json::to_value(&a).unwrap()["roles"], serde_json::json!(["hero", "admin"]));
         assert!(!Actor::Anonymous.is(id) && Actor::System.principal() == "system");
         for r in Role::ALL {
-            assert_eq!(
-                serde_json::to_value(r).unwrap(),
-                serde_json::json!(r.as_str())
-            );
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.as_str()));
         }
     }
 }

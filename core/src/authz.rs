@@ -18,24 +18,15 @@ pub struct Decision {
 impl Decision {
     /// Allowed, by `reason`.
     pub fn allow(reason: &'static str) -> Self {
-        Self {
-            allowed: true,
-            reason,
-        }
+        Self { allowed: true, reason }
     }
     /// Refused, by `reason`.
     pub fn deny(reason: &'static str) -> Self {
-        Self {
-            allowed: false,
-            reason,
-        }
+        Self { allowed: false, reason }
     }
     /// Allowed when `cond` holds; `reason` is the policy either way.
     pub fn when(cond: bool, reason: &'static str) -> Self {
-        Self {
-            allowed: cond,
-            reason,
-        }
+        Self { allowed: cond, reason }
     }
     /// `Ok(())` when allowed, else `forbidden` with the reason.
     pub fn require(self) -> Result<(), Error> {

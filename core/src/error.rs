@@ -86,11 +86,7 @@ pub struct Error {
 impl Error {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-        }
+        Self { code, message: message.into(), fields: Vec::new() }
     }
     /// `unauthenticated`.
     pub fn unauthenticated() -> Self {
@@ -120,11 +116,7 @@ impl Error {
 
 impl From<ValidationErrors> for Error {
     fn from(e: ValidationErrors) -> Self {
-        Self {
-            code: ErrorCode::Validation,
-            message: e.to_string(),
-            fields: e.into_errors(),
-        }
+        Self { code: ErrorCode::Validation, message: e.to_string(), fields: e.into_errors() }
     }
 }
 
@@ -146,11 +138,12 @@ impl From<TransitionError> for Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::VersionConflict { entity } => Error::conflict(format!(
-                "the {entity} was changed concurrently; reload and try again"
-            )),
-            StoreError::AlreadyExists { entity } => {
-                Error::conflict(format!("the {entity} already exists"))
+            StoreError::VersionConflict { entity } => {
+                Error::conflict(format!("the {entity} was changed concurrently; reload and try again"))
+            }
+            StoreError::AlreadyExists { entity } => Error::conflict(format!("the {entity} already exists")),
+            StoreError::GuardFailed { entity, .. } => {
+                Error::conflict(format!("the {} changed concurrently; try again", entity.human()))
             }
             StoreError::IdempotencyKeyTaken => {
                 Error::conflict("a request with this idempotency key is already being applied")
@@ -158,13 +151,10 @@ impl From<StoreError> for Error {
             StoreError::Constraint { name } => {
                 Error::conflict(format!("the change breaks the store constraint `{name}`"))
             }
-            StoreError::Unavailable { .. } => Error::new(
-                ErrorCode::Unavailable,
-                "the store is unavailable; try again later",
-            ),
-            StoreError::Corrupt { .. } | StoreError::Backend { .. } => {
-                Error::internal("internal store error")
+            StoreError::Unavailable { .. } => {
+                Error::new(ErrorCode::Unavailable, "the store is unavailable; try again later")
             }
+            StoreError::Corrupt { .. } | StoreError::Backend { .. } => Error::internal("internal store error"),
         }
     }
 }

@@ -105,21 +105,14 @@ pub struct SequentialIds {
 impl SequentialIds {
     /// Ids whose high 64 bits are `prefix` and low 64 bits count from 1.
     pub fn with_prefix(prefix: u64) -> Self {
-        Self {
-            next: std::sync::atomic::AtomicU64::new(1),
-            prefix,
-        }
+        Self { next: std::sync::atomic::AtomicU64::new(1), prefix }
     }
 }
 
 impl IdSource for SequentialIds {
     fn new_uuid(&self) -> Uuid {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let n = if n == 0 {
-            self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        } else {
-            n
-        };
+        let n = if n == 0 { self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) } else { n };
         Uuid::from_u64_pair(self.prefix, n)
     }
 }

@@ -14,6 +14,7 @@ pub mod authz;
 pub mod error;
 pub mod homeheroes;
 pub mod id;
+pub mod ledger;
 pub mod machine;
 pub mod money;
 pub mod service;

@@ -94,19 +94,13 @@ where
     R: Copy + PartialEq + fmt::Debug,
 {
     fn row(&self, state: S, action: A) -> Option<&Row<S, A, R, C>> {
-        self.rows
-            .iter()
-            .find(|r| r.action == action && r.from.contains(&state))
+        self.rows.iter().find(|r| r.action == action && r.from.contains(&state))
     }
 
     /// Fires `action` from `state` for an actor holding `held` parties: the new state, or why not.
     pub fn fire(&self, state: S, action: A, held: &[Party<R>], ctx: &C) -> Result<S, FireError> {
-        let invalid = |guard| TransitionError {
-            machine: self.name,
-            state: state.to_string(),
-            action: action.to_string(),
-            guard,
-        };
+        let invalid =
+            |guard| TransitionError { machine: self.name, state: state.to_string(), action: action.to_string(), guard };
         let Some(row) = self.row(state, action) else {
             return Err(invalid(None).into());
         };

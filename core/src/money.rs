@@ -36,8 +36,7 @@ pub struct Currency(&'static str, u32);
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let code = String::deserialize(d)?;
-        Currency::from_code(&code)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown currency `{code}`")))
+        Currency::from_code(&code).ok_or_else(|| serde::de::Error::custom(format!("unknown currency `{code}`")))
     }
 }
 
@@ -51,10 +50,7 @@ impl Currency {
 
     /// Looks up an upper-case three-letter code.
     pub fn from_code(code: &str) -> Option<Self> {
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|&(c, e)| Currency(c, e))
+        CURRENCIES.iter().find(|(c, _)| *c == code).map(|&(c, e)| Currency(c, e))
     }
     /// The three-letter code.
     pub fn code(&self) -> &'static str {
@@ -135,10 +131,7 @@ impl TryFrom<MoneyRepr> for Money {
 }
 impl From<Money> for MoneyRepr {
     fn from(m: Money) -> Self {
-        MoneyRepr {
-            amount: m.amount,
-            currency: m.currency,
-        }
+        MoneyRepr { amount: m.amount, currency: m.currency }
     }
 }
 
@@ -154,18 +147,12 @@ impl Money {
         if normalized != amount || normalized.scale() != currency.minor_units() {
             return Err(MoneyError::Overflow);
         }
-        Ok(Self {
-            amount: normalized,
-            currency,
-        })
+        Ok(Self { amount: normalized, currency })
     }
     /// From an integer count of minor units (cents for USD).
     pub fn from_minor(minor: i64, currency: Currency) -> Self {
         // INVARIANT (scale): Decimal::new(m, e) has scale e exactly.
-        Self {
-            amount: Decimal::new(minor, currency.minor_units()),
-            currency,
-        }
+        Self { amount: Decimal::new(minor, currency.minor_units()), currency }
     }
     /// Zero of `currency`.
     pub fn zero(currency: Currency) -> Self {
@@ -188,10 +175,7 @@ impl Money {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch);
         }
-        let sum = self
-            .amount
-            .checked_add(other.amount)
-            .ok_or(MoneyError::Overflow)?;
+        let sum = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
         Money::new(sum, self.currency)
     }
     /// `self - other`, same currency only.
@@ -199,10 +183,7 @@ impl Money {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch);
         }
-        let diff = self
-            .amount
-            .checked_sub(other.amount)
-            .ok_or(MoneyError::Overflow)?;
+        let diff = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
         Money::new(diff, self.currency)
     }
     /// True when the amount is above zero.
@@ -244,10 +225,7 @@ mod tests {
 
     #[test]
     fn money_refuses_sub_minor_amounts_and_mixed_currencies() {
-        assert_eq!(
-            Money::new(d("10.001"), Currency::USD),
-            Err(MoneyError::TooPrecise)
-        );
+        assert_eq!(Money::new(d("10.001"), Currency::USD), Err(MoneyError::TooPrecise));
         let a = Money::from_minor(1, Currency::USD);
         let b = Money::from_minor(1, Currency::INR);
         assert_eq!(a.checked_add(&b), Err(MoneyError::CurrencyMismatch));

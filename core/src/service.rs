@@ -5,8 +5,7 @@ use crate::actor::Actor;
 use crate::error::{Error, ErrorCode};
 use crate::id::{AuditId, EventId, IdSource, UserId};
 use crate::store::{
-    AuditRecord, ChangeSet, Entity, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Store,
-    StoreError, Versioned,
+    AuditRecord, ChangeSet, Entity, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Store, StoreError, Versioned,
 };
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Violation};
@@ -34,25 +33,18 @@ impl IdempotencyKey {
     pub fn new(key: impl Into<String>) -> Result<Self, ValidationErrors> {
         let key = key.into();
         if key.is_empty() {
-            return Err(ValidationErrors::single(
-                "idempotency_key",
-                Violation::Required,
-            ));
+            return Err(ValidationErrors::single("idempotency_key", Violation::Required));
         }
         if key.len() > IDEMPOTENCY_KEY_MAX_BYTES {
             return Err(ValidationErrors::single(
                 "idempotency_key",
-                Violation::TooLong {
-                    max: IDEMPOTENCY_KEY_MAX_BYTES as u32,
-                },
+                Violation::TooLong { max: IDEMPOTENCY_KEY_MAX_BYTES as u32 },
             ));
         }
         if !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ValidationErrors::single(
                 "idempotency_key",
-                Violation::InvalidFormat {
-                    expected: "printable_ascii".into(),
-                },
+                Violation::InvalidFormat { expected: "printable_ascii".into() },
             ));
         }
         Ok(Self(key))
@@ -89,12 +81,7 @@ pub struct Decide<'a> {
 impl<'a> Decide<'a> {
     /// A context for one decision.
     pub fn new(now: Timestamp, ids: &'a dyn IdSource, actor: &'a Actor) -> Self {
-        Self {
-            now,
-            ids,
-            actor,
-            changes: ChangeSet::default(),
-        }
+        Self { now, ids, actor, changes: ChangeSet::default() }
     }
     /// The command's "now".
     pub fn now(&self) -> Timestamp {
@@ -132,8 +119,7 @@ impl<'a> Decide<'a> {
         audience: &[UserId],
     ) -> Result<(), Error> {
         let entity = after.entity_ref();
-        let snapshot =
-            |v: &T| serde_json::to_value(v).map_err(|e| Error::internal(format!("snapshot: {e}")));
+        let snapshot = |v: &T| serde_json::to_value(v).map_err(|e| Error::internal(format!("snapshot: {e}")));
         let after_json = snapshot(after)?;
         let before_json = before.map(snapshot).transpose()?;
         self.changes.audit.push(AuditRecord {
@@ -159,6 +145,34 @@ impl<'a> Decide<'a> {
         });
         Ok(())
     }
+    /// Adds a raw write, for records that are their own audit trail (ledger transfers and deltas).
+    pub fn push(&mut self, write: crate::store::Write) {
+        self.changes.writes.push(write);
+    }
+    /// Adds an outbox event that is not tied to one entity write.
+    pub fn emit(
+        &mut self,
+        topic: &str,
+        entity: crate::store::EntityRef,
+        payload: serde_json::Value,
+        audience: &[UserId],
+    ) {
+        let mut audience = audience.to_vec();
+        audience.sort();
+        audience.dedup();
+        self.changes.events.push(OutboxEvent {
+            id: EventId::generate(self.ids),
+            topic: topic.to_owned(),
+            entity,
+            payload,
+            audience,
+            at: self.now,
+        });
+    }
+    /// The principal of the acting caller.
+    pub fn actor_principal(&self) -> String {
+        self.actor.principal()
+    }
     /// The change set built so far.
     pub fn into_changes(self) -> ChangeSet {
         self.changes
@@ -183,12 +197,7 @@ pub trait Command<S: ?Sized + MaybeSendSync>: Serialize + MaybeSendSync {
     /// Checks the input against `now`; every field error at once.
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors>;
     /// Loads what `decide` needs.
-    async fn load(
-        &self,
-        store: &S,
-        actor: &Actor,
-        valid: &Self::Valid,
-    ) -> Result<Self::Loaded, Error>;
+    async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<Self::Loaded, Error>;
     /// Authorizes and decides: the output, with the writes recorded in `cx`.
     fn decide(
         &self,
@@ -208,11 +217,7 @@ pub struct Runner<S> {
 
 impl<S: Clone> Clone for Runner<S> {
     fn clone(&self) -> Self {
-        Self {
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-            ids: self.ids.clone(),
-        }
+        Self { store: self.store.clone(), clock: self.clock.clone(), ids: self.ids.clone() }
     }
 }
 
@@ -257,10 +262,7 @@ impl<S: Store> Runner<S> {
                 Ok(o) => o,
                 // The first decision was legal; after a concurrent change it no longer is. Say so.
                 Err(e) if attempt > 0 && e.code == ErrorCode::InvalidTransition => {
-                    return Err(Error::conflict(format!(
-                        "changed concurrently: {}",
-                        e.message
-                    )));
+                    return Err(Error::conflict(format!("changed concurrently: {}", e.message)));
                 }
                 Err(e) => return Err(e),
             };
@@ -271,8 +273,7 @@ impl<S: Store> Runner<S> {
                     key: key.as_str().to_owned(),
                     command: C::NAME.to_owned(),
                     fingerprint: fp.clone(),
-                    response: serde_json::to_value(&output)
-                        .map_err(|e| Error::internal(format!("response: {e}")))?,
+                    response: serde_json::to_value(&output).map_err(|e| Error::internal(format!("response: {e}")))?,
                     at: now,
                 });
             }
@@ -281,27 +282,25 @@ impl<S: Store> Runner<S> {
             }
             match self.store.commit(changes).await {
                 Ok(()) => return Ok(output),
-                Err(StoreError::VersionConflict { .. } | StoreError::AlreadyExists { .. }) => {
-                    continue
-                }
+                // Someone else changed what we decided on: reload and decide again.
+                Err(
+                    StoreError::VersionConflict { .. }
+                    | StoreError::AlreadyExists { .. }
+                    | StoreError::GuardFailed { .. },
+                ) => continue,
                 Err(StoreError::IdempotencyKeyTaken) => {
                     let (Some(key), Some(fp)) = (key, fingerprint.as_deref()) else {
                         return Err(Error::internal("idempotency conflict without a key"));
                     };
                     return match self.store.idempotency_record(&scope, key.as_str()).await? {
                         Some(rec) => replay::<C::Output>(&rec, fp),
-                        None => Err(Error::new(
-                            ErrorCode::Unavailable,
-                            "idempotency record not visible yet; retry",
-                        )),
+                        None => Err(Error::new(ErrorCode::Unavailable, "idempotency record not visible yet; retry")),
                     };
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::conflict(format!(
-            "gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again"
-        )))
+        Err(Error::conflict(format!("gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again")))
     }
 }
 
@@ -319,12 +318,8 @@ fn replay<T: DeserializeOwned>(rec: &IdempotencyRecord, fingerprint: &str) -> Re
     if rec.fingerprint != fingerprint {
         return Err(Error::new(
             ErrorCode::IdempotencyMismatch,
-            format!(
-                "idempotency key `{}` was used for a different request",
-                rec.key
-            ),
+            format!("idempotency key `{}` was used for a different request", rec.key),
         ));
     }
-    serde_json::from_value(rec.response.clone())
-        .map_err(|e| Error::internal(format!("stored response: {e}")))
+    serde_json::from_value(rec.response.clone()).map_err(|e| Error::internal(format!("stored response: {e}")))
 }

@@ -8,7 +8,8 @@ use crate::homeheroes::model::{
     Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
 };
 use crate::id::{AuditId, EventId, ServiceRequestId, UserId};
-use crate::money::Money;
+use crate::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
+use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -68,6 +69,10 @@ pub enum EntityKind {
     ServiceRequest,
     /// [`JobInterest`]
     JobInterest,
+    /// A ledger [`Account`].
+    LedgerAccount,
+    /// A ledger [`Transfer`].
+    LedgerTransfer,
 }
 
 impl EntityKind {
@@ -79,6 +84,8 @@ impl EntityKind {
             EntityKind::HeroProfile => "hero_profile",
             EntityKind::ServiceRequest => "service_request",
             EntityKind::JobInterest => "job_interest",
+            EntityKind::LedgerAccount => "ledger_account",
+            EntityKind::LedgerTransfer => "ledger_transfer",
         }
     }
     /// Parses a wire name.
@@ -89,6 +96,8 @@ impl EntityKind {
             Self::HeroProfile,
             Self::ServiceRequest,
             Self::JobInterest,
+            Self::LedgerAccount,
+            Self::LedgerTransfer,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -101,6 +110,8 @@ impl EntityKind {
             EntityKind::HeroProfile => "hero profile",
             EntityKind::ServiceRequest => "service request",
             EntityKind::JobInterest => "job interest",
+            EntityKind::LedgerAccount => "ledger account",
+            EntityKind::LedgerTransfer => "ledger transfer",
         }
     }
 }
@@ -130,10 +141,7 @@ pub trait Entity: Serialize + Clone {
     fn into_write(self, expect: Expect) -> Write;
     /// Its reference.
     fn entity_ref(&self) -> EntityRef {
-        EntityRef {
-            kind: Self::KIND,
-            id: self.id(),
-        }
+        EntityRef { kind: Self::KIND, id: self.id() }
     }
 }
 
@@ -146,23 +154,17 @@ macro_rules! entity {
                 $id
             }
             fn into_write(self, expect: Expect) -> Write {
-                Write::$variant {
-                    value: self,
-                    expect,
-                }
+                Write::$variant { value: self, expect }
             }
         }
     };
 }
 entity!(Profile, Profile, Profile, |v| v.id.as_uuid());
-entity!(CivilianProfile, CivilianProfile, CivilianProfile, |v| v
-    .id
-    .as_uuid());
+entity!(CivilianProfile, CivilianProfile, CivilianProfile, |v| v.id.as_uuid());
 entity!(HeroProfile, HeroProfile, HeroProfile, |v| v.id.as_uuid());
-entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v
-    .id
-    .as_uuid());
+entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v.id.as_uuid());
 entity!(JobInterest, JobInterest, JobInterest, |v| v.id.as_uuid());
+entity!(Account, LedgerAccount, LedgerAccount, |v| v.id.0);
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.
@@ -189,6 +191,23 @@ pub enum Write {
         value: JobInterest,
         expect: Expect,
     },
+    /// A ledger account: inserted, or its flags changed (a versioned update of an account fails if
+    /// any delta landed since it was loaded, so balances are never overwritten this way).
+    LedgerAccount {
+        value: Account,
+        expect: Expect,
+    },
+    /// Adds `delta` to an account's totals in place. The store applies it only while the account is
+    /// neither frozen nor closed (when `require_active`) and while the account's flag constraints
+    /// hold afterwards; otherwise the commit fails with [`StoreError::GuardFailed`].
+    AccountDelta {
+        account: AccountId,
+        delta: Balance,
+        require_active: bool,
+    },
+    /// Appends a transfer record (successes and failed first attempts). Its id, and for
+    /// post/void/expire its `pending_id`, are unique: a second insert is [`StoreError::AlreadyExists`].
+    Transfer(Transfer),
 }
 
 /// One audit record: who changed what, from what to what. Append-only.
@@ -264,10 +283,7 @@ pub struct ChangeSet {
 impl ChangeSet {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-            && self.audit.is_empty()
-            && self.events.is_empty()
-            && self.idempotency.is_none()
+        self.writes.is_empty() && self.audit.is_empty() && self.events.is_empty() && self.idempotency.is_none()
     }
 }
 
@@ -285,6 +301,14 @@ pub enum StoreError {
     AlreadyExists {
         /// The entity kind.
         entity: EntityKind,
+    },
+    /// A guarded change (a balance delta, a counter) would break its guard; decide again on fresh data.
+    #[error("guard `{guard}` failed on {entity}")]
+    GuardFailed {
+        /// The entity kind.
+        entity: EntityKind,
+        /// The guard or constraint name.
+        guard: String,
     },
     /// The idempotency key was recorded by a concurrent commit.
     #[error("idempotency key already recorded")]
@@ -325,11 +349,7 @@ pub trait Store: MaybeSendSync {
     /// Applies the change set atomically, or nothing of it.
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()>;
     /// The idempotency record for `(scope, key)`, if any.
-    async fn idempotency_record(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> StoreResult<Option<IdempotencyRecord>>;
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
     /// The audit trail of one entity, oldest first.
     async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>>;
     /// Outbox events with a position greater than `after`, in position order, at most `limit`.
@@ -369,23 +389,13 @@ pub trait HomeHeroesStore: Store {
     /// A profile by user id.
     async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>>;
     /// A civilian profile by owning user.
-    async fn civilian_profile(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Option<Versioned<CivilianProfile>>>;
+    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>>;
     /// A hero profile by owning user.
     async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>>;
     /// Hero profiles, ordered by `(created_at, id)`, `offset`/`limit` paged.
-    async fn hero_profiles(
-        &self,
-        offset: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<Versioned<HeroProfile>>>;
+    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>>;
     /// A service request by id.
-    async fn service_request(
-        &self,
-        id: ServiceRequestId,
-    ) -> StoreResult<Option<Versioned<ServiceRequest>>>;
+    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>>;
     /// Service requests matching `filter`, newest first (`created_at` desc, `id` desc), strictly after
     /// `after`, at most `limit`.
     async fn service_requests(
@@ -395,11 +405,7 @@ pub trait HomeHeroesStore: Store {
         limit: u32,
     ) -> StoreResult<Vec<Versioned<ServiceRequest>>>;
     /// How many requests `civilian` created at or after `since`.
-    async fn count_requests_created_since(
-        &self,
-        civilian: UserId,
-        since: Timestamp,
-    ) -> StoreResult<u64>;
+    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64>;
     /// Requests completed by `hero` with `completed_at` in `[from, to)`.
     async fn completed_requests(
         &self,
@@ -408,8 +414,44 @@ pub trait HomeHeroesStore: Store {
         to: Timestamp,
     ) -> StoreResult<Vec<ServiceRequest>>;
     /// All interests in a request, oldest first.
-    async fn interests(
+    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>>;
+}
+
+/// Totals over all accounts of one currency: Σdebits must equal Σcredits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencyTotals {
+    /// The currency.
+    pub currency: Currency,
+    /// Σ over accounts.
+    pub totals: Balance,
+}
+
+/// The ledger part of the contract.
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait LedgerStore: Store {
+    /// Accounts by id (missing ids are left out).
+    async fn ledger_accounts(&self, ids: &[AccountId]) -> StoreResult<Vec<Versioned<Account>>>;
+    /// The account of `owner` (`None` for system accounts) of `kind` in `currency`.
+    async fn ledger_account_for(
         &self,
-        request: ServiceRequestId,
-    ) -> StoreResult<Vec<Versioned<JobInterest>>>;
+        owner: Option<UserId>,
+        kind: AccountKind,
+        currency: Currency,
+    ) -> StoreResult<Option<Versioned<Account>>>;
+    /// Account ids after `after`, ascending, at most `limit` (for reconciliation sweeps).
+    async fn ledger_account_ids(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>>;
+    /// Transfer records by id (missing ids are left out).
+    async fn ledger_transfers(&self, ids: &[TransferId]) -> StoreResult<Vec<Transfer>>;
+    /// For each of `pending` that is resolved, the kind of the resolving transfer.
+    async fn pending_resolutions(&self, pending: &[TransferId]) -> StoreResult<Vec<(TransferId, TransferKind)>>;
+    /// Successful pending transfers with `expires_at <= now` and no resolution, oldest first.
+    async fn expired_pending(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Transfer>>;
+    /// Every successful transfer debiting or crediting any of `accounts`, in the order recorded
+    /// (reconciliation recomputes balances from these with core's own rule).
+    async fn ledger_transfers_touching(&self, accounts: &[AccountId]) -> StoreResult<Vec<Transfer>>;
+    /// Cached totals summed per currency over all accounts.
+    async fn currency_totals(&self) -> StoreResult<Vec<CurrencyTotals>>;
+    /// Successful transfers touching `account`, oldest first, at most `limit`.
+    async fn account_transfers(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Transfer>>;
 }

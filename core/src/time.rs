@@ -31,9 +31,7 @@ impl Timestamp {
     }
     /// Parses RFC 3339 (`2026-01-02T10:00:00Z`, any offset), truncating to microseconds.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(text.trim())
-            .ok()
-            .map(|at| Self::from_datetime(at.with_timezone(&Utc)))
+        DateTime::parse_from_rfc3339(text.trim()).ok().map(|at| Self::from_datetime(at.with_timezone(&Utc)))
     }
     /// `self + d`, or `None` on overflow.
     pub fn checked_add(&self, d: Duration) -> Option<Self> {
@@ -59,11 +57,7 @@ impl From<DateTime<Utc>> for Timestamp {
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}",
-            self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-        )
+        write!(f, "{}", self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
     }
 }
 
@@ -88,20 +82,16 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock showing `at`.
     pub fn new(at: Timestamp) -> Self {
-        Self {
-            micros: std::sync::atomic::AtomicI64::new(at.unix_micros()),
-        }
+        Self { micros: std::sync::atomic::AtomicI64::new(at.unix_micros()) }
     }
     /// Moves the clock forward (or back, for a negative duration).
     pub fn advance(&self, by: Duration) {
         let micros = by.num_microseconds().unwrap_or(i64::MAX);
-        self.micros
-            .fetch_add(micros, std::sync::atomic::Ordering::SeqCst);
+        self.micros.fetch_add(micros, std::sync::atomic::Ordering::SeqCst);
     }
     /// Sets the clock to `at`.
     pub fn set(&self, at: Timestamp) {
-        self.micros
-            .store(at.unix_micros(), std::sync::atomic::Ordering::SeqCst);
+        self.micros.store(at.unix_micros(), std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -123,9 +113,7 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2026-03-01T10:00:00.123456789+02:00");
         let t = t.map(|t| t.unix_micros());
         assert_eq!(t, Some(1_772_352_000_123_456));
-        let back = t
-            .and_then(Timestamp::from_unix_micros)
-            .map(|t| t.to_string());
+        let back = t.and_then(Timestamp::from_unix_micros).map(|t| t.to_string());
         assert_eq!(back.as_deref(), Some("2026-03-01T08:00:00.123456Z"));
     }
 
@@ -137,9 +125,6 @@ mod tests {
             c.advance(Duration::seconds(90));
             (a, c.now())
         });
-        assert_eq!(
-            clock.map(|(a, b)| b.unix_micros() - a.unix_micros()),
-            Some(90_000_000)
-        );
+        assert_eq!(clock.map(|(a, b)| b.unix_micros() - a.unix_micros()), Some(90_000_000));
     }
 }

@@ -170,10 +170,7 @@ pub struct ValidationErrors(Vec<FieldError>);
 impl ValidationErrors {
     /// A single error.
     pub fn single(field: impl Into<String>, violation: Violation) -> Self {
-        Self(vec![FieldError {
-            field: field.into(),
-            violation,
-        }])
+        Self(vec![FieldError { field: field.into(), violation }])
     }
     /// The errors.
     pub fn errors(&self) -> &[FieldError] {
@@ -185,10 +182,7 @@ impl ValidationErrors {
     }
     /// The violation reported for `field`, if any (the first one).
     pub fn get(&self, field: &str) -> Option<&Violation> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| &e.violation)
+        self.0.iter().find(|e| e.field == field).map(|e| &e.violation)
     }
 }
 
@@ -230,10 +224,7 @@ impl Validator {
     }
     /// A collector whose field paths start with `prefix.` (for nested inputs).
     pub fn nested(prefix: &str) -> Self {
-        Self {
-            errors: Vec::new(),
-            prefix: format!("{prefix}."),
-        }
+        Self { errors: Vec::new(), prefix: format!("{prefix}.") }
     }
     fn path(&self, field: &str) -> String {
         format!("{}{field}", self.prefix)
@@ -258,12 +249,8 @@ impl Validator {
         }
         // A `None` here means a field was missing without an error being recorded: a bug in the
         // validator; report it as a generic error on the input rather than panic.
-        value().ok_or_else(|| {
-            ValidationErrors::single(
-                self.prefix.trim_end_matches('.').to_owned(),
-                Violation::Required,
-            )
-        })
+        value()
+            .ok_or_else(|| ValidationErrors::single(self.prefix.trim_end_matches('.').to_owned(), Violation::Required))
     }
 
     /// A required text field: cleaned, then bounded. `None` (with an error recorded) when invalid.
@@ -286,28 +273,12 @@ impl Validator {
     }
 
     /// An optional text field: absent or empty after cleaning gives `Some(None)`; invalid gives `None`.
-    pub fn optional_text(
-        &mut self,
-        field: &str,
-        raw: Option<&str>,
-        rule: TextRule,
-    ) -> Option<Option<String>> {
+    pub fn optional_text(&mut self, field: &str, raw: Option<&str>, rule: TextRule) -> Option<Option<String>> {
         let Some(raw) = raw else { return Some(None) };
-        match check_text(
-            raw,
-            TextRule {
-                min_chars: 0,
-                ..rule
-            },
-        ) {
+        match check_text(raw, TextRule { min_chars: 0, ..rule }) {
             Ok(t) if t.is_empty() => Some(None),
             Ok(t) if char_len(&t) < rule.min_chars as usize => {
-                self.push(
-                    field,
-                    Violation::TooShort {
-                        min: rule.min_chars,
-                    },
-                );
+                self.push(field, Violation::TooShort { min: rule.min_chars });
                 None
             }
             Ok(t) => Some(Some(t)),
@@ -334,13 +305,7 @@ impl Validator {
     }
 
     /// A required finite float in `min..=max` (coordinates; never money).
-    pub fn float_range(
-        &mut self,
-        field: &str,
-        raw: Option<f64>,
-        min: f64,
-        max: f64,
-    ) -> Option<f64> {
+    pub fn float_range(&mut self, field: &str, raw: Option<f64>, min: f64, max: f64) -> Option<f64> {
         match raw {
             None => {
                 self.push(field, Violation::Required);
@@ -352,13 +317,7 @@ impl Validator {
             }
             Some(v) if v < min || v > max => {
                 // Coordinate bounds are whole degrees.
-                self.push(
-                    field,
-                    Violation::OutOfRange {
-                        min: min as i64,
-                        max: max as i64,
-                    },
-                );
+                self.push(field, Violation::OutOfRange { min: min as i64, max: max as i64 });
                 None
             }
             Some(v) => Some(v),
@@ -366,12 +325,7 @@ impl Validator {
     }
 
     /// A required value from a closed set, given by its wire name.
-    pub fn one_of<T: Copy>(
-        &mut self,
-        field: &str,
-        raw: Option<&str>,
-        options: &[(&str, T)],
-    ) -> Option<T> {
+    pub fn one_of<T: Copy>(&mut self, field: &str, raw: Option<&str>, options: &[(&str, T)]) -> Option<T> {
         let Some(raw) = raw else {
             self.push(field, Violation::Required);
             return None;
@@ -380,12 +334,7 @@ impl Validator {
         if let Some((_, v)) = options.iter().find(|(name, _)| *name == raw) {
             return Some(*v);
         }
-        self.push(
-            field,
-            Violation::NotAllowed {
-                allowed: options.iter().map(|(n, _)| (*n).to_owned()).collect(),
-            },
-        );
+        self.push(field, Violation::NotAllowed { allowed: options.iter().map(|(n, _)| (*n).to_owned()).collect() });
         None
     }
 }
@@ -401,25 +350,15 @@ pub fn char_len(s: &str) -> usize {
 
 fn check_text(raw: &str, rule: TextRule) -> Result<String, Violation> {
     if raw.len() > RAW_TEXT_MAX_BYTES {
-        return Err(Violation::TooLong {
-            max: rule.max_chars,
-        });
+        return Err(Violation::TooLong { max: rule.max_chars });
     }
-    let cleaned = if rule.multiline {
-        clean_multiline(raw)
-    } else {
-        clean_single_line(raw)
-    };
+    let cleaned = if rule.multiline { clean_multiline(raw) } else { clean_single_line(raw) };
     let n = char_len(&cleaned);
     if n > 0 && n < rule.min_chars as usize {
-        return Err(Violation::TooShort {
-            min: rule.min_chars,
-        });
+        return Err(Violation::TooShort { min: rule.min_chars });
     }
     if n > rule.max_chars as usize {
-        return Err(Violation::TooLong {
-            max: rule.max_chars,
-        });
+        return Err(Violation::TooLong { max: rule.max_chars });
     }
     Ok(cleaned)
 }
@@ -432,10 +371,7 @@ pub fn clean_multiline(raw: &str) -> String {
     // letter), control characters out before markup (`<\u{1}b>` must not become `<b>`), NFC again
     // after (removing a tag can leave a base letter next to its combining mark).
     let text = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let text: String = text
-        .nfc()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect();
+    let text: String = text.nfc().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect();
     let text: String = strip_markup(&text).nfc().collect();
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
@@ -458,16 +394,10 @@ pub fn clean_multiline(raw: &str) -> String {
 /// Cleans single-line user text: like [`clean_multiline`], then every run of white space (line breaks
 /// included) becomes one space.
 pub fn clean_single_line(raw: &str) -> String {
-    let text: String = raw
-        .nfc()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let text: String = raw.nfc().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let text: String = strip_markup(&text).nfc().collect();
     let mut out = String::with_capacity(text.len());
-    for word in text
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-    {
+    for word in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -496,10 +426,8 @@ pub fn strip_markup(input: &str) -> String {
     }
 }
 
-const RAW_CONTENT_ELEMENTS: &[&str] = &[
-    "script", "style", "iframe", "object", "embed", "noscript", "template", "textarea", "xmp",
-    "noembed",
-];
+const RAW_CONTENT_ELEMENTS: &[&str] =
+    &["script", "style", "iframe", "object", "embed", "noscript", "template", "textarea", "xmp", "noembed"];
 
 fn opens_markup(c: Option<&char>) -> bool {
     matches!(c, Some(c) if c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'))
@@ -528,10 +456,7 @@ fn strip_markup_once(input: &str) -> String {
         while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '-') {
             j += 1;
         }
-        let name: String = chars[name_start..j]
-            .iter()
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let name: String = chars[name_start..j].iter().collect::<String>().to_ascii_lowercase();
         let mut quote: Option<char> = None;
         while j < chars.len() {
             match (quote, chars[j]) {
@@ -553,11 +478,7 @@ fn strip_markup_once(input: &str) -> String {
                     break;
                 }
                 let window = chars.get(k..k + end_tag.len());
-                if window.is_some_and(|w| {
-                    w.iter()
-                        .zip(&end_tag)
-                        .all(|(a, b)| a.to_ascii_lowercase() == *b)
-                }) {
+                if window.is_some_and(|w| w.iter().zip(&end_tag).all(|(a, b)| a.to_ascii_lowercase() == *b)) {
                     i = k; // the end tag itself is removed on the next turn of the outer loop
                     break;
                 }
@@ -577,25 +498,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const TITLE: TextRule = TextRule {
-        min_chars: 5,
-        max_chars: 100,
-        multiline: false,
-    };
+    const TITLE: TextRule = TextRule { min_chars: 5, max_chars: 100, multiline: false };
 
     #[test]
     fn text_lengths_count_characters_not_bytes() {
         let mut v = Validator::new();
         // Five characters, fifteen bytes.
-        assert_eq!(
-            v.text("title", Some("日本語です"), TITLE).as_deref(),
-            Some("日本語です")
-        );
+        assert_eq!(v.text("title", Some("日本語です"), TITLE).as_deref(), Some("日本語です"));
         // Decomposed é (e + U+0301) is composed first: "café!" is five characters.
-        assert_eq!(
-            v.text("title", Some("cafe\u{301}!"), TITLE).as_deref(),
-            Some("café!")
-        );
+        assert_eq!(v.text("title", Some("cafe\u{301}!"), TITLE).as_deref(), Some("café!"));
         assert!(v.is_ok());
         assert_eq!(v.text("title", Some("  abcd   "), TITLE), None);
         assert_eq!(v.text("title", Some(&"x".repeat(101)), TITLE), None);
@@ -622,17 +533,10 @@ mod tests {
     #[test]
     fn errors_serialise_flat_with_stable_codes() {
         let e = ValidationErrors::single("title", Violation::TooShort { min: 5 });
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"[{"field":"title","code":"too_short","min":5}]"#
-        );
-        let back: ValidationErrors =
-            serde_json::from_str(r#"[{"field":"title","code":"too_short","min":5}]"#).unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"[{"field":"title","code":"too_short","min":5}]"#);
+        let back: ValidationErrors = serde_json::from_str(r#"[{"field":"title","code":"too_short","min":5}]"#).unwrap();
         assert_eq!(back, e);
-        assert_eq!(
-            e.to_string(),
-            "invalid input: `title` must be at least 5 characters"
-        );
+        assert_eq!(e.to_string(), "invalid input: `title` must be at least 5 characters");
     }
 
     proptest! {

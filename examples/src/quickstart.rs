@@ -29,9 +29,7 @@ fn refused(e: &Error) -> String {
 fn request_input(scheduled: &str) -> ServiceRequestInput {
     ServiceRequestInput {
         title: Some("Fix the leaking kitchen sink".into()),
-        description: Some(
-            "Water drips under the cabinet whenever the tap runs. Parts are on site.".into(),
-        ),
+        description: Some("Water drips under the cabinet whenever the tap runs. Parts are on site.".into()),
         category: Some("repairs".into()),
         location: Some(LocationInput {
             address: Some("12 Elm Street".into()),
@@ -52,10 +50,7 @@ fn request_input(scheduled: &str) -> ServiceRequestInput {
 }
 
 /// Runs the whole HomeHeroes story on `store`; errors only on a broken store or a broken rule.
-pub async fn run<S: HomeHeroesStore + Clone + 'static>(
-    store: S,
-    store_name: &str,
-) -> Result<(), Error> {
+pub async fn run<S: HomeHeroesStore + Clone + 'static>(store: S, store_name: &str) -> Result<(), Error> {
     let clock = Arc::new(SystemClock);
     let hh = HomeHeroes::new(store, clock.clone(), Arc::new(RandomIds));
     println!("hearth quickstart — HomeHeroes on {store_name}\n");
@@ -67,11 +62,8 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
     let lee_id = UserId::generate(&RandomIds);
     let lee = Actor::user(lee_id, [Role::Hero]);
 
-    hh.ensure_profile(&ada, ada_id, ProfileRole::Civilian)
-        .await?;
-    let again = hh
-        .ensure_profile(&ada, ada_id, ProfileRole::Civilian)
-        .await?;
+    hh.ensure_profile(&ada, ada_id, ProfileRole::Civilian).await?;
+    let again = hh.ensure_profile(&ada, ada_id, ProfileRole::Civilian).await?;
     step(
         1,
         "Ada signs up as a civilian (twice: the signup race is harmless)",
@@ -81,26 +73,16 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
         .update_profile(
             &ada,
             ada_id,
-            ProfileInput {
-                full_name: Some("Ada <b>Lovelace</b>".into()),
-                phone: Some("+1 (217) 555-0100".into()),
-            },
+            ProfileInput { full_name: Some("Ada <b>Lovelace</b>".into()), phone: Some("+1 (217) 555-0100".into()) },
         )
         .await?;
     step(
         2,
         "Ada completes onboarding (markup is stripped, the phone normalised)",
-        format!(
-            "{:?}, {:?}",
-            p.full_name.unwrap_or_default(),
-            p.phone.unwrap_or_default()
-        ),
+        format!("{:?}, {:?}", p.full_name.unwrap_or_default(), p.phone.unwrap_or_default()),
     );
 
-    for (actor, id, skills, rate) in [
-        (&sam, sam_id, "Plumbing", 4500),
-        (&lee, lee_id, "Carpentry", 3800),
-    ] {
+    for (actor, id, skills, rate) in [(&sam, sam_id, "Plumbing", 4500), (&lee, lee_id, "Carpentry", 3800)] {
         hh.ensure_profile(actor, id, ProfileRole::Hero).await?;
         let input = HeroProfileInput {
             skills: Some(vec![skills.into(), "Repairs".into()]),
@@ -109,11 +91,7 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
         };
         hh.update_hero_profile(actor, id, input).await?;
     }
-    step(
-        3,
-        "Sam and Lee sign up as heroes and set skills and rates",
-        "two ready heroes",
-    );
+    step(3, "Sam and Lee sign up as heroes and set skills and rates", "two ready heroes");
 
     let mut bad = request_input("2020-01-01T09:00:00Z");
     bad.title = Some("Fix".into());
@@ -123,87 +101,38 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
         currency: Some("USD".into()),
     });
     match hh.create_service_request(&ada, bad, None).await {
-        Ok(r) => {
-            return Err(Error::internal(format!(
-                "a bad request was accepted: {}",
-                r.id
-            )))
-        }
-        Err(e) => step(
-            4,
-            "Ada posts a request with a short title, a past date and max < min",
-            refused(&e),
-        ),
+        Ok(r) => return Err(Error::internal(format!("a bad request was accepted: {}", r.id))),
+        Err(e) => step(4, "Ada posts a request with a short title, a past date and max < min", refused(&e)),
     }
 
-    let when = clock
-        .now()
-        .checked_add(chrono::Duration::days(2))
-        .unwrap_or_else(|| clock.now());
+    let when = clock.now().checked_add(chrono::Duration::days(2)).unwrap_or_else(|| clock.now());
     let scheduled = when.to_string();
-    let req = hh
-        .create_service_request(&ada, request_input(&scheduled), None)
-        .await?;
+    let req = hh.create_service_request(&ada, request_input(&scheduled), None).await?;
     step(
         5,
         "Ada posts a valid request",
-        format!(
-            "{} `{}` is {}, budget {}–{}",
-            req.id, req.title, req.status, req.budget.min, req.budget.max
-        ),
+        format!("{} `{}` is {}, budget {}–{}", req.id, req.title, req.status, req.budget.min, req.budget.max),
     );
 
-    let pending = hh
-        .list_pending(
-            &sam,
-            &PendingQuery {
-                category: Some("repairs".into()),
-                ..PendingQuery::default()
-            },
-        )
-        .await?;
-    step(
-        6,
-        "Sam browses pending repairs, newest first",
-        format!("{} request(s)", pending.items.len()),
-    );
+    let pending =
+        hh.list_pending(&sam, &PendingQuery { category: Some("repairs".into()), ..PendingQuery::default() }).await?;
+    step(6, "Sam browses pending repairs, newest first", format!("{} request(s)", pending.items.len()));
 
-    hh.express_interest(&sam, req.id, InterestInput::default())
+    hh.express_interest(&sam, req.id, InterestInput::default()).await?;
+    hh.express_interest(&lee, req.id, InterestInput { source: Some("sms".into()), phone: Some("+12175550199".into()) })
         .await?;
-    hh.express_interest(
-        &lee,
-        req.id,
-        InterestInput {
-            source: Some("sms".into()),
-            phone: Some("+12175550199".into()),
-        },
-    )
-    .await?;
     let actions = hh.available_actions(&ada, req.id).await?;
     step(
         7,
         "Sam (app) and Lee (sms) express interest; what may Ada do now?",
-        format!(
-            "{:?}",
-            actions.iter().map(|a| a.as_str()).collect::<Vec<_>>()
-        ),
+        format!("{:?}", actions.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
     );
 
     let req = hh.choose_hero(&ada, req.id, sam_id).await?;
     let interests = hh.interests(&ada, req.id).await?;
     let settled: Vec<String> = interests
         .iter()
-        .map(|i| {
-            format!(
-                "{}={}",
-                if i.hero_user_id == sam_id {
-                    "Sam"
-                } else {
-                    "Lee"
-                },
-                i.status
-            )
-        })
+        .map(|i| format!("{}={}", if i.hero_user_id == sam_id { "Sam" } else { "Lee" }, i.status))
         .collect();
     step(
         8,
@@ -226,10 +155,7 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
     step(
         11,
         "Sam starts and completes the job",
-        format!(
-            "{}; Sam has {} completed job(s)",
-            req.status, hero.completed_jobs
-        ),
+        format!("{}; Sam has {} completed job(s)", req.status, hero.completed_jobs),
     );
 
     let req = hh.rate(&ada, req.id, 5).await?;
@@ -237,21 +163,11 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
     step(
         12,
         "Ada rates Sam; hero profiles are public",
-        format!(
-            "rating {:?} → Sam's average {}",
-            req.rating.unwrap_or(0),
-            hero.rating.average()
-        ),
+        format!("rating {:?} → Sam's average {}", req.rating.unwrap_or(0), hero.rating.average()),
     );
 
-    let from = clock
-        .now()
-        .checked_sub(chrono::Duration::days(1))
-        .unwrap_or_else(|| clock.now());
-    let to = clock
-        .now()
-        .checked_add(chrono::Duration::days(1))
-        .unwrap_or_else(|| clock.now());
+    let from = clock.now().checked_sub(chrono::Duration::days(1)).unwrap_or_else(|| clock.now());
+    let to = clock.now().checked_add(chrono::Duration::days(1)).unwrap_or_else(|| clock.now());
     let earnings = hh.earnings(&sam, sam_id, from, to).await?;
     let totals: Vec<String> = earnings.totals.iter().map(ToString::to_string).collect();
     step(
@@ -262,14 +178,7 @@ pub async fn run<S: HomeHeroesStore + Clone + 'static>(
 
     let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
     let trail = hh.audit_trail(&admin, req.entity_ref()).await?;
-    let actions: Vec<String> = trail
-        .iter()
-        .map(|a| format!("v{} {}", a.version, a.action))
-        .collect();
-    step(
-        14,
-        "An admin reads the request's audit trail",
-        actions.join(" → "),
-    );
+    let actions: Vec<String> = trail.iter().map(|a| format!("v{} {}", a.version, a.action)).collect();
+    step(14, "An admin reads the request's audit trail", actions.join(" → "));
     Ok(())
 }

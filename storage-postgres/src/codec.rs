@@ -3,15 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use hearth_core::homeheroes::model::{
-    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus,
-    JobInterest, Location, NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus,
-    ServiceRequest,
+    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
+    NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
 };
 use hearth_core::id::{AuditId, EventId, UserId};
-use hearth_core::money::{Currency, Money};
-use hearth_core::store::{
-    AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned,
+use hearth_core::ledger::model::{
+    Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
+    TransferResult,
 };
+use hearth_core::money::{Currency, Money};
+use hearth_core::store::CurrencyTotals;
+use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
 use hearth_core::time::Timestamp;
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -39,10 +41,7 @@ pub(crate) enum PgValue {
     Json(serde_json::Value),
 }
 
-pub(crate) fn bind<'q>(
-    q: Query<'q, Postgres, PgArguments>,
-    v: PgValue,
-) -> Query<'q, Postgres, PgArguments> {
+pub(crate) fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: PgValue) -> Query<'q, Postgres, PgArguments> {
     match v {
         PgValue::Uuid(x) => q.bind(x),
         PgValue::OptUuid(x) => q.bind(x),
@@ -80,34 +79,21 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
-            let name = d
-                .constraint()
-                .map(str::to_owned)
-                .unwrap_or_else(|| d.message().to_owned());
+            let name = d.constraint().map(str::to_owned).unwrap_or_else(|| d.message().to_owned());
             match code.as_str() {
                 // unique, check, foreign key, not null, restrict (append-only tables)
                 "23505" | "23514" | "23503" | "23502" | "23001" => StoreError::Constraint { name },
                 // serialization failure, deadlock: the commit can be decided again
-                "40001" | "40P01" => StoreError::Unavailable {
-                    message: d.message().to_owned(),
-                },
+                "40001" | "40P01" => StoreError::Unavailable { message: d.message().to_owned() },
                 // too many connections, cannot connect now, admin shutdown
-                "53300" | "57P03" | "57P01" => StoreError::Unavailable {
-                    message: d.message().to_owned(),
-                },
-                _ => StoreError::Backend {
-                    message: e.to_string(),
-                },
+                "53300" | "57P03" | "57P01" => StoreError::Unavailable { message: d.message().to_owned() },
+                _ => StoreError::Backend { message: e.to_string() },
             }
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable {
-                message: e.to_string(),
-            }
+            StoreError::Unavailable { message: e.to_string() }
         }
-        _ => StoreError::Backend {
-            message: e.to_string(),
-        },
+        _ => StoreError::Backend { message: e.to_string() },
     }
 }
 
@@ -122,17 +108,14 @@ pub(crate) fn map_write_err(e: sqlx::Error, kind: EntityKind) -> StoreError {
 }
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt {
-        message: what.to_owned(),
-    }
+    StoreError::Corrupt { message: what.to_owned() }
 }
 
 pub(crate) fn get<'r, T>(r: &'r PgRow, i: usize) -> StoreResult<T>
 where
     T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
 {
-    r.try_get(i)
-        .map_err(|e| corrupt(&format!("column {i}: {e}")))
+    r.try_get(i).map_err(|e| corrupt(&format!("column {i}: {e}")))
 }
 
 fn ts(r: &PgRow, i: usize) -> StoreResult<Timestamp> {
@@ -204,11 +187,7 @@ pub(crate) fn decode_civilian(r: &PgRow) -> StoreResult<Versioned<CivilianProfil
             id: get::<Uuid>(r, 0)?.into(),
             profile_id: get::<Uuid>(r, 1)?.into(),
             address: get(r, 2)?,
-            notifications: NotificationPreferences {
-                push: get(r, 3)?,
-                email: get(r, 4)?,
-                sms: get(r, 5)?,
-            },
+            notifications: NotificationPreferences { push: get(r, 3)?, email: get(r, 4)?, sms: get(r, 5)? },
             created_at: ts(r, 6)?,
             updated_at: ts(r, 7)?,
         },
@@ -217,35 +196,23 @@ pub(crate) fn decode_civilian(r: &PgRow) -> StoreResult<Versioned<CivilianProfil
 }
 
 fn i32_of(v: u32) -> StoreResult<i32> {
-    i32::try_from(v).map_err(|_| StoreError::Backend {
-        message: "counter out of range".into(),
-    })
+    i32::try_from(v).map_err(|_| StoreError::Backend { message: "counter out of range".into() })
 }
 
 pub(crate) fn hero_cols(h: &HeroProfile) -> StoreResult<Vec<(&'static str, PgValue)>> {
-    let availability = serde_json::to_value(&h.availability).map_err(|e| StoreError::Backend {
-        message: e.to_string(),
-    })?;
+    let availability =
+        serde_json::to_value(&h.availability).map_err(|e| StoreError::Backend { message: e.to_string() })?;
     Ok(vec![
         ("id", PgValue::Uuid(h.id.as_uuid())),
         ("profile_id", PgValue::Uuid(h.profile_id.as_uuid())),
         ("skills", PgValue::TextArray(h.skills.clone())),
-        (
-            "hourly_rate",
-            PgValue::OptDecimal(h.hourly_rate.map(|m| m.amount())),
-        ),
-        (
-            "rate_currency",
-            PgValue::OptText(h.hourly_rate.map(|m| m.currency().code().to_owned())),
-        ),
+        ("hourly_rate", PgValue::OptDecimal(h.hourly_rate.map(|m| m.amount()))),
+        ("rate_currency", PgValue::OptText(h.hourly_rate.map(|m| m.currency().code().to_owned()))),
         ("availability", PgValue::Json(availability)),
         ("rating_count", PgValue::I32(i32_of(h.rating.count)?)),
         ("rating_total", PgValue::I32(i32_of(h.rating.total)?)),
         ("completed_jobs", PgValue::I32(i32_of(h.completed_jobs)?)),
-        (
-            "profile_image_url",
-            PgValue::OptText(h.profile_image_url.clone()),
-        ),
+        ("profile_image_url", PgValue::OptText(h.profile_image_url.clone())),
         ("created_at", PgValue::Ts(h.created_at.as_datetime())),
         ("updated_at", PgValue::Ts(h.updated_at.as_datetime())),
     ])
@@ -263,12 +230,8 @@ pub(crate) fn decode_hero(r: &PgRow) -> StoreResult<Versioned<HeroProfile>> {
             profile_id: get::<Uuid>(r, 1)?.into(),
             skills: get(r, 2)?,
             hourly_rate,
-            availability: serde_json::from_value(get(r, 5)?)
-                .map_err(|_| corrupt("availability"))?,
-            rating: Rating {
-                count: u32_of(get(r, 6)?, "rating count")?,
-                total: u32_of(get(r, 7)?, "rating total")?,
-            },
+            availability: serde_json::from_value(get(r, 5)?).map_err(|_| corrupt("availability"))?,
+            rating: Rating { count: u32_of(get(r, 6)?, "rating count")?, total: u32_of(get(r, 7)?, "rating total")? },
             completed_jobs: u32_of(get(r, 8)?, "completed jobs")?,
             profile_image_url: get(r, 9)?,
             created_at: ts(r, 10)?,
@@ -293,14 +256,8 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> Vec<(&'static str, PgValue)> {
         ("latitude", PgValue::F64(s.location.latitude)),
         ("longitude", PgValue::F64(s.location.longitude)),
         ("scheduled_at", PgValue::Ts(s.scheduled_at.as_datetime())),
-        (
-            "estimated_duration_hours",
-            PgValue::I16(i16::from(s.estimated_duration_hours)),
-        ),
-        (
-            "currency",
-            PgValue::Text(s.budget.min.currency().code().into()),
-        ),
+        ("estimated_duration_hours", PgValue::I16(i16::from(s.estimated_duration_hours))),
+        ("currency", PgValue::Text(s.budget.min.currency().code().into())),
         ("budget_min", PgValue::Decimal(s.budget.min.amount())),
         ("budget_max", PgValue::Decimal(s.budget.max.amount())),
         ("status", PgValue::Text(s.status.as_str().into())),
@@ -308,18 +265,9 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> Vec<(&'static str, PgValue)> {
         ("rating", PgValue::OptI16(s.rating.map(i16::from))),
         ("created_at", PgValue::Ts(s.created_at.as_datetime())),
         ("updated_at", PgValue::Ts(s.updated_at.as_datetime())),
-        (
-            "assigned_at",
-            PgValue::OptTs(s.assigned_at.map(|t| t.as_datetime())),
-        ),
-        (
-            "completed_at",
-            PgValue::OptTs(s.completed_at.map(|t| t.as_datetime())),
-        ),
-        (
-            "cancelled_at",
-            PgValue::OptTs(s.cancelled_at.map(|t| t.as_datetime())),
-        ),
+        ("assigned_at", PgValue::OptTs(s.assigned_at.map(|t| t.as_datetime()))),
+        ("completed_at", PgValue::OptTs(s.completed_at.map(|t| t.as_datetime()))),
+        ("cancelled_at", PgValue::OptTs(s.cancelled_at.map(|t| t.as_datetime()))),
     ]
 }
 
@@ -342,17 +290,11 @@ pub(crate) fn decode_request(r: &PgRow) -> StoreResult<Versioned<ServiceRequest>
                 longitude: get(r, 11)?,
             },
             scheduled_at: ts(r, 12)?,
-            estimated_duration_hours: u8::try_from(get::<i16>(r, 13)?)
-                .map_err(|_| corrupt("duration"))?,
-            budget: BudgetRange {
-                min: money(get(r, 15)?, cur)?,
-                max: money(get(r, 16)?, cur)?,
-            },
+            estimated_duration_hours: u8::try_from(get::<i16>(r, 13)?).map_err(|_| corrupt("duration"))?,
+            budget: BudgetRange { min: money(get(r, 15)?, cur)?, max: money(get(r, 16)?, cur)? },
             status: wire(&get::<String>(r, 17)?, RequestStatus::parse, "status")?,
             cancel_reason: get(r, 18)?,
-            rating: get::<Option<i16>>(r, 19)?
-                .map(|v| u8::try_from(v).map_err(|_| corrupt("rating")))
-                .transpose()?,
+            rating: get::<Option<i16>>(r, 19)?.map(|v| u8::try_from(v).map_err(|_| corrupt("rating"))).transpose()?,
             created_at: ts(r, 20)?,
             updated_at: ts(r, 21)?,
             assigned_at: opt_ts(r, 22)?,
@@ -383,11 +325,7 @@ pub(crate) fn decode_interest(r: &PgRow) -> StoreResult<Versioned<JobInterest>> 
             job_id: get::<Uuid>(r, 1)?.into(),
             hero_user_id: get::<Uuid>(r, 2)?.into(),
             source: wire(&get::<String>(r, 3)?, InterestSource::parse, "source")?,
-            status: wire(
-                &get::<String>(r, 4)?,
-                InterestStatus::parse,
-                "interest status",
-            )?,
+            status: wire(&get::<String>(r, 4)?, InterestStatus::parse, "interest status")?,
             phone: get(r, 5)?,
             created_at: ts(r, 6)?,
             updated_at: ts(r, 7)?,
@@ -397,10 +335,7 @@ pub(crate) fn decode_interest(r: &PgRow) -> StoreResult<Versioned<JobInterest>> 
 }
 
 fn entity(r: &PgRow, kind: usize, id: usize) -> StoreResult<EntityRef> {
-    Ok(EntityRef {
-        kind: wire(&get::<String>(r, kind)?, EntityKind::parse, "entity kind")?,
-        id: get(r, id)?,
-    })
+    Ok(EntityRef { kind: wire(&get::<String>(r, kind)?, EntityKind::parse, "entity kind")?, id: get(r, id)? })
 }
 
 pub(crate) fn decode_audit(r: &PgRow) -> StoreResult<AuditRecord> {
@@ -429,4 +364,87 @@ pub(crate) fn decode_event(r: &PgRow) -> StoreResult<(i64, OutboxEvent)> {
             at: ts(r, 7)?,
         },
     ))
+}
+
+pub(crate) fn account_cols(a: &Account) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(a.id.0)),
+        ("owner_id", PgValue::OptUuid(a.owner.map(|o| o.as_uuid()))),
+        ("kind", PgValue::Text(a.kind.as_str().into())),
+        ("currency", PgValue::Text(a.currency.code().into())),
+        ("debits_must_not_exceed_credits", PgValue::Bool(a.flags.debits_must_not_exceed_credits)),
+        ("credits_must_not_exceed_debits", PgValue::Bool(a.flags.credits_must_not_exceed_debits)),
+        ("frozen", PgValue::Bool(a.flags.frozen)),
+        ("closed", PgValue::Bool(a.flags.closed)),
+        ("debits_pending", PgValue::I64(a.balance.debits_pending)),
+        ("debits_posted", PgValue::I64(a.balance.debits_posted)),
+        ("credits_pending", PgValue::I64(a.balance.credits_pending)),
+        ("credits_posted", PgValue::I64(a.balance.credits_posted)),
+        ("created_at", PgValue::Ts(a.created_at.as_datetime())),
+    ]
+}
+
+pub(crate) const ACCOUNT_SELECT: &str = "SELECT id, owner_id, kind, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits, frozen, closed, debits_pending, debits_posted, credits_pending, credits_posted, created_at, version FROM ledger_accounts";
+
+pub(crate) fn decode_account(r: &PgRow) -> StoreResult<Versioned<Account>> {
+    Ok(Versioned {
+        value: Account {
+            id: AccountId(get(r, 0)?),
+            owner: get::<Option<Uuid>>(r, 1)?.map(UserId::from_uuid),
+            kind: wire(&get::<String>(r, 2)?, AccountKind::parse, "account kind")?,
+            currency: currency(&get::<String>(r, 3)?)?,
+            flags: AccountFlags {
+                debits_must_not_exceed_credits: get(r, 4)?,
+                credits_must_not_exceed_debits: get(r, 5)?,
+                frozen: get(r, 6)?,
+                closed: get(r, 7)?,
+            },
+            balance: Balance {
+                debits_pending: get(r, 8)?,
+                debits_posted: get(r, 9)?,
+                credits_pending: get(r, 10)?,
+                credits_posted: get(r, 11)?,
+            },
+            created_at: ts(r, 12)?,
+        },
+        version: version(r, 13)?,
+    })
+}
+
+pub(crate) const TRANSFER_SELECT: &str = "SELECT id, debit_account_id, credit_account_id, amount, currency, kind, pending_id, timeout_secs, expires_at, linked, code, reference, result, actor, created_at FROM ledger_transfers";
+
+pub(crate) fn decode_transfer(r: &PgRow) -> StoreResult<Transfer> {
+    Ok(Transfer {
+        id: TransferId(get(r, 0)?),
+        debit_account_id: AccountId(get(r, 1)?),
+        credit_account_id: AccountId(get(r, 2)?),
+        amount: get(r, 3)?,
+        currency: currency(&get::<String>(r, 4)?)?,
+        kind: wire(&get::<String>(r, 5)?, TransferKind::parse, "transfer kind")?,
+        pending_id: get::<Option<Uuid>>(r, 6)?.map(TransferId),
+        timeout_secs: u32::try_from(get::<i32>(r, 7)?).map_err(|_| corrupt("timeout"))?,
+        expires_at: opt_ts(r, 8)?,
+        linked: get(r, 9)?,
+        code: wire(&get::<String>(r, 10)?, TransferCode::parse, "transfer code")?,
+        reference: get(r, 11)?,
+        result: wire(&get::<String>(r, 12)?, TransferResult::parse, "transfer result")?,
+        actor: get(r, 13)?,
+        created_at: ts(r, 14)?,
+    })
+}
+
+pub(crate) fn decode_totals(r: &PgRow) -> StoreResult<CurrencyTotals> {
+    let sum = |i| -> StoreResult<i64> {
+        let d: Option<Decimal> = get(r, i)?;
+        i64::try_from(d.unwrap_or_default()).map_err(|_| corrupt("total overflow"))
+    };
+    Ok(CurrencyTotals {
+        currency: currency(&get::<String>(r, 0)?)?,
+        totals: Balance {
+            debits_pending: sum(1)?,
+            debits_posted: sum(2)?,
+            credits_pending: sum(3)?,
+            credits_posted: sum(4)?,
+        },
+    })
 }

@@ -12,15 +12,15 @@ mod codec;
 
 use async_trait::async_trait;
 use codec::*;
-use hearth_core::homeheroes::model::{
-    CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest,
-};
+use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{ServiceRequestId, UserId};
+use hearth_core::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
+use hearth_core::money::Currency;
 use hearth_core::store::{
-    After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore,
-    IdempotencyRecord, OutboxEvent, RequestFilter, Store, StoreError, StoreResult, Versioned,
-    Write,
+    After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
+    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
 };
+use hearth_core::store::{CurrencyTotals, LedgerStore};
 use hearth_core::time::Timestamp;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
@@ -42,11 +42,8 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` with a pool of [`POOL_CONNECTIONS_DEFAULT`] connections.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_CONNECTIONS_DEFAULT)
-            .connect(url)
-            .await
-            .map_err(map_err)?;
+        let pool =
+            PgPoolOptions::new().max_connections(POOL_CONNECTIONS_DEFAULT).connect(url).await.map_err(map_err)?;
         Ok(Self { pool })
     }
     /// Uses an existing pool.
@@ -59,12 +56,7 @@ impl PgStore {
     }
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Backend {
-                message: format!("migrate: {e}"),
-            })
+        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Backend { message: format!("migrate: {e}") })
     }
 }
 
@@ -80,33 +72,21 @@ async fn versioned_write(
         Expect::Absent => {
             let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
             let marks: Vec<String> = (1..=names.len() + 1).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "INSERT INTO {table} ({}, version) VALUES ({})",
-                names.join(", "),
-                marks.join(", ")
-            );
+            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({})", names.join(", "), marks.join(", "));
             // Safe: built only from static column names and `$n` placeholders; every value is bound.
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (_, v) in cols {
                 q = bind(q, v);
             }
-            q.bind(next)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| map_write_err(e, kind))?;
+            q.bind(next).execute(&mut **tx).await.map_err(|e| map_write_err(e, kind))?;
         }
         Expect::Version(v) => {
             let mut iter = cols.into_iter();
-            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend {
-                message: "no columns".into(),
-            })?;
+            let (id_name, id_value) =
+                iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
             let rest: Vec<(&str, PgValue)> = iter.collect();
             let n = rest.len();
-            let sets: Vec<String> = rest
-                .iter()
-                .enumerate()
-                .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
-                .collect();
+            let sets: Vec<String> = rest.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
             let sql = format!(
                 "UPDATE {table} SET {}, version = ${} WHERE {id_name} = ${} AND version = ${}",
                 sets.join(", "),
@@ -120,11 +100,7 @@ async fn versioned_write(
                 q = bind(q, v);
             }
             q = bind(q.bind(next), id_value);
-            let done = q
-                .bind(version_i64(v)?)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| map_write_err(e, kind))?;
+            let done = q.bind(version_i64(v)?).execute(&mut **tx).await.map_err(|e| map_write_err(e, kind))?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::VersionConflict { entity: kind });
             }
@@ -133,67 +109,94 @@ async fn versioned_write(
     Ok(())
 }
 
+/// Adds a delta to an account's totals in place; the flag CHECKs and the active condition guard it.
+async fn apply_delta(
+    tx: &mut Transaction<'_, Postgres>,
+    account: AccountId,
+    d: &Balance,
+    require_active: bool,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE ledger_accounts SET debits_pending = debits_pending + $1, debits_posted = debits_posted + $2,
+             credits_pending = credits_pending + $3, credits_posted = credits_posted + $4, version = version + 1
+         WHERE id = $5 AND (NOT $6 OR (NOT frozen AND NOT closed))",
+    )
+    .bind(d.debits_pending)
+    .bind(d.debits_posted)
+    .bind(d.credits_pending)
+    .bind(d.credits_posted)
+    .bind(account.0)
+    .bind(require_active)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match map_err(e) {
+        StoreError::Constraint { name } => StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: name },
+        other => other,
+    })?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: "account_active".into() });
+    }
+    Ok(())
+}
+
 async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> StoreResult<()> {
     match write {
         Write::Profile { value, expect } => {
-            versioned_write(
-                tx,
-                "profiles",
-                EntityKind::Profile,
-                profile_cols(value),
-                *expect,
-            )
-            .await
+            versioned_write(tx, "profiles", EntityKind::Profile, profile_cols(value), *expect).await
         }
         Write::CivilianProfile { value, expect } => {
-            versioned_write(
-                tx,
-                "civilian_profiles",
-                EntityKind::CivilianProfile,
-                civilian_cols(value),
-                *expect,
-            )
-            .await
+            versioned_write(tx, "civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect).await
         }
         Write::HeroProfile { value, expect } => {
-            versioned_write(
-                tx,
-                "hero_profiles",
-                EntityKind::HeroProfile,
-                hero_cols(value)?,
-                *expect,
-            )
-            .await
+            versioned_write(tx, "hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect).await
         }
         Write::ServiceRequest { value, expect } => {
-            versioned_write(
-                tx,
-                "service_requests",
-                EntityKind::ServiceRequest,
-                request_cols(value),
-                *expect,
-            )
-            .await
+            versioned_write(tx, "service_requests", EntityKind::ServiceRequest, request_cols(value), *expect).await
         }
         Write::JobInterest { value, expect } => {
-            versioned_write(
-                tx,
-                "job_interest",
-                EntityKind::JobInterest,
-                interest_cols(value),
-                *expect,
+            versioned_write(tx, "job_interest", EntityKind::JobInterest, interest_cols(value), *expect).await
+        }
+        Write::LedgerAccount { value, expect } => {
+            versioned_write(tx, "ledger_accounts", EntityKind::LedgerAccount, account_cols(value), *expect).await
+        }
+        Write::AccountDelta { account, delta, require_active } => {
+            apply_delta(tx, *account, delta, *require_active).await
+        }
+        Write::Transfer(t) => {
+            sqlx::query(
+                "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, kind, pending_id,
+                     timeout_secs, expires_at, linked, code, reference, result, actor, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
+            .bind(t.id.0)
+            .bind(t.debit_account_id.0)
+            .bind(t.credit_account_id.0)
+            .bind(t.amount)
+            .bind(t.currency.code())
+            .bind(t.kind.as_str())
+            .bind(t.pending_id.map(|p| p.0))
+            .bind(i32::try_from(t.timeout_secs).map_err(|_| StoreError::Backend { message: "timeout out of range".into() })?)
+            .bind(t.expires_at.map(|e| e.as_datetime()))
+            .bind(t.linked)
+            .bind(t.code.as_str())
+            .bind(t.reference.as_deref())
+            .bind(t.result.as_str())
+            .bind(&t.actor)
+            .bind(t.created_at.as_datetime())
+            .execute(&mut **tx)
             .await
+            .map_err(|e| map_write_err(e, EntityKind::LedgerTransfer))?;
+            Ok(())
         }
     }
 }
 
-const PROFILE_SELECT: &str =
-    "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
+const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
 const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
 const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
 const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min, budget_max, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
-const INTEREST_SELECT: &str = "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
+const INTEREST_SELECT: &str =
+    "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
 
 impl PgStore {
     async fn fetch<T>(
@@ -278,11 +281,7 @@ impl Store for PgStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn idempotency_record(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> StoreResult<Option<IdempotencyRecord>> {
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         self.fetch_one(
             "SELECT scope, key, command, fingerprint, response, at FROM idempotency_keys WHERE scope = $1 AND key = $2",
             vec![PgValue::Text(scope.to_owned()), PgValue::Text(key.to_owned())],
@@ -324,17 +323,10 @@ impl Store for PgStore {
 #[async_trait]
 impl HomeHeroesStore for PgStore {
     async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
-        self.fetch_one(
-            &format!("{PROFILE_SELECT} WHERE id = $1"),
-            vec![PgValue::Uuid(user.as_uuid())],
-            decode_profile,
-        )
-        .await
+        self.fetch_one(&format!("{PROFILE_SELECT} WHERE id = $1"), vec![PgValue::Uuid(user.as_uuid())], decode_profile)
+            .await
     }
-    async fn civilian_profile(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Option<Versioned<CivilianProfile>>> {
+    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
         self.fetch_one(
             &format!("{CIVILIAN_SELECT} WHERE profile_id = $1"),
             vec![PgValue::Uuid(user.as_uuid())],
@@ -350,11 +342,7 @@ impl HomeHeroesStore for PgStore {
         )
         .await
     }
-    async fn hero_profiles(
-        &self,
-        offset: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<Versioned<HeroProfile>>> {
+    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.fetch(
             &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT $1 OFFSET $2"),
@@ -363,16 +351,9 @@ impl HomeHeroesStore for PgStore {
         )
         .await
     }
-    async fn service_request(
-        &self,
-        id: ServiceRequestId,
-    ) -> StoreResult<Option<Versioned<ServiceRequest>>> {
-        self.fetch_one(
-            &format!("{REQUEST_SELECT} WHERE id = $1"),
-            vec![PgValue::Uuid(id.as_uuid())],
-            decode_request,
-        )
-        .await
+    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
+        self.fetch_one(&format!("{REQUEST_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_request)
+            .await
     }
     async fn service_requests(
         &self,
@@ -387,28 +368,16 @@ impl HomeHeroesStore for PgStore {
             format!("${}", args.len())
         };
         if let Some(s) = filter.status {
-            clauses.push(format!(
-                "status = {}",
-                arg(PgValue::Text(s.as_str().into()), &mut args)
-            ));
+            clauses.push(format!("status = {}", arg(PgValue::Text(s.as_str().into()), &mut args)));
         }
         if let Some(u) = filter.civilian_id {
-            clauses.push(format!(
-                "civilian_id = {}",
-                arg(PgValue::Uuid(u.as_uuid()), &mut args)
-            ));
+            clauses.push(format!("civilian_id = {}", arg(PgValue::Uuid(u.as_uuid()), &mut args)));
         }
         if let Some(u) = filter.hero_id {
-            clauses.push(format!(
-                "hero_id = {}",
-                arg(PgValue::Uuid(u.as_uuid()), &mut args)
-            ));
+            clauses.push(format!("hero_id = {}", arg(PgValue::Uuid(u.as_uuid()), &mut args)));
         }
         if let Some(c) = filter.category {
-            clauses.push(format!(
-                "category = {}",
-                arg(PgValue::Text(c.as_str().into()), &mut args)
-            ));
+            clauses.push(format!("category = {}", arg(PgValue::Text(c.as_str().into()), &mut args)));
         }
         if let Some(m) = filter.budget_at_least {
             let c = arg(PgValue::Text(m.currency().code().into()), &mut args);
@@ -425,29 +394,19 @@ impl HomeHeroesStore for PgStore {
             let i = arg(PgValue::Uuid(a.id.as_uuid()), &mut args);
             clauses.push(format!("(created_at, id) < ({t}, {i})"));
         }
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
+        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let lim = arg(PgValue::I64(i64::from(limit)), &mut args);
-        let sql =
-            format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT {lim}");
+        let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT {lim}");
         self.fetch(&sql, args, decode_request).await
     }
-    async fn count_requests_created_since(
-        &self,
-        civilian: UserId,
-        since: Timestamp,
-    ) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM service_requests WHERE civilian_id = $1 AND created_at >= $2",
-        )
-        .bind(civilian.as_uuid())
-        .bind(since.as_datetime())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_err)?;
+    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM service_requests WHERE civilian_id = $1 AND created_at >= $2")
+                .bind(civilian.as_uuid())
+                .bind(since.as_datetime())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
     async fn completed_requests(
@@ -467,15 +426,123 @@ impl HomeHeroesStore for PgStore {
             .await?;
         Ok(rows.into_iter().map(|v| v.value).collect())
     }
-    async fn interests(
-        &self,
-        request: ServiceRequestId,
-    ) -> StoreResult<Vec<Versioned<JobInterest>>> {
+    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
         self.fetch(
             &format!("{INTEREST_SELECT} WHERE job_id = $1 ORDER BY created_at, id"),
             vec![PgValue::Uuid(request.as_uuid())],
             decode_interest,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl LedgerStore for PgStore {
+    async fn ledger_accounts(&self, ids: &[AccountId]) -> StoreResult<Vec<Versioned<Account>>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE id = ANY($1) ORDER BY id")))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(decode_account).collect()
+    }
+    async fn ledger_account_for(
+        &self,
+        owner: Option<UserId>,
+        kind: AccountKind,
+        currency: Currency,
+    ) -> StoreResult<Option<Versioned<Account>>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ACCOUNT_SELECT} WHERE owner_id IS NOT DISTINCT FROM $1 AND kind = $2 AND currency = $3"
+        )))
+        .bind(owner.map(|o| o.as_uuid()))
+        .bind(kind.as_str())
+        .bind(currency.code())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(decode_account).next().transpose()
+    }
+    async fn ledger_account_ids(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>> {
+        let ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM ledger_accounts WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2")
+                .bind(after.map(|a| a.0))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(ids.into_iter().map(AccountId).collect())
+    }
+    async fn ledger_transfers(&self, ids: &[TransferId]) -> StoreResult<Vec<Transfer>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{TRANSFER_SELECT} WHERE id = ANY($1) ORDER BY seq")))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(decode_transfer).collect()
+    }
+    async fn pending_resolutions(&self, pending: &[TransferId]) -> StoreResult<Vec<(TransferId, TransferKind)>> {
+        let ids: Vec<uuid::Uuid> = pending.iter().map(|i| i.0).collect();
+        let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+            "SELECT pending_id, kind FROM ledger_transfers WHERE result = 'ok' AND pending_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.into_iter()
+            .map(|(p, k)| {
+                TransferKind::parse(&k)
+                    .map(|k| (TransferId(p), k))
+                    .ok_or_else(|| StoreError::Corrupt { message: "transfer kind".into() })
+            })
+            .collect()
+    }
+    async fn expired_pending(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Transfer>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TRANSFER_SELECT} p WHERE kind = 'pending' AND result = 'ok' AND expires_at IS NOT NULL AND expires_at <= $1
+             AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id AND r.result = 'ok')
+             ORDER BY expires_at, seq LIMIT $2"
+        )))
+        .bind(now.as_datetime())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(decode_transfer).collect()
+    }
+    async fn ledger_transfers_touching(&self, accounts: &[AccountId]) -> StoreResult<Vec<Transfer>> {
+        let ids: Vec<uuid::Uuid> = accounts.iter().map(|i| i.0).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id = ANY($1) OR credit_account_id = ANY($1)) ORDER BY seq"
+        )))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(decode_transfer).collect()
+    }
+    async fn currency_totals(&self) -> StoreResult<Vec<CurrencyTotals>> {
+        let rows = sqlx::query(
+            "SELECT currency::text, SUM(debits_pending), SUM(debits_posted), SUM(credits_pending), SUM(credits_posted)
+             FROM ledger_accounts GROUP BY currency ORDER BY currency",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(decode_totals).collect()
+    }
+    async fn account_transfers(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Transfer>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id = $1 OR credit_account_id = $1) ORDER BY seq LIMIT $2"
+        )))
+        .bind(account.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(decode_transfer).collect()
     }
 }

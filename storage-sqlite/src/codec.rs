@@ -1,15 +1,17 @@
 //! Row codecs: hearth-core values to SQLite columns and back, and SQLite errors to `StoreError`.
 
 use hearth_core::homeheroes::model::{
-    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus,
-    JobInterest, Location, NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus,
-    ServiceRequest,
+    BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
+    NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
 };
 use hearth_core::id::{AuditId, EventId};
-use hearth_core::money::{Currency, Money};
-use hearth_core::store::{
-    AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned,
+use hearth_core::ledger::model::{
+    Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
+    TransferResult,
 };
+use hearth_core::money::{Currency, Money};
+use hearth_core::store::CurrencyTotals;
+use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
 use hearth_core::time::Timestamp;
 use rusqlite::ErrorCode;
 use rust_decimal::Decimal;
@@ -47,26 +49,17 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
         let msg = msg.clone().unwrap_or_default();
         return match f.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                StoreError::Unavailable { message: msg }
-            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Unavailable { message: msg },
             ErrorCode::ConstraintViolation => match f.extended_code {
-                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => StoreError::Constraint {
-                    name: format!("unique: {msg}"),
-                },
-                _ => StoreError::Constraint {
-                    name: constraint_name(&msg),
-                },
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+                    StoreError::Constraint { name: format!("unique: {msg}") }
+                }
+                _ => StoreError::Constraint { name: constraint_name(&msg) },
             },
-            _ => StoreError::Backend {
-                message: e.to_string(),
-            },
+            _ => StoreError::Backend { message: e.to_string() },
         };
     }
-    StoreError::Backend {
-        message: e.to_string(),
-    }
+    StoreError::Backend { message: e.to_string() }
 }
 
 /// True for a primary-key or unique violation.
@@ -89,9 +82,7 @@ fn constraint_name(msg: &str) -> String {
 }
 
 fn corrupt(what: &str) -> Fail {
-    Fail::Store(StoreError::Corrupt {
-        message: what.to_owned(),
-    })
+    Fail::Store(StoreError::Corrupt { message: what.to_owned() })
 }
 
 pub(crate) fn ts(micros: i64) -> Result<Timestamp, Fail> {
@@ -116,9 +107,7 @@ fn currency(code: &str) -> Result<Currency, Fail> {
     Currency::from_code(code).ok_or_else(|| corrupt("unknown currency"))
 }
 pub(crate) fn minor(m: &Money) -> StoreResult<i64> {
-    m.to_minor().ok_or_else(|| StoreError::Backend {
-        message: "amount does not fit minor units".into(),
-    })
+    m.to_minor().ok_or_else(|| StoreError::Backend { message: "amount does not fit minor units".into() })
 }
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_owned())
@@ -130,11 +119,7 @@ fn opt_int(v: Option<i64>) -> SqlValue {
     v.map_or(SqlValue::Null, SqlValue::Integer)
 }
 fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<SqlValue> {
-    serde_json::to_string(v)
-        .map(SqlValue::Text)
-        .map_err(|e| StoreError::Backend {
-            message: e.to_string(),
-        })
+    serde_json::to_string(v).map(SqlValue::Text).map_err(|e| StoreError::Backend { message: e.to_string() })
 }
 fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fail> {
     serde_json::from_str(text).map_err(|_| corrupt(what))
@@ -170,18 +155,9 @@ pub(crate) fn civilian_cols(c: &CivilianProfile) -> Vec<(&'static str, SqlValue)
         ("id", text(&c.id.to_string())),
         ("profile_id", text(&c.profile_id.to_string())),
         ("address", opt_text(c.address.as_deref())),
-        (
-            "notify_push",
-            SqlValue::Integer(i64::from(c.notifications.push)),
-        ),
-        (
-            "notify_email",
-            SqlValue::Integer(i64::from(c.notifications.email)),
-        ),
-        (
-            "notify_sms",
-            SqlValue::Integer(i64::from(c.notifications.sms)),
-        ),
+        ("notify_push", SqlValue::Integer(i64::from(c.notifications.push))),
+        ("notify_email", SqlValue::Integer(i64::from(c.notifications.email))),
+        ("notify_sms", SqlValue::Integer(i64::from(c.notifications.sms))),
         ("created_at", SqlValue::Integer(c.created_at.unix_micros())),
         ("updated_at", SqlValue::Integer(c.updated_at.unix_micros())),
     ]
@@ -193,11 +169,7 @@ pub(crate) fn decode_civilian(r: &rusqlite::Row<'_>) -> Result<Versioned<Civilia
             id: parse(&r.get::<_, String>(0)?, "civilian profile id")?,
             profile_id: parse(&r.get::<_, String>(1)?, "profile id")?,
             address: r.get(2)?,
-            notifications: NotificationPreferences {
-                push: r.get(3)?,
-                email: r.get(4)?,
-                sms: r.get(5)?,
-            },
+            notifications: NotificationPreferences { push: r.get(3)?, email: r.get(4)?, sms: r.get(5)? },
             created_at: ts(r.get(6)?)?,
             updated_at: ts(r.get(7)?)?,
         },
@@ -210,25 +182,13 @@ pub(crate) fn hero_cols(h: &HeroProfile) -> StoreResult<Vec<(&'static str, SqlVa
         ("id", text(&h.id.to_string())),
         ("profile_id", text(&h.profile_id.to_string())),
         ("skills", to_json(&h.skills)?),
-        (
-            "hourly_rate",
-            opt_text(h.hourly_rate.map(|m| m.amount().to_string()).as_deref()),
-        ),
-        (
-            "rate_currency",
-            opt_text(h.hourly_rate.map(|m| m.currency().code())),
-        ),
+        ("hourly_rate", opt_text(h.hourly_rate.map(|m| m.amount().to_string()).as_deref())),
+        ("rate_currency", opt_text(h.hourly_rate.map(|m| m.currency().code()))),
         ("availability", to_json(&h.availability)?),
         ("rating_count", SqlValue::Integer(i64::from(h.rating.count))),
         ("rating_total", SqlValue::Integer(i64::from(h.rating.total))),
-        (
-            "completed_jobs",
-            SqlValue::Integer(i64::from(h.completed_jobs)),
-        ),
-        (
-            "profile_image_url",
-            opt_text(h.profile_image_url.as_deref()),
-        ),
+        ("completed_jobs", SqlValue::Integer(i64::from(h.completed_jobs))),
+        ("profile_image_url", opt_text(h.profile_image_url.as_deref())),
         ("created_at", SqlValue::Integer(h.created_at.unix_micros())),
         ("updated_at", SqlValue::Integer(h.updated_at.unix_micros())),
     ])
@@ -256,8 +216,7 @@ pub(crate) fn decode_hero(r: &rusqlite::Row<'_>) -> Result<Versioned<HeroProfile
                 count: u32::try_from(r.get::<_, i64>(6)?).map_err(|_| corrupt("rating count"))?,
                 total: u32::try_from(r.get::<_, i64>(7)?).map_err(|_| corrupt("rating total"))?,
             },
-            completed_jobs: u32::try_from(r.get::<_, i64>(8)?)
-                .map_err(|_| corrupt("completed jobs"))?,
+            completed_jobs: u32::try_from(r.get::<_, i64>(8)?).map_err(|_| corrupt("completed jobs"))?,
             profile_image_url: r.get(9)?,
             created_at: ts(r.get(10)?)?,
             updated_at: ts(r.get(11)?)?,
@@ -270,10 +229,7 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str,
     Ok(vec![
         ("id", text(&s.id.to_string())),
         ("civilian_id", text(&s.civilian_id.to_string())),
-        (
-            "hero_id",
-            opt_text(s.hero_id.map(|h| h.to_string()).as_deref()),
-        ),
+        ("hero_id", opt_text(s.hero_id.map(|h| h.to_string()).as_deref())),
         ("title", text(&s.title)),
         ("description", text(&s.description)),
         ("category", text(s.category.as_str())),
@@ -283,14 +239,8 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str,
         ("zip_code", text(&s.location.zip_code)),
         ("latitude", SqlValue::Real(s.location.latitude)),
         ("longitude", SqlValue::Real(s.location.longitude)),
-        (
-            "scheduled_at",
-            SqlValue::Integer(s.scheduled_at.unix_micros()),
-        ),
-        (
-            "estimated_duration_hours",
-            SqlValue::Integer(i64::from(s.estimated_duration_hours)),
-        ),
+        ("scheduled_at", SqlValue::Integer(s.scheduled_at.unix_micros())),
+        ("estimated_duration_hours", SqlValue::Integer(i64::from(s.estimated_duration_hours))),
         ("currency", text(s.budget.min.currency().code())),
         ("budget_min_minor", SqlValue::Integer(minor(&s.budget.min)?)),
         ("budget_max_minor", SqlValue::Integer(minor(&s.budget.max)?)),
@@ -299,18 +249,9 @@ pub(crate) fn request_cols(s: &ServiceRequest) -> StoreResult<Vec<(&'static str,
         ("rating", opt_int(s.rating.map(i64::from))),
         ("created_at", SqlValue::Integer(s.created_at.unix_micros())),
         ("updated_at", SqlValue::Integer(s.updated_at.unix_micros())),
-        (
-            "assigned_at",
-            opt_int(s.assigned_at.map(|t| t.unix_micros())),
-        ),
-        (
-            "completed_at",
-            opt_int(s.completed_at.map(|t| t.unix_micros())),
-        ),
-        (
-            "cancelled_at",
-            opt_int(s.cancelled_at.map(|t| t.unix_micros())),
-        ),
+        ("assigned_at", opt_int(s.assigned_at.map(|t| t.unix_micros()))),
+        ("completed_at", opt_int(s.completed_at.map(|t| t.unix_micros()))),
+        ("cancelled_at", opt_int(s.cancelled_at.map(|t| t.unix_micros()))),
     ])
 }
 
@@ -335,17 +276,11 @@ pub(crate) fn decode_request(r: &rusqlite::Row<'_>) -> Result<Versioned<ServiceR
                 longitude: r.get(11)?,
             },
             scheduled_at: ts(r.get(12)?)?,
-            estimated_duration_hours: u8::try_from(r.get::<_, i64>(13)?)
-                .map_err(|_| corrupt("duration"))?,
-            budget: BudgetRange {
-                min: Money::from_minor(r.get(15)?, cur),
-                max: Money::from_minor(r.get(16)?, cur),
-            },
+            estimated_duration_hours: u8::try_from(r.get::<_, i64>(13)?).map_err(|_| corrupt("duration"))?,
+            budget: BudgetRange { min: Money::from_minor(r.get(15)?, cur), max: Money::from_minor(r.get(16)?, cur) },
             status: wire(&r.get::<_, String>(17)?, RequestStatus::parse, "status")?,
             cancel_reason: r.get(18)?,
-            rating: rating
-                .map(|v| u8::try_from(v).map_err(|_| corrupt("rating")))
-                .transpose()?,
+            rating: rating.map(|v| u8::try_from(v).map_err(|_| corrupt("rating"))).transpose()?,
             created_at: ts(r.get(20)?)?,
             updated_at: ts(r.get(21)?)?,
             assigned_at: opt_ts(r.get(22)?)?,
@@ -376,11 +311,7 @@ pub(crate) fn decode_interest(r: &rusqlite::Row<'_>) -> Result<Versioned<JobInte
             job_id: parse(&r.get::<_, String>(1)?, "job id")?,
             hero_user_id: parse(&r.get::<_, String>(2)?, "hero id")?,
             source: wire(&r.get::<_, String>(3)?, InterestSource::parse, "source")?,
-            status: wire(
-                &r.get::<_, String>(4)?,
-                InterestStatus::parse,
-                "interest status",
-            )?,
+            status: wire(&r.get::<_, String>(4)?, InterestStatus::parse, "interest status")?,
             phone: r.get(5)?,
             created_at: ts(r.get(6)?)?,
             updated_at: ts(r.get(7)?)?,
@@ -390,10 +321,7 @@ pub(crate) fn decode_interest(r: &rusqlite::Row<'_>) -> Result<Versioned<JobInte
 }
 
 fn entity(kind: &str, id: &str) -> Result<EntityRef, Fail> {
-    Ok(EntityRef {
-        kind: wire(kind, EntityKind::parse, "entity kind")?,
-        id: parse(id, "entity id")?,
-    })
+    Ok(EntityRef { kind: wire(kind, EntityKind::parse, "entity kind")?, id: parse(id, "entity id")? })
 }
 
 pub(crate) fn decode_audit(r: &rusqlite::Row<'_>) -> Result<AuditRecord, Fail> {
@@ -422,4 +350,106 @@ pub(crate) fn decode_event(r: &rusqlite::Row<'_>) -> Result<(i64, OutboxEvent), 
             at: ts(r.get(7)?)?,
         },
     ))
+}
+
+pub(crate) fn account_cols(a: &Account) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&a.id.to_string())),
+        ("owner_id", opt_text(a.owner.map(|o| o.to_string()).as_deref())),
+        ("kind", text(a.kind.as_str())),
+        ("currency", text(a.currency.code())),
+        ("debits_must_not_exceed_credits", SqlValue::Integer(i64::from(a.flags.debits_must_not_exceed_credits))),
+        ("credits_must_not_exceed_debits", SqlValue::Integer(i64::from(a.flags.credits_must_not_exceed_debits))),
+        ("frozen", SqlValue::Integer(i64::from(a.flags.frozen))),
+        ("closed", SqlValue::Integer(i64::from(a.flags.closed))),
+        ("debits_pending", SqlValue::Integer(a.balance.debits_pending)),
+        ("debits_posted", SqlValue::Integer(a.balance.debits_posted)),
+        ("credits_pending", SqlValue::Integer(a.balance.credits_pending)),
+        ("credits_posted", SqlValue::Integer(a.balance.credits_posted)),
+        ("created_at", SqlValue::Integer(a.created_at.unix_micros())),
+    ]
+}
+
+pub(crate) const ACCOUNT_SELECT: &str = "SELECT id, owner_id, kind, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits, frozen, closed, debits_pending, debits_posted, credits_pending, credits_posted, created_at, version FROM ledger_accounts";
+
+pub(crate) fn decode_account(r: &rusqlite::Row<'_>) -> Result<Versioned<Account>, Fail> {
+    let owner: Option<String> = r.get(1)?;
+    Ok(Versioned {
+        value: Account {
+            id: AccountId(parse(&r.get::<_, String>(0)?, "account id")?),
+            owner: owner.map(|o| parse(&o, "owner id")).transpose()?,
+            kind: wire(&r.get::<_, String>(2)?, AccountKind::parse, "account kind")?,
+            currency: currency(&r.get::<_, String>(3)?)?,
+            flags: AccountFlags {
+                debits_must_not_exceed_credits: r.get(4)?,
+                credits_must_not_exceed_debits: r.get(5)?,
+                frozen: r.get(6)?,
+                closed: r.get(7)?,
+            },
+            balance: Balance {
+                debits_pending: r.get(8)?,
+                debits_posted: r.get(9)?,
+                credits_pending: r.get(10)?,
+                credits_posted: r.get(11)?,
+            },
+            created_at: ts(r.get(12)?)?,
+        },
+        version: version(r.get(13)?)?,
+    })
+}
+
+pub(crate) fn transfer_cols(t: &Transfer) -> Vec<SqlValue> {
+    vec![
+        text(&t.id.to_string()),
+        text(&t.debit_account_id.to_string()),
+        text(&t.credit_account_id.to_string()),
+        SqlValue::Integer(t.amount),
+        text(t.currency.code()),
+        text(t.kind.as_str()),
+        opt_text(t.pending_id.map(|p| p.to_string()).as_deref()),
+        SqlValue::Integer(i64::from(t.timeout_secs)),
+        opt_int(t.expires_at.map(|e| e.unix_micros())),
+        SqlValue::Integer(i64::from(t.linked)),
+        text(t.code.as_str()),
+        opt_text(t.reference.as_deref()),
+        text(&t.result.as_str()),
+        text(&t.actor),
+        SqlValue::Integer(t.created_at.unix_micros()),
+    ]
+}
+
+pub(crate) const TRANSFER_INSERT: &str = "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, kind, pending_id, timeout_secs, expires_at, linked, code, reference, result, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+pub(crate) const TRANSFER_SELECT: &str = "SELECT id, debit_account_id, credit_account_id, amount, currency, kind, pending_id, timeout_secs, expires_at, linked, code, reference, result, actor, created_at FROM ledger_transfers";
+
+pub(crate) fn decode_transfer(r: &rusqlite::Row<'_>) -> Result<Transfer, Fail> {
+    let pending: Option<String> = r.get(6)?;
+    Ok(Transfer {
+        id: TransferId(parse(&r.get::<_, String>(0)?, "transfer id")?),
+        debit_account_id: AccountId(parse(&r.get::<_, String>(1)?, "account id")?),
+        credit_account_id: AccountId(parse(&r.get::<_, String>(2)?, "account id")?),
+        amount: r.get(3)?,
+        currency: currency(&r.get::<_, String>(4)?)?,
+        kind: wire(&r.get::<_, String>(5)?, TransferKind::parse, "transfer kind")?,
+        pending_id: pending.map(|p| parse(&p, "pending id").map(TransferId)).transpose()?,
+        timeout_secs: u32::try_from(r.get::<_, i64>(7)?).map_err(|_| corrupt("timeout"))?,
+        expires_at: opt_ts(r.get(8)?)?,
+        linked: r.get(9)?,
+        code: wire(&r.get::<_, String>(10)?, TransferCode::parse, "transfer code")?,
+        reference: r.get(11)?,
+        result: wire(&r.get::<_, String>(12)?, TransferResult::parse, "transfer result")?,
+        actor: r.get(13)?,
+        created_at: ts(r.get(14)?)?,
+    })
+}
+
+pub(crate) fn decode_totals(r: &rusqlite::Row<'_>) -> Result<CurrencyTotals, Fail> {
+    Ok(CurrencyTotals {
+        currency: currency(&r.get::<_, String>(0)?)?,
+        totals: Balance {
+            debits_pending: r.get(1)?,
+            debits_posted: r.get(2)?,
+            credits_pending: r.get(3)?,
+            credits_posted: r.get(4)?,
+        },
+    })
 }

@@ -14,14 +14,15 @@ mod migrate;
 
 use async_trait::async_trait;
 use codec::*;
-use hearth_core::homeheroes::model::{
-    CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest,
-};
+use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{ServiceRequestId, UserId};
+use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
+use hearth_core::money::Currency;
 use hearth_core::store::{
-    After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord,
-    OutboxEvent, RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
+    After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
+    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
 };
+use hearth_core::store::{CurrencyTotals, LedgerStore};
 use hearth_core::time::Timestamp;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -58,25 +59,19 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         tokio::task::spawn_blocking(move || Self::open_blocking(&path))
             .await
-            .map_err(|e| StoreError::Backend {
-                message: format!("open task: {e}"),
-            })?
+            .map_err(|e| StoreError::Backend { message: format!("open task: {e}") })?
     }
 
     fn open_blocking(path: &Path) -> StoreResult<Self> {
         let mut writer = Connection::open(path).map_err(map_err)?;
-        writer
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(map_err)?;
+        writer.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
         configure(&writer).map_err(map_err)?;
         migrate::run(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS_MAX);
         for _ in 0..READERS_MAX {
-            let r = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(map_err)?;
+            let r =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(map_err)?;
             configure(&r).map_err(map_err)?;
             readers.push(r);
         }
@@ -97,8 +92,7 @@ impl SqliteStore {
 
     /// The schema version (the number of migrations applied).
     pub async fn schema_version(&self) -> StoreResult<i64> {
-        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
-            .await
+        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).await
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -126,59 +120,81 @@ impl SqliteStore {
             out.map_err(Fail::into_store)
         })
         .await
-        .map_err(|e| StoreError::Backend {
-            message: format!("read task: {e}"),
-        })?
+        .map_err(|e| StoreError::Backend { message: format!("read task: {e}") })?
     }
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Backend {
-        message: "connection lock poisoned by a panic".into(),
-    }
+    StoreError::Backend { message: "connection lock poisoned by a panic".into() }
 }
 
 /// Applies one write inside the commit's transaction.
 fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()> {
     let (table, kind, cols, expect) = match write {
-        Write::Profile { value, expect } => (
-            "profiles",
-            EntityKind::Profile,
-            profile_cols(value),
-            *expect,
-        ),
-        Write::CivilianProfile { value, expect } => (
-            "civilian_profiles",
-            EntityKind::CivilianProfile,
-            civilian_cols(value),
-            *expect,
-        ),
-        Write::HeroProfile { value, expect } => (
-            "hero_profiles",
-            EntityKind::HeroProfile,
-            hero_cols(value)?,
-            *expect,
-        ),
-        Write::ServiceRequest { value, expect } => (
-            "service_requests",
-            EntityKind::ServiceRequest,
-            request_cols(value)?,
-            *expect,
-        ),
-        Write::JobInterest { value, expect } => (
-            "job_interest",
-            EntityKind::JobInterest,
-            interest_cols(value),
-            *expect,
-        ),
+        Write::Profile { value, expect } => ("profiles", EntityKind::Profile, profile_cols(value), *expect),
+        Write::CivilianProfile { value, expect } => {
+            ("civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect)
+        }
+        Write::HeroProfile { value, expect } => ("hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect),
+        Write::ServiceRequest { value, expect } => {
+            ("service_requests", EntityKind::ServiceRequest, request_cols(value)?, *expect)
+        }
+        Write::JobInterest { value, expect } => {
+            ("job_interest", EntityKind::JobInterest, interest_cols(value), *expect)
+        }
+        Write::LedgerAccount { value, expect } => {
+            ("ledger_accounts", EntityKind::LedgerAccount, account_cols(value), *expect)
+        }
+        Write::AccountDelta { account, delta, require_active } => {
+            return apply_delta(tx, *account, delta, *require_active);
+        }
+        Write::Transfer(t) => {
+            tx.prepare_cached(TRANSFER_INSERT)
+                .and_then(|mut st| st.execute(rusqlite::params_from_iter(transfer_cols(t))))
+                .map_err(|e| map_write_err(e, EntityKind::LedgerTransfer))?;
+            return Ok(());
+        }
     };
     versioned_write(tx, table, kind, cols, expect)
 }
 
+/// Adds a delta to an account's totals in place; the flag CHECKs and the active condition guard it.
+fn apply_delta(
+    tx: &rusqlite::Transaction<'_>,
+    account: hearth_core::ledger::model::AccountId,
+    d: &hearth_core::ledger::model::Balance,
+    require_active: bool,
+) -> StoreResult<()> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE ledger_accounts SET debits_pending = debits_pending + ?1, debits_posted = debits_posted + ?2,
+                 credits_pending = credits_pending + ?3, credits_posted = credits_posted + ?4, version = version + 1
+             WHERE id = ?5 AND (?6 = 0 OR (frozen = 0 AND closed = 0))",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                d.debits_pending,
+                d.debits_posted,
+                d.credits_pending,
+                d.credits_posted,
+                account.to_string(),
+                require_active
+            ])
+        })
+        .map_err(|e| match map_err(e) {
+            StoreError::Constraint { name } => {
+                StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: name }
+            }
+            other => other,
+        })?;
+    if n != 1 {
+        return Err(StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: "account_active".into() });
+    }
+    Ok(())
+}
+
 fn check_version(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt {
-        message: "version out of range".into(),
-    })
+    i64::try_from(v).map_err(|_| StoreError::Corrupt { message: "version out of range".into() })
 }
 
 fn versioned_write(
@@ -194,33 +210,24 @@ fn versioned_write(
         Expect::Absent => {
             let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
             let marks = vec!["?"; names.len() + 1].join(", ");
-            let sql = format!(
-                "INSERT INTO {table} ({}, version) VALUES ({marks})",
-                names.join(", ")
-            );
+            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({marks})", names.join(", "));
             let mut values: Vec<SqlValue> = cols.into_iter().map(|(_, v)| v).collect();
             values.push(SqlValue::Integer(next));
-            tx.execute(&sql, rusqlite::params_from_iter(values))
-                .map_err(|e| map_write_err(e, kind))?;
+            tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
         }
         Expect::Version(v) => {
             let v = check_version(v)?;
             // The first column is always the primary key.
             let mut iter = cols.into_iter();
-            let (id_name, id_value) = iter.next().ok_or_else(|| StoreError::Backend {
-                message: "no columns".into(),
-            })?;
+            let (id_name, id_value) =
+                iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
             let rest: Vec<(&str, SqlValue)> = iter.collect();
             let sets: Vec<String> = rest.iter().map(|(n, _)| format!("{n} = ?")).collect();
-            let sql = format!(
-                "UPDATE {table} SET {}, version = ? WHERE {id_name} = ? AND version = ?",
-                sets.join(", ")
-            );
+            let sql =
+                format!("UPDATE {table} SET {}, version = ? WHERE {id_name} = ? AND version = ?", sets.join(", "));
             let mut values: Vec<SqlValue> = rest.into_iter().map(|(_, v)| v).collect();
             values.extend([SqlValue::Integer(next), id_value, SqlValue::Integer(v)]);
-            let n = tx
-                .execute(&sql, rusqlite::params_from_iter(values))
-                .map_err(|e| map_write_err(e, kind))?;
+            let n = tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
             if n != 1 {
                 return Err(StoreError::VersionConflict { entity: kind });
             }
@@ -230,9 +237,7 @@ fn versioned_write(
 }
 
 fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(map_err)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
     for w in &changes.writes {
         apply_write(&tx, w)?;
     }
@@ -255,9 +260,8 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
         .map_err(map_err)?;
     }
     for e in &changes.events {
-        let audience = serde_json::to_string(&e.audience).map_err(|e| StoreError::Backend {
-            message: e.to_string(),
-        })?;
+        let audience =
+            serde_json::to_string(&e.audience).map_err(|e| StoreError::Backend { message: e.to_string() })?;
         tx.execute(
             "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             params![
@@ -282,12 +286,12 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
     tx.commit().map_err(map_err)
 }
 
-const PROFILE_SELECT: &str =
-    "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
+const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
 const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
 const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
 const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min_minor, budget_max_minor, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
-const INTEREST_SELECT: &str = "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
+const INTEREST_SELECT: &str =
+    "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
 
 fn one<T>(
     conn: &Connection,
@@ -327,16 +331,10 @@ impl Store for SqliteStore {
             commit_blocking(&mut conn, &changes)
         })
         .await
-        .map_err(|e| StoreError::Backend {
-            message: format!("commit task: {e}"),
-        })?
+        .map_err(|e| StoreError::Backend { message: format!("commit task: {e}") })?
     }
 
-    async fn idempotency_record(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> StoreResult<Option<IdempotencyRecord>> {
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
         self.read(move |c| {
             c.query_row(
@@ -383,73 +381,31 @@ impl Store for SqliteStore {
 #[async_trait]
 impl HomeHeroesStore for SqliteStore {
     async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
-        self.read(move |c| {
-            one(
-                c,
-                &format!("{PROFILE_SELECT} WHERE id = ?"),
-                user.to_string(),
-                decode_profile,
-            )
-        })
-        .await
+        self.read(move |c| one(c, &format!("{PROFILE_SELECT} WHERE id = ?"), user.to_string(), decode_profile)).await
     }
-    async fn civilian_profile(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Option<Versioned<CivilianProfile>>> {
+    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
         self.read(move |c| {
-            one(
-                c,
-                &format!("{CIVILIAN_SELECT} WHERE profile_id = ?"),
-                user.to_string(),
-                decode_civilian,
-            )
+            one(c, &format!("{CIVILIAN_SELECT} WHERE profile_id = ?"), user.to_string(), decode_civilian)
         })
         .await
     }
     async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>> {
-        self.read(move |c| {
-            one(
-                c,
-                &format!("{HERO_SELECT} WHERE profile_id = ?"),
-                user.to_string(),
-                decode_hero,
-            )
-        })
-        .await
+        self.read(move |c| one(c, &format!("{HERO_SELECT} WHERE profile_id = ?"), user.to_string(), decode_hero)).await
     }
-    async fn hero_profiles(
-        &self,
-        offset: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<Versioned<HeroProfile>>> {
+    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.read(move |c| {
             many(
                 c,
                 &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT ? OFFSET ?"),
-                &[
-                    SqlValue::Integer(i64::from(limit)),
-                    SqlValue::Integer(offset),
-                ],
+                &[SqlValue::Integer(i64::from(limit)), SqlValue::Integer(offset)],
                 decode_hero,
             )
         })
         .await
     }
-    async fn service_request(
-        &self,
-        id: ServiceRequestId,
-    ) -> StoreResult<Option<Versioned<ServiceRequest>>> {
-        self.read(move |c| {
-            one(
-                c,
-                &format!("{REQUEST_SELECT} WHERE id = ?"),
-                id.to_string(),
-                decode_request,
-            )
-        })
-        .await
+    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
+        self.read(move |c| one(c, &format!("{REQUEST_SELECT} WHERE id = ?"), id.to_string(), decode_request)).await
     }
     async fn service_requests(
         &self,
@@ -491,21 +447,12 @@ impl HomeHeroesStore for SqliteStore {
             args.push(SqlValue::Integer(a.created_at.unix_micros()));
             args.push(SqlValue::Text(a.id.to_string()));
         }
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
+        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT ?");
         args.push(SqlValue::Integer(i64::from(limit)));
-        self.read(move |c| many(c, &sql, &args, decode_request))
-            .await
+        self.read(move |c| many(c, &sql, &args, decode_request)).await
     }
-    async fn count_requests_created_since(
-        &self,
-        civilian: UserId,
-        since: Timestamp,
-    ) -> StoreResult<u64> {
+    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
         self.read(move |c| {
             let n: i64 = c.query_row(
                 "SELECT count(*) FROM service_requests WHERE civilian_id = ? AND created_at >= ?",
@@ -535,10 +482,7 @@ impl HomeHeroesStore for SqliteStore {
         })
         .await
     }
-    async fn interests(
-        &self,
-        request: ServiceRequestId,
-    ) -> StoreResult<Vec<Versioned<JobInterest>>> {
+    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
         self.read(move |c| {
             many(
                 c,
@@ -546,6 +490,112 @@ impl HomeHeroesStore for SqliteStore {
                 &[SqlValue::Text(request.to_string())],
                 decode_interest,
             )
+        })
+        .await
+    }
+}
+
+fn in_list(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+#[async_trait]
+impl LedgerStore for SqliteStore {
+    async fn ledger_accounts(&self, ids: &[AccountId]) -> StoreResult<Vec<Versioned<Account>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<SqlValue> = ids.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+        let sql = format!("{ACCOUNT_SELECT} WHERE id IN ({}) ORDER BY id", in_list(args.len()));
+        self.read(move |c| many(c, &sql, &args, decode_account)).await
+    }
+    async fn ledger_account_for(
+        &self,
+        owner: Option<UserId>,
+        kind: AccountKind,
+        currency: Currency,
+    ) -> StoreResult<Option<Versioned<Account>>> {
+        let args = vec![
+            owner.map_or(SqlValue::Null, |o| SqlValue::Text(o.to_string())),
+            SqlValue::Text(kind.as_str().into()),
+            SqlValue::Text(currency.code().into()),
+        ];
+        let sql = format!("{ACCOUNT_SELECT} WHERE owner_id IS ? AND kind = ? AND currency = ?");
+        self.read(move |c| Ok(many(c, &sql, &args, decode_account)?.into_iter().next())).await
+    }
+    async fn ledger_account_ids(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT id FROM ledger_accounts WHERE id > ? ORDER BY id LIMIT ?")?;
+            let rows = st.query_map(params![after, i64::from(limit)], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(AccountId(
+                    r?.parse().map_err(|_| Fail::Store(StoreError::Corrupt { message: "account id".into() }))?,
+                ));
+            }
+            Ok(out)
+        })
+        .await
+    }
+    async fn ledger_transfers(&self, ids: &[TransferId]) -> StoreResult<Vec<Transfer>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<SqlValue> = ids.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+        let sql = format!("{TRANSFER_SELECT} WHERE id IN ({}) ORDER BY seq", in_list(args.len()));
+        self.read(move |c| many(c, &sql, &args, decode_transfer)).await
+    }
+    async fn pending_resolutions(&self, pending: &[TransferId]) -> StoreResult<Vec<(TransferId, TransferKind)>> {
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<SqlValue> = pending.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+        let sql = format!("{TRANSFER_SELECT} WHERE result = 'ok' AND pending_id IN ({})", in_list(args.len()));
+        let rows = self.read(move |c| many(c, &sql, &args, decode_transfer)).await?;
+        Ok(rows.into_iter().filter_map(|t| t.pending_id.map(|p| (p, t.kind))).collect())
+    }
+    async fn expired_pending(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Transfer>> {
+        let sql = format!(
+            "{TRANSFER_SELECT} p WHERE kind = 'pending' AND result = 'ok' AND expires_at IS NOT NULL AND expires_at <= ?
+             AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id AND r.result = 'ok')
+             ORDER BY expires_at, seq LIMIT ?"
+        );
+        self.read(move |c| {
+            many(c, &sql, &[SqlValue::Integer(now.unix_micros()), SqlValue::Integer(i64::from(limit))], decode_transfer)
+        })
+        .await
+    }
+    async fn ledger_transfers_touching(&self, accounts: &[AccountId]) -> StoreResult<Vec<Transfer>> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<SqlValue> = accounts.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+        let list = in_list(ids.len());
+        let sql = format!(
+            "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id IN ({list}) OR credit_account_id IN ({list})) ORDER BY seq"
+        );
+        let args: Vec<SqlValue> = ids.iter().chain(ids.iter()).cloned().collect();
+        self.read(move |c| many(c, &sql, &args, decode_transfer)).await
+    }
+    async fn currency_totals(&self) -> StoreResult<Vec<CurrencyTotals>> {
+        self.read(|c| {
+            many(
+                c,
+                "SELECT currency, SUM(debits_pending), SUM(debits_posted), SUM(credits_pending), SUM(credits_posted)
+                 FROM ledger_accounts GROUP BY currency ORDER BY currency",
+                &[],
+                decode_totals,
+            )
+        })
+        .await
+    }
+    async fn account_transfers(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Transfer>> {
+        let sql = format!(
+            "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id = ?1 OR credit_account_id = ?1) ORDER BY seq LIMIT ?2"
+        );
+        self.read(move |c| {
+            many(c, &sql, &[SqlValue::Text(account.to_string()), SqlValue::Integer(i64::from(limit))], decode_transfer)
         })
         .await
     }

@@ -2,13 +2,12 @@
 
 use super::input::limits;
 use super::input::{
-    validate_cancel_reason, validate_score, CivilianProfileInput, HeroProfileInput, InterestInput,
-    ProfileInput, ServiceRequestInput, ValidCivilianProfile, ValidHeroProfile, ValidInterest,
-    ValidProfile, ValidServiceRequest,
+    validate_cancel_reason, validate_score, CivilianProfileInput, HeroProfileInput, InterestInput, ProfileInput,
+    ServiceRequestInput, ValidCivilianProfile, ValidHeroProfile, ValidInterest, ValidProfile, ValidServiceRequest,
 };
 use super::model::{
-    CivilianProfile, HeroProfile, InterestStatus, JobInterest, NotificationPreferences, Profile,
-    ProfileRole, Rating, RequestStatus, ServiceRequest, WeeklyAvailability,
+    CivilianProfile, HeroProfile, InterestStatus, JobInterest, NotificationPreferences, Profile, ProfileRole, Rating,
+    RequestStatus, ServiceRequest, WeeklyAvailability,
 };
 use super::workflow::{self, authorize, Action, RequestAction, RequestContext, Resource};
 use crate::actor::{Actor, Role};
@@ -48,10 +47,7 @@ pub struct ProfileScene {
     hero: Option<Versioned<HeroProfile>>,
 }
 
-async fn load_profile_scene<S: HomeHeroesStore + ?Sized>(
-    store: &S,
-    user: UserId,
-) -> Result<ProfileScene, Error> {
+async fn load_profile_scene<S: HomeHeroesStore + ?Sized>(store: &S, user: UserId) -> Result<ProfileScene, Error> {
     Ok(ProfileScene {
         profile: store.profile(user).await?,
         civilian: store.civilian_profile(user).await?,
@@ -83,13 +79,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
     async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<ProfileScene, Error> {
         load_profile_scene(store, self.user_id).await
     }
-    fn decide(
-        &self,
-        actor: &Actor,
-        _: &(),
-        scene: ProfileScene,
-        cx: &mut Decide<'_>,
-    ) -> Result<ProfileBundle, Error> {
+    fn decide(&self, actor: &Actor, _: &(), scene: ProfileScene, cx: &mut Decide<'_>) -> Result<ProfileBundle, Error> {
         let role_needed = match self.role {
             ProfileRole::Civilian => Role::Civilian,
             ProfileRole::Hero => Role::Hero,
@@ -106,10 +96,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
         let me = [self.user_id];
         let profile = match scene.profile {
             Some(p) if p.value.role != self.role => {
-                return Err(Error::conflict(format!(
-                    "the profile already exists with role `{}`",
-                    p.value.role
-                )));
+                return Err(Error::conflict(format!("the profile already exists with role `{}`", p.value.role)));
             }
             Some(p) => p.value,
             None => {
@@ -162,11 +149,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
             }
             (ProfileRole::Civilian, _) => None,
         };
-        Ok(ProfileBundle {
-            profile,
-            civilian,
-            hero,
-        })
+        Ok(ProfileBundle { profile, civilian, hero })
     }
 }
 
@@ -190,12 +173,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateProfile {
     fn validate(&self, _now: Timestamp) -> Result<ValidProfile, ValidationErrors> {
         self.input.validate()
     }
-    async fn load(
-        &self,
-        store: &S,
-        _actor: &Actor,
-        _: &ValidProfile,
-    ) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &S, _actor: &Actor, _: &ValidProfile) -> Result<Self::Loaded, Error> {
         Ok(store.profile(self.user_id).await?)
     }
     fn decide(
@@ -205,16 +183,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateProfile {
         loaded: Self::Loaded,
         cx: &mut Decide<'_>,
     ) -> Result<Profile, Error> {
-        require(
-            actor,
-            authorize(
-                actor,
-                Action::Update,
-                Resource::Profile {
-                    owner: self.user_id,
-                },
-            ),
-        )?;
+        require(actor, authorize(actor, Action::Update, Resource::Profile { owner: self.user_id }))?;
         let before = loaded.ok_or_else(|| Error::not_found("profile"))?;
         let mut after = before.value.clone();
         if let Some(n) = &valid.full_name {
@@ -252,12 +221,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateCivilianProfile {
     fn validate(&self, _now: Timestamp) -> Result<ValidCivilianProfile, ValidationErrors> {
         self.input.validate()
     }
-    async fn load(
-        &self,
-        store: &S,
-        _actor: &Actor,
-        _: &ValidCivilianProfile,
-    ) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &S, _actor: &Actor, _: &ValidCivilianProfile) -> Result<Self::Loaded, Error> {
         Ok(store.civilian_profile(self.user_id).await?)
     }
     fn decide(
@@ -267,16 +231,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateCivilianProfile {
         loaded: Self::Loaded,
         cx: &mut Decide<'_>,
     ) -> Result<CivilianProfile, Error> {
-        require(
-            actor,
-            authorize(
-                actor,
-                Action::Update,
-                Resource::CivilianProfile {
-                    owner: self.user_id,
-                },
-            ),
-        )?;
+        require(actor, authorize(actor, Action::Update, Resource::CivilianProfile { owner: self.user_id }))?;
         let before = loaded.ok_or_else(|| Error::not_found("civilian profile"))?;
         let mut after = before.value.clone();
         if let Some(a) = &valid.address {
@@ -312,12 +267,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateHeroProfile {
     fn validate(&self, _now: Timestamp) -> Result<ValidHeroProfile, ValidationErrors> {
         self.input.validate()
     }
-    async fn load(
-        &self,
-        store: &S,
-        _actor: &Actor,
-        _: &ValidHeroProfile,
-    ) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &S, _actor: &Actor, _: &ValidHeroProfile) -> Result<Self::Loaded, Error> {
         Ok(store.hero_profile(self.user_id).await?)
     }
     fn decide(
@@ -327,16 +277,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateHeroProfile {
         loaded: Self::Loaded,
         cx: &mut Decide<'_>,
     ) -> Result<HeroProfile, Error> {
-        require(
-            actor,
-            authorize(
-                actor,
-                Action::Update,
-                Resource::HeroProfile {
-                    owner: self.user_id,
-                },
-            ),
-        )?;
+        require(actor, authorize(actor, Action::Update, Resource::HeroProfile { owner: self.user_id }))?;
         let before = loaded.ok_or_else(|| Error::not_found("hero profile"))?;
         let mut after = before.value.clone();
         after.skills = valid.skills.clone();
@@ -376,22 +317,11 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         Ok((self.input.validate(now)?, now))
     }
-    async fn load(
-        &self,
-        store: &S,
-        actor: &Actor,
-        valid: &Self::Valid,
-    ) -> Result<CreateScene, Error> {
+    async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<CreateScene, Error> {
         let Some(user) = actor.user_id() else {
-            return Ok(CreateScene {
-                profile: None,
-                created_last_minute: 0,
-            });
+            return Ok(CreateScene { profile: None, created_last_minute: 0 });
         };
-        let since = valid
-            .1
-            .checked_sub(chrono::Duration::minutes(1))
-            .unwrap_or(valid.1);
+        let since = valid.1.checked_sub(chrono::Duration::minutes(1)).unwrap_or(valid.1);
         Ok(CreateScene {
             profile: store.profile(user).await?,
             created_last_minute: store.count_requests_created_since(user, since).await?,
@@ -407,14 +337,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
         let Some(civilian) = actor.user_id() else {
             return Err(Error::unauthenticated());
         };
-        require(
-            actor,
-            authorize(
-                actor,
-                Action::Create,
-                Resource::NewServiceRequest { civilian },
-            ),
-        )?;
+        require(actor, authorize(actor, Action::Create, Resource::NewServiceRequest { civilian }))?;
         match scene.profile {
             Some(p) if p.value.role == ProfileRole::Civilian => {}
             _ => return Err(Error::precondition("complete your civilian profile first")),
@@ -422,10 +345,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
         if scene.created_last_minute >= limits::REQUESTS_PER_MINUTE_MAX {
             return Err(Error::new(
                 crate::error::ErrorCode::RateLimited,
-                format!(
-                    "at most {} requests per minute",
-                    limits::REQUESTS_PER_MINUTE_MAX
-                ),
+                format!("at most {} requests per minute", limits::REQUESTS_PER_MINUTE_MAX),
             ));
         }
         let v = &valid.0;
@@ -557,11 +477,7 @@ impl RequestScene {
             is_owner: actor.is(self.request.value.civilian_id),
             hero_ready: self.actor_hero.as_ref().is_some_and(|h| h.value.is_ready()),
             own_interest: own,
-            open_interests: self
-                .interests
-                .iter()
-                .filter(|i| i.value.status == InterestStatus::Interested)
-                .count(),
+            open_interests: self.interests.iter().filter(|i| i.value.status == InterestStatus::Interested).count(),
             rated: self.request.value.rating.is_some(),
         }
     }
@@ -573,10 +489,7 @@ pub(crate) async fn load_request_scene<S: HomeHeroesStore + ?Sized>(
     actor: &Actor,
     id: ServiceRequestId,
 ) -> Result<RequestScene, Error> {
-    let request = store
-        .service_request(id)
-        .await?
-        .ok_or_else(|| Error::not_found("service request"))?;
+    let request = store.service_request(id).await?.ok_or_else(|| Error::not_found("service request"))?;
     let interests = store.interests(id).await?;
     let actor_hero = match actor.user_id() {
         Some(u) if actor.has_role(Role::Hero) => store.hero_profile(u).await?,
@@ -587,20 +500,12 @@ pub(crate) async fn load_request_scene<S: HomeHeroesStore + ?Sized>(
         Some(h) => store.hero_profile(h).await?,
         None => None,
     };
-    Ok(RequestScene {
-        request,
-        interests,
-        actor_hero,
-        assigned_hero,
-    })
+    Ok(RequestScene { request, interests, actor_hero, assigned_hero })
 }
 
 /// `not_found` unless `actor` may see `request` (invisible requests do not reveal that they exist).
 pub(crate) fn require_visible(actor: &Actor, request: &ServiceRequest) -> Result<(), Error> {
-    match (
-        authorize(actor, Action::Read, Resource::ServiceRequest(request)).allowed,
-        actor,
-    ) {
+    match (authorize(actor, Action::Read, Resource::ServiceRequest(request)).allowed, actor) {
         (true, _) => Ok(()),
         (false, Actor::Anonymous) => Err(Error::unauthenticated()),
         (false, _) => Err(Error::not_found("service request")),
@@ -618,9 +523,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
     fn validate(&self, _now: Timestamp) -> Result<ValidOp, ValidationErrors> {
         Ok(match &self.op {
             RequestOp::ExpressInterest { interest } => ValidOp::Interest(interest.validate()?),
-            RequestOp::Cancel { reason } => {
-                ValidOp::Cancel(validate_cancel_reason(reason.as_deref())?)
-            }
+            RequestOp::Cancel { reason } => ValidOp::Cancel(validate_cancel_reason(reason.as_deref())?),
             RequestOp::Rate { score } => ValidOp::Score(validate_score(*score)?),
             _ => ValidOp::Plain,
         })
@@ -651,38 +554,24 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 after.hero_id = Some(hero);
                 after.assigned_at = Some(now);
                 let audience = settle_interests(&scene, hero, cx)?;
-                cx.update(
-                    before,
-                    after.clone(),
-                    "assigned",
-                    &[&[civilian, hero][..], &audience].concat(),
-                )?;
+                cx.update(before, after.clone(), "assigned", &[&[civilian, hero][..], &audience].concat())?;
             }
             (RequestOp::ChooseHero { hero_id }, _) => {
-                let chosen = scene.interests.iter().find(|i| {
-                    i.value.hero_user_id == *hero_id && i.value.status == InterestStatus::Interested
-                });
+                let chosen = scene
+                    .interests
+                    .iter()
+                    .find(|i| i.value.hero_user_id == *hero_id && i.value.status == InterestStatus::Interested);
                 if chosen.is_none() {
-                    return Err(Error::precondition(
-                        "that hero has no open interest in this request",
-                    ));
+                    return Err(Error::precondition("that hero has no open interest in this request"));
                 }
                 after.hero_id = Some(*hero_id);
                 after.assigned_at = Some(now);
                 let audience = settle_interests(&scene, *hero_id, cx)?;
-                cx.update(
-                    before,
-                    after.clone(),
-                    "assigned",
-                    &[&[civilian, *hero_id][..], &audience].concat(),
-                )?;
+                cx.update(before, after.clone(), "assigned", &[&[civilian, *hero_id][..], &audience].concat())?;
             }
             (RequestOp::ExpressInterest { .. }, ValidOp::Interest(i)) => {
                 let hero = actor.user_id().ok_or_else(Error::unauthenticated)?;
-                let existing = scene
-                    .interests
-                    .iter()
-                    .find(|x| x.value.hero_user_id == hero);
+                let existing = scene.interests.iter().find(|x| x.value.hero_user_id == hero);
                 let interest = match existing {
                     Some(prev) => {
                         let mut next = prev.value.clone();
@@ -727,28 +616,18 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 after = before.value.clone();
             }
             (RequestOp::Start, _) => {
-                let hero = before
-                    .value
-                    .hero_id
-                    .ok_or_else(|| Error::internal("assigned request without hero"))?;
+                let hero = before.value.hero_id.ok_or_else(|| Error::internal("assigned request without hero"))?;
                 cx.update(before, after.clone(), "started", &[civilian, hero])?;
             }
             (RequestOp::Complete, _) => {
-                let hero = before
-                    .value
-                    .hero_id
-                    .ok_or_else(|| Error::internal("assigned request without hero"))?;
+                let hero = before.value.hero_id.ok_or_else(|| Error::internal("assigned request without hero"))?;
                 after.completed_at = Some(now);
                 cx.update(before, after.clone(), "completed", &[civilian, hero])?;
-                let profile = scene
-                    .assigned_hero
-                    .as_ref()
-                    .ok_or_else(|| Error::precondition("the hero has no profile"))?;
+                let profile =
+                    scene.assigned_hero.as_ref().ok_or_else(|| Error::precondition("the hero has no profile"))?;
                 let mut p = profile.value.clone();
-                p.completed_jobs = p
-                    .completed_jobs
-                    .checked_add(1)
-                    .ok_or_else(|| Error::internal("completed_jobs overflow"))?;
+                p.completed_jobs =
+                    p.completed_jobs.checked_add(1).ok_or_else(|| Error::internal("completed_jobs overflow"))?;
                 p.updated_at = now;
                 cx.update(profile, p, "job_completed", &[hero])?;
             }
@@ -758,11 +637,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 let mut audience = vec![civilian];
                 audience.extend(before.value.hero_id);
                 // Open interests close with the request.
-                for i in scene
-                    .interests
-                    .iter()
-                    .filter(|i| i.value.status == InterestStatus::Interested)
-                {
+                for i in scene.interests.iter().filter(|i| i.value.status == InterestStatus::Interested) {
                     let mut next = i.value.clone();
                     next.status = InterestStatus::Rejected;
                     next.updated_at = now;
@@ -772,48 +647,29 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 cx.update(before, after.clone(), "cancelled", &audience)?;
             }
             (RequestOp::Rate { .. }, ValidOp::Score(score)) => {
-                let hero = before
-                    .value
-                    .hero_id
-                    .ok_or_else(|| Error::internal("completed request without hero"))?;
+                let hero = before.value.hero_id.ok_or_else(|| Error::internal("completed request without hero"))?;
                 after.rating = Some(*score);
                 after.updated_at = now;
                 cx.update(before, after.clone(), "rated", &[civilian, hero])?;
-                let profile = scene
-                    .assigned_hero
-                    .as_ref()
-                    .ok_or_else(|| Error::precondition("the hero has no profile"))?;
+                let profile =
+                    scene.assigned_hero.as_ref().ok_or_else(|| Error::precondition("the hero has no profile"))?;
                 let mut p = profile.value.clone();
-                p.rating = p
-                    .rating
-                    .with(*score)
-                    .ok_or_else(|| Error::internal("rating overflow"))?;
+                p.rating = p.rating.with(*score).ok_or_else(|| Error::internal("rating overflow"))?;
                 p.updated_at = now;
                 cx.update(profile, p, "rated", &[hero])?;
             }
             _ => return Err(Error::internal("operation and validated input disagree")),
         }
-        Ok(RequestOutcome {
-            request: after,
-            interest: interest_out,
-        })
+        Ok(RequestOutcome { request: after, interest: interest_out })
     }
 }
 
 /// On assignment: the chosen hero's interest becomes `selected`, every other open one `rejected`.
 /// Returns the heroes to tell.
-fn settle_interests(
-    scene: &RequestScene,
-    chosen: UserId,
-    cx: &mut Decide<'_>,
-) -> Result<Vec<UserId>, Error> {
+fn settle_interests(scene: &RequestScene, chosen: UserId, cx: &mut Decide<'_>) -> Result<Vec<UserId>, Error> {
     let civilian = scene.request.value.civilian_id;
     let mut told = Vec::new();
-    for i in scene
-        .interests
-        .iter()
-        .filter(|i| i.value.status == InterestStatus::Interested)
-    {
+    for i in scene.interests.iter().filter(|i| i.value.status == InterestStatus::Interested) {
         let mut next = i.value.clone();
         let (status, action) = if i.value.hero_user_id == chosen {
             (InterestStatus::Selected, "selected")

@@ -2,8 +2,7 @@
 //! not a parse failure) and their validation into checked values (seed 000 §3, §5, §11).
 
 use super::model::{
-    BudgetRange, Category, DayWindow, InterestSource, Location, NotificationPreferences, Weekday,
-    WeeklyAvailability,
+    BudgetRange, Category, DayWindow, InterestSource, Location, NotificationPreferences, Weekday, WeeklyAvailability,
 };
 use crate::money::{Currency, Money, MoneyError};
 use crate::time::Timestamp;
@@ -18,53 +17,21 @@ pub mod limits {
     use rust_decimal::Decimal;
 
     /// Title: 5–100 characters, one line.
-    pub const TITLE: TextRule = TextRule {
-        min_chars: 5,
-        max_chars: 100,
-        multiline: false,
-    };
+    pub const TITLE: TextRule = TextRule { min_chars: 5, max_chars: 100, multiline: false };
     /// Description: 10–1000 characters.
-    pub const DESCRIPTION: TextRule = TextRule {
-        min_chars: 10,
-        max_chars: 1000,
-        multiline: true,
-    };
+    pub const DESCRIPTION: TextRule = TextRule { min_chars: 10, max_chars: 1000, multiline: true };
     /// Address lines.
-    pub const ADDRESS: TextRule = TextRule {
-        min_chars: 1,
-        max_chars: 200,
-        multiline: false,
-    };
+    pub const ADDRESS: TextRule = TextRule { min_chars: 1, max_chars: 200, multiline: false };
     /// City and state.
-    pub const PLACE: TextRule = TextRule {
-        min_chars: 1,
-        max_chars: 100,
-        multiline: false,
-    };
+    pub const PLACE: TextRule = TextRule { min_chars: 1, max_chars: 100, multiline: false };
     /// Postal code.
-    pub const ZIP: TextRule = TextRule {
-        min_chars: 2,
-        max_chars: 12,
-        multiline: false,
-    };
+    pub const ZIP: TextRule = TextRule { min_chars: 2, max_chars: 12, multiline: false };
     /// A person's name.
-    pub const FULL_NAME: TextRule = TextRule {
-        min_chars: 1,
-        max_chars: 100,
-        multiline: false,
-    };
+    pub const FULL_NAME: TextRule = TextRule { min_chars: 1, max_chars: 100, multiline: false };
     /// One skill.
-    pub const SKILL: TextRule = TextRule {
-        min_chars: 2,
-        max_chars: 50,
-        multiline: false,
-    };
+    pub const SKILL: TextRule = TextRule { min_chars: 2, max_chars: 50, multiline: false };
     /// A cancel reason.
-    pub const CANCEL_REASON: TextRule = TextRule {
-        min_chars: 1,
-        max_chars: 500,
-        multiline: true,
-    };
+    pub const CANCEL_REASON: TextRule = TextRule { min_chars: 1, max_chars: 500, multiline: true };
     /// Most skills a hero lists.
     pub const SKILLS_MAX: u32 = 20;
     /// Estimated duration, whole hours.
@@ -163,11 +130,7 @@ impl ServiceRequestInput {
     pub fn validate(&self, now: Timestamp) -> Result<ValidServiceRequest, ValidationErrors> {
         let mut v = Validator::new();
         let title = v.text("title", self.title.as_deref(), limits::TITLE);
-        let description = v.text(
-            "description",
-            self.description.as_deref(),
-            limits::DESCRIPTION,
-        );
+        let description = v.text("description", self.description.as_deref(), limits::DESCRIPTION);
         let category = v.one_of("category", self.category.as_deref(), Category::OPTIONS);
         let location = match &self.location {
             None => {
@@ -183,12 +146,7 @@ impl ServiceRequestInput {
             }
             Some(s) => match Timestamp::parse_rfc3339(s) {
                 None => {
-                    v.push(
-                        "scheduled_date",
-                        Violation::InvalidFormat {
-                            expected: "rfc3339".into(),
-                        },
-                    );
+                    v.push("scheduled_date", Violation::InvalidFormat { expected: "rfc3339".into() });
                     None
                 }
                 Some(t) if t <= now => {
@@ -232,17 +190,10 @@ fn validate_location(v: &mut Validator, l: &LocationInput) -> Option<Location> {
     let state = n.text("state", l.state.as_deref(), limits::PLACE);
     let zip_code = n.text("zip_code", l.zip_code.as_deref(), limits::ZIP);
     let zip_code = zip_code.and_then(|z| {
-        if z.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
-        {
+        if z.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
             Some(z)
         } else {
-            n.push(
-                "zip_code",
-                Violation::InvalidFormat {
-                    expected: "postal_code".into(),
-                },
-            );
+            n.push("zip_code", Violation::InvalidFormat { expected: "postal_code".into() });
             None
         }
     });
@@ -283,12 +234,7 @@ fn money_field(
     match Money::new(raw, currency) {
         Ok(m) => Some(m),
         Err(MoneyError::TooPrecise) => {
-            v.push(
-                field,
-                Violation::TooPrecise {
-                    max_decimals: currency.minor_units(),
-                },
-            );
+            v.push(field, Violation::TooPrecise { max_decimals: currency.minor_units() });
             None
         }
         Err(_) => {
@@ -298,12 +244,7 @@ fn money_field(
     }
 }
 
-fn currency_field(
-    v: &mut Validator,
-    field: &str,
-    raw: Option<&str>,
-    default: Option<Currency>,
-) -> Option<Currency> {
+fn currency_field(v: &mut Validator, field: &str, raw: Option<&str>, default: Option<Currency>) -> Option<Currency> {
     match raw.map(str::trim) {
         None | Some("") => {
             if default.is_none() {
@@ -312,12 +253,7 @@ fn currency_field(
             default
         }
         Some(code) => Currency::from_code(code).or_else(|| {
-            v.push(
-                field,
-                Violation::NotAllowed {
-                    allowed: Currency::known_codes().map(str::to_owned).collect(),
-                },
-            );
+            v.push(field, Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() });
             None
         }),
     }
@@ -345,12 +281,7 @@ fn validate_budget(v: &mut Validator, b: &BudgetInput) -> Option<BudgetRange> {
     };
     if let (Some(lo), Some(hi)) = (min, max) {
         if hi.amount() < lo.amount() {
-            n.push(
-                "max",
-                Violation::LessThanField {
-                    other: "budget_range.min".into(),
-                },
-            );
+            n.push("max", Violation::LessThanField { other: "budget_range.min".into() });
         }
     }
     let ok = n.is_ok();
@@ -359,10 +290,7 @@ fn validate_budget(v: &mut Validator, b: &BudgetInput) -> Option<BudgetRange> {
         return None;
     }
     currency?;
-    Some(BudgetRange {
-        min: min?,
-        max: max?,
-    })
+    Some(BudgetRange { min: min?, max: max? })
 }
 
 /// Normalises a phone number to E.164 (`+15551234567`), accepting spaces, dashes, dots and parentheses.
@@ -387,12 +315,7 @@ fn phone_field(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<Opti
         Some(p) => match normalize_e164(p) {
             Some(p) => Some(Some(p)),
             None => {
-                v.push(
-                    field,
-                    Violation::InvalidFormat {
-                        expected: "e164".into(),
-                    },
-                );
+                v.push(field, Violation::InvalidFormat { expected: "e164".into() });
                 None
             }
         },
@@ -424,20 +347,13 @@ impl ProfileInput {
         let mut v = Validator::new();
         let full_name = match &self.full_name {
             None => Some(None),
-            Some(n) => v
-                .optional_text("full_name", Some(n), limits::FULL_NAME)
-                .map(Some),
+            Some(n) => v.optional_text("full_name", Some(n), limits::FULL_NAME).map(Some),
         };
         let phone = match &self.phone {
             None => Some(None),
             Some(p) => phone_field(&mut v, "phone", Some(p)).map(Some),
         };
-        v.finish(|| {
-            Some(ValidProfile {
-                full_name: full_name?,
-                phone: phone?,
-            })
-        })
+        v.finish(|| Some(ValidProfile { full_name: full_name?, phone: phone? }))
     }
 }
 
@@ -490,22 +406,10 @@ impl CivilianProfileInput {
         let mut v = Validator::new();
         let address = match &self.address {
             None => Some(None),
-            Some(a) => v
-                .optional_text(
-                    "address",
-                    Some(a),
-                    TextRule {
-                        max_chars: 300,
-                        ..limits::ADDRESS
-                    },
-                )
-                .map(Some),
+            Some(a) => v.optional_text("address", Some(a), TextRule { max_chars: 300, ..limits::ADDRESS }).map(Some),
         };
         v.finish(|| {
-            Some(ValidCivilianProfile {
-                address: address?,
-                notifications: self.notifications.unwrap_or_default(),
-            })
+            Some(ValidCivilianProfile { address: address?, notifications: self.notifications.unwrap_or_default() })
         })
     }
 }
@@ -571,12 +475,8 @@ fn validate_https_url(raw: &str) -> Option<String> {
     let host = rest.split(['/', '?', '#']).next()?;
     let ok = url.chars().count() <= limits::URL_MAX_CHARS
         && !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
-        && url
-            .chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\'));
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        && url.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\'));
     ok.then(|| url.to_owned())
 }
 
@@ -594,12 +494,7 @@ impl HeroProfileInput {
                 None
             }
             Some(list) if list.len() > limits::SKILLS_MAX as usize => {
-                v.push(
-                    "skills",
-                    Violation::TooMany {
-                        max: limits::SKILLS_MAX,
-                    },
-                );
+                v.push("skills", Violation::TooMany { max: limits::SKILLS_MAX });
                 None
             }
             Some(list) => {
@@ -617,12 +512,7 @@ impl HeroProfileInput {
                 Some(out)
             }
         };
-        let currency = currency_field(
-            &mut v,
-            "currency",
-            self.currency.as_deref(),
-            Some(Currency::USD),
-        );
+        let currency = currency_field(&mut v, "currency", self.currency.as_deref(), Some(Currency::USD));
         let hourly_rate = match (self.hourly_rate, currency) {
             (None, _) => {
                 v.push("hourly_rate", Violation::Required);
@@ -643,9 +533,7 @@ impl HeroProfileInput {
             let Some(weekday) = Weekday::parse(day.trim().to_lowercase().as_str()) else {
                 v.push(
                     &field,
-                    Violation::NotAllowed {
-                        allowed: Weekday::ALL.iter().map(|(_, n)| (*n).into()).collect(),
-                    },
+                    Violation::NotAllowed { allowed: Weekday::ALL.iter().map(|(_, n)| (*n).into()).collect() },
                 );
                 continue;
             };
@@ -656,20 +544,9 @@ impl HeroProfileInput {
             let end = parse_time(&mut v, &format!("{field}.end"), hours.end.as_deref());
             if let (Some(s), Some(e)) = (start, end) {
                 if s >= e {
-                    v.push(
-                        &format!("{field}.start"),
-                        Violation::NotBeforeField {
-                            other: format!("{field}.end"),
-                        },
-                    );
+                    v.push(&format!("{field}.start"), Violation::NotBeforeField { other: format!("{field}.end") });
                 } else {
-                    availability.insert(
-                        weekday,
-                        DayWindow {
-                            start_minute: s,
-                            end_minute: e,
-                        },
-                    );
+                    availability.insert(weekday, DayWindow { start_minute: s, end_minute: e });
                 }
             }
         }
@@ -678,12 +555,7 @@ impl HeroProfileInput {
             Some(u) => match validate_https_url(u) {
                 Some(u) => Some(Some(u)),
                 None => {
-                    v.push(
-                        "profile_image_url",
-                        Violation::InvalidFormat {
-                            expected: "https_url".into(),
-                        },
-                    );
+                    v.push("profile_image_url", Violation::InvalidFormat { expected: "https_url".into() });
                     None
                 }
             },
@@ -706,12 +578,7 @@ fn parse_time(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<u16> 
             None
         }
         Some(s) => parse_hh_mm(s).or_else(|| {
-            v.push(
-                field,
-                Violation::InvalidFormat {
-                    expected: "hh_mm".into(),
-                },
-            );
+            v.push(field, Violation::InvalidFormat { expected: "hh_mm".into() });
             None
         }),
     }
@@ -748,12 +615,7 @@ impl InterestInput {
         if source == Some(InterestSource::Sms) && matches!(phone, Some(None)) {
             v.push("phone", Violation::Required);
         }
-        v.finish(|| {
-            Some(ValidInterest {
-                source: source?,
-                phone: phone?,
-            })
-        })
+        v.finish(|| Some(ValidInterest { source: source?, phone: phone? }))
     }
 }
 
@@ -782,23 +644,13 @@ mod tests {
     }
 
     fn any_text() -> impl Strategy<Value = Option<String>> {
-        prop::option::of(prop_oneof![
-            "\\PC{0,120}",
-            "[a-z <>/]{0,12}",
-            Just("x".repeat(2000)),
-            "[0-9:+\\- ]{0,20}"
-        ])
+        prop::option::of(prop_oneof!["\\PC{0,120}", "[a-z <>/]{0,12}", Just("x".repeat(2000)), "[0-9:+\\- ]{0,20}"])
     }
     fn any_decimal() -> impl Strategy<Value = Option<Decimal>> {
         prop::option::of((any::<i64>(), 0u32..12).prop_map(|(m, s)| Decimal::new(m, s)))
     }
     fn any_float() -> impl Strategy<Value = Option<f64>> {
-        prop::option::of(prop_oneof![
-            any::<f64>(),
-            -200.0..200.0f64,
-            Just(f64::NAN),
-            Just(f64::INFINITY)
-        ])
+        prop::option::of(prop_oneof![any::<f64>(), -200.0..200.0f64, Just(f64::NAN), Just(f64::INFINITY)])
     }
 
     prop_compose! {
@@ -881,21 +733,9 @@ mod tests {
         ok.title = Some("x".repeat(100));
         assert!(ok.validate(now()).is_ok());
         ok.title = Some("x".repeat(101));
-        assert_eq!(
-            ok.validate(now()).unwrap_err().get("title"),
-            Some(&Violation::TooLong { max: 100 })
-        );
-        let mut hero = HeroProfileInput {
-            skills: Some(vec!["Plumbing".into()]),
-            ..HeroProfileInput::default()
-        };
-        for (rate, good) in [
-            ("9.99", false),
-            ("10.00", true),
-            ("500.00", true),
-            ("500.01", false),
-            ("10.005", false),
-        ] {
+        assert_eq!(ok.validate(now()).unwrap_err().get("title"), Some(&Violation::TooLong { max: 100 }));
+        let mut hero = HeroProfileInput { skills: Some(vec!["Plumbing".into()]), ..HeroProfileInput::default() };
+        for (rate, good) in [("9.99", false), ("10.00", true), ("500.00", true), ("500.01", false), ("10.005", false)] {
             hero.hourly_rate = Some(rate.parse().unwrap());
             assert_eq!(hero.validate().is_ok(), good, "rate {rate}");
         }
@@ -912,11 +752,7 @@ mod tests {
         });
         assert!(r.validate(now()).is_ok(), "min = max is a valid budget");
         // JSON numbers and strings both decode as exact decimals.
-        let b: BudgetInput =
-            serde_json::from_str(r#"{"min": 10.1, "max": "20.25", "currency": "USD"}"#).unwrap();
-        assert_eq!(
-            (b.min.unwrap().to_string(), b.max.unwrap().to_string()),
-            ("10.1".to_owned(), "20.25".to_owned())
-        );
+        let b: BudgetInput = serde_json::from_str(r#"{"min": 10.1, "max": "20.25", "currency": "USD"}"#).unwrap();
+        assert_eq!((b.min.unwrap().to_string(), b.max.unwrap().to_string()), ("10.1".to_owned(), "20.25".to_owned()));
     }
 }

@@ -9,9 +9,7 @@ pub mod model;
 pub mod workflow;
 
 pub use commands::{ProfileBundle, RequestCommand, RequestOp, RequestOutcome};
-pub use workflow::{
-    authorize, available_actions, Action, RequestAction, Resource, SERVICE_REQUEST,
-};
+pub use workflow::{authorize, available_actions, Action, RequestAction, Resource, SERVICE_REQUEST};
 
 use crate::actor::Actor;
 use crate::error::Error;
@@ -22,16 +20,11 @@ use crate::store::{After, AuditRecord, EntityRef, HomeHeroesStore, RequestFilter
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Validator, Violation};
 use commands::{
-    load_request_scene, require, require_visible, CreateServiceRequest, EnsureProfile,
-    UpdateCivilianProfile, UpdateHeroProfile, UpdateProfile,
+    load_request_scene, require, require_visible, CreateServiceRequest, EnsureProfile, UpdateCivilianProfile,
+    UpdateHeroProfile, UpdateProfile,
 };
-use input::{
-    CivilianProfileInput, HeroProfileInput, InterestInput, ProfileInput, ServiceRequestInput,
-};
-use model::{
-    Category, CivilianProfile, HeroProfile, JobInterest, Profile, ProfileRole, RequestStatus,
-    ServiceRequest,
-};
+use input::{CivilianProfileInput, HeroProfileInput, InterestInput, ProfileInput, ServiceRequestInput};
+use model::{Category, CivilianProfile, HeroProfile, JobInterest, Profile, ProfileRole, RequestStatus, ServiceRequest};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -66,30 +59,16 @@ fn parse_page(v: &mut Validator, page: &PageRequest) -> (u32, Option<After>) {
         None => PAGE_LIMIT_DEFAULT,
         Some(l) if (1..=PAGE_LIMIT_MAX).contains(&l) => l,
         Some(_) => {
-            v.push(
-                "limit",
-                Violation::OutOfRange {
-                    min: 1,
-                    max: i64::from(PAGE_LIMIT_MAX),
-                },
-            );
+            v.push("limit", Violation::OutOfRange { min: 1, max: i64::from(PAGE_LIMIT_MAX) });
             PAGE_LIMIT_DEFAULT
         }
     };
     let after = page.cursor.as_deref().and_then(|c| {
         let parsed = c.split_once('.').and_then(|(t, id)| {
-            Some(After {
-                created_at: Timestamp::from_unix_micros(t.parse().ok()?)?,
-                id: id.parse().ok()?,
-            })
+            Some(After { created_at: Timestamp::from_unix_micros(t.parse().ok()?)?, id: id.parse().ok()? })
         });
         if parsed.is_none() {
-            v.push(
-                "cursor",
-                Violation::InvalidFormat {
-                    expected: "cursor".into(),
-                },
-            );
+            v.push("cursor", Violation::InvalidFormat { expected: "cursor".into() });
         }
         parsed
     });
@@ -149,19 +128,13 @@ pub fn compute_earnings(requests: &[ServiceRequest]) -> Result<(u32, Vec<Money>)
     let mut sums: BTreeMap<Currency, Decimal> = BTreeMap::new();
     for r in requests {
         let entry = sums.entry(r.budget.min.currency()).or_insert(Decimal::ZERO);
-        *entry = entry
-            .checked_add(r.budget.midpoint())
-            .ok_or_else(|| Error::internal("earnings overflow"))?;
+        *entry = entry.checked_add(r.budget.midpoint()).ok_or_else(|| Error::internal("earnings overflow"))?;
     }
     let mut totals = Vec::with_capacity(sums.len());
     for (currency, sum) in sums {
-        let rounded = sum.round_dp_with_strategy(
-            currency.minor_units(),
-            rust_decimal::RoundingStrategy::MidpointNearestEven,
-        );
-        totals.push(
-            Money::new(rounded, currency).map_err(|e| Error::internal(format!("earnings: {e}")))?,
-        );
+        let rounded =
+            sum.round_dp_with_strategy(currency.minor_units(), rust_decimal::RoundingStrategy::MidpointNearestEven);
+        totals.push(Money::new(rounded, currency).map_err(|e| Error::internal(format!("earnings: {e}")))?);
     }
     let jobs = u32::try_from(requests.len()).map_err(|_| Error::internal("too many jobs"))?;
     Ok((jobs, totals))
@@ -174,18 +147,14 @@ pub struct HomeHeroes<S> {
 
 impl<S: Clone> Clone for HomeHeroes<S> {
     fn clone(&self) -> Self {
-        Self {
-            runner: self.runner.clone(),
-        }
+        Self { runner: self.runner.clone() }
     }
 }
 
 impl<S: HomeHeroesStore> HomeHeroes<S> {
     /// The service over `store`, with the injected clock and id source.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
-        Self {
-            runner: Runner::new(store, clock, ids),
-        }
+        Self { runner: Runner::new(store, clock, ids) }
     }
     /// The command runner (for callers that build commands themselves, like the offline queue).
     pub fn runner(&self) -> &Runner<S> {
@@ -196,40 +165,12 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
     }
 
     /// Creates `user`'s profile and role part at signup; repeats return what exists.
-    pub async fn ensure_profile(
-        &self,
-        actor: &Actor,
-        user: UserId,
-        role: ProfileRole,
-    ) -> Result<ProfileBundle, Error> {
-        self.runner
-            .execute(
-                actor,
-                None,
-                &EnsureProfile {
-                    user_id: user,
-                    role,
-                },
-            )
-            .await
+    pub async fn ensure_profile(&self, actor: &Actor, user: UserId, role: ProfileRole) -> Result<ProfileBundle, Error> {
+        self.runner.execute(actor, None, &EnsureProfile { user_id: user, role }).await
     }
     /// Updates name and phone.
-    pub async fn update_profile(
-        &self,
-        actor: &Actor,
-        user: UserId,
-        input: ProfileInput,
-    ) -> Result<Profile, Error> {
-        self.runner
-            .execute(
-                actor,
-                None,
-                &UpdateProfile {
-                    user_id: user,
-                    input,
-                },
-            )
-            .await
+    pub async fn update_profile(&self, actor: &Actor, user: UserId, input: ProfileInput) -> Result<Profile, Error> {
+        self.runner.execute(actor, None, &UpdateProfile { user_id: user, input }).await
     }
     /// Updates address and notification toggles.
     pub async fn update_civilian_profile(
@@ -238,16 +179,7 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         user: UserId,
         input: CivilianProfileInput,
     ) -> Result<CivilianProfile, Error> {
-        self.runner
-            .execute(
-                actor,
-                None,
-                &UpdateCivilianProfile {
-                    user_id: user,
-                    input,
-                },
-            )
-            .await
+        self.runner.execute(actor, None, &UpdateCivilianProfile { user_id: user, input }).await
     }
     /// Sets skills, rate, availability and image.
     pub async fn update_hero_profile(
@@ -256,16 +188,7 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         user: UserId,
         input: HeroProfileInput,
     ) -> Result<HeroProfile, Error> {
-        self.runner
-            .execute(
-                actor,
-                None,
-                &UpdateHeroProfile {
-                    user_id: user,
-                    input,
-                },
-            )
-            .await
+        self.runner.execute(actor, None, &UpdateHeroProfile { user_id: user, input }).await
     }
 
     /// Posts a service request. With a key, a retry returns the first result and creates nothing.
@@ -275,9 +198,7 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         input: ServiceRequestInput,
         key: Option<&IdempotencyKey>,
     ) -> Result<ServiceRequest, Error> {
-        self.runner
-            .execute(actor, key, &CreateServiceRequest { input })
-            .await
+        self.runner.execute(actor, key, &CreateServiceRequest { input }).await
     }
     /// Runs one workflow action on a request.
     pub async fn act(
@@ -287,16 +208,10 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         op: RequestOp,
         key: Option<&IdempotencyKey>,
     ) -> Result<RequestOutcome, Error> {
-        self.runner
-            .execute(actor, key, &RequestCommand { request_id, op })
-            .await
+        self.runner.execute(actor, key, &RequestCommand { request_id, op }).await
     }
     /// A hero accepts a pending request (only while still pending: exactly one of racing heroes wins).
-    pub async fn accept(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<ServiceRequest, Error> {
+    pub async fn accept(&self, actor: &Actor, id: ServiceRequestId) -> Result<ServiceRequest, Error> {
         Ok(self.act(actor, id, RequestOp::Accept, None).await?.request)
     }
     /// The owner picks an interested hero: that interest `selected`, the others `rejected`.
@@ -306,10 +221,7 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         id: ServiceRequestId,
         hero: UserId,
     ) -> Result<ServiceRequest, Error> {
-        Ok(self
-            .act(actor, id, RequestOp::ChooseHero { hero_id: hero }, None)
-            .await?
-            .request)
+        Ok(self.act(actor, id, RequestOp::ChooseHero { hero_id: hero }, None).await?.request)
     }
     /// A hero registers interest (again, after withdrawing).
     pub async fn express_interest(
@@ -318,42 +230,21 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         id: ServiceRequestId,
         interest: InterestInput,
     ) -> Result<JobInterest, Error> {
-        let out = self
-            .act(actor, id, RequestOp::ExpressInterest { interest }, None)
-            .await?;
-        out.interest
-            .ok_or_else(|| Error::internal("interest missing from outcome"))
+        let out = self.act(actor, id, RequestOp::ExpressInterest { interest }, None).await?;
+        out.interest.ok_or_else(|| Error::internal("interest missing from outcome"))
     }
     /// A hero withdraws an open interest.
-    pub async fn withdraw_interest(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<JobInterest, Error> {
-        let out = self
-            .act(actor, id, RequestOp::WithdrawInterest, None)
-            .await?;
-        out.interest
-            .ok_or_else(|| Error::internal("interest missing from outcome"))
+    pub async fn withdraw_interest(&self, actor: &Actor, id: ServiceRequestId) -> Result<JobInterest, Error> {
+        let out = self.act(actor, id, RequestOp::WithdrawInterest, None).await?;
+        out.interest.ok_or_else(|| Error::internal("interest missing from outcome"))
     }
     /// The assigned hero starts work.
-    pub async fn start(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<ServiceRequest, Error> {
+    pub async fn start(&self, actor: &Actor, id: ServiceRequestId) -> Result<ServiceRequest, Error> {
         Ok(self.act(actor, id, RequestOp::Start, None).await?.request)
     }
     /// The assigned hero completes; the hero's `completed_jobs` grows in the same commit.
-    pub async fn complete(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<ServiceRequest, Error> {
-        Ok(self
-            .act(actor, id, RequestOp::Complete, None)
-            .await?
-            .request)
+    pub async fn complete(&self, actor: &Actor, id: ServiceRequestId) -> Result<ServiceRequest, Error> {
+        Ok(self.act(actor, id, RequestOp::Complete, None).await?.request)
     }
     /// The owner cancels (not after completion).
     pub async fn cancel(
@@ -362,159 +253,74 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         id: ServiceRequestId,
         reason: Option<String>,
     ) -> Result<ServiceRequest, Error> {
-        Ok(self
-            .act(actor, id, RequestOp::Cancel { reason }, None)
-            .await?
-            .request)
+        Ok(self.act(actor, id, RequestOp::Cancel { reason }, None).await?.request)
     }
     /// The owner rates the hero of a completed request, once.
-    pub async fn rate(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-        score: i64,
-    ) -> Result<ServiceRequest, Error> {
-        Ok(self
-            .act(actor, id, RequestOp::Rate { score }, None)
-            .await?
-            .request)
+    pub async fn rate(&self, actor: &Actor, id: ServiceRequestId, score: i64) -> Result<ServiceRequest, Error> {
+        Ok(self.act(actor, id, RequestOp::Rate { score }, None).await?.request)
     }
 
     /// The caller's own profile with its role part.
     pub async fn profile(&self, actor: &Actor, user: UserId) -> Result<ProfileBundle, Error> {
-        require(
-            actor,
-            authorize(actor, Action::Read, Resource::Profile { owner: user }),
-        )?;
-        let profile = self
-            .store()
-            .profile(user)
-            .await?
-            .ok_or_else(|| Error::not_found("profile"))?
-            .value;
+        require(actor, authorize(actor, Action::Read, Resource::Profile { owner: user }))?;
+        let profile = self.store().profile(user).await?.ok_or_else(|| Error::not_found("profile"))?.value;
         let civilian = self.store().civilian_profile(user).await?.map(|v| v.value);
         let hero = self.store().hero_profile(user).await?.map(|v| v.value);
-        Ok(ProfileBundle {
-            profile,
-            civilian,
-            hero,
-        })
+        Ok(ProfileBundle { profile, civilian, hero })
     }
     /// A hero's public profile.
     pub async fn hero_profile(&self, actor: &Actor, hero: UserId) -> Result<HeroProfile, Error> {
-        require(
-            actor,
-            authorize(actor, Action::Read, Resource::HeroProfile { owner: hero }),
-        )?;
-        Ok(self
-            .store()
-            .hero_profile(hero)
-            .await?
-            .ok_or_else(|| Error::not_found("hero profile"))?
-            .value)
+        require(actor, authorize(actor, Action::Read, Resource::HeroProfile { owner: hero }))?;
+        Ok(self.store().hero_profile(hero).await?.ok_or_else(|| Error::not_found("hero profile"))?.value)
     }
     /// Hero profiles, oldest first, offset-paged (seed 000 §12).
-    pub async fn hero_profiles(
-        &self,
-        actor: &Actor,
-        offset: u64,
-        limit: u32,
-    ) -> Result<Vec<HeroProfile>, Error> {
+    pub async fn hero_profiles(&self, actor: &Actor, offset: u64, limit: u32) -> Result<Vec<HeroProfile>, Error> {
         if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
             return Err(ValidationErrors::single(
                 "limit",
-                Violation::OutOfRange {
-                    min: 1,
-                    max: i64::from(PAGE_LIMIT_MAX),
-                },
+                Violation::OutOfRange { min: 1, max: i64::from(PAGE_LIMIT_MAX) },
             )
             .into());
         }
         let any = UserId::from_uuid(uuid::Uuid::nil());
-        require(
-            actor,
-            authorize(actor, Action::Read, Resource::HeroProfile { owner: any }),
-        )?;
-        Ok(self
-            .store()
-            .hero_profiles(offset, limit)
-            .await?
-            .into_iter()
-            .map(|v| v.value)
-            .collect())
+        require(actor, authorize(actor, Action::Read, Resource::HeroProfile { owner: any }))?;
+        Ok(self.store().hero_profiles(offset, limit).await?.into_iter().map(|v| v.value).collect())
     }
     /// One request, if the caller may see it (else `not_found`).
-    pub async fn service_request(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<ServiceRequest, Error> {
-        let r = self
-            .store()
-            .service_request(id)
-            .await?
-            .ok_or_else(|| Error::not_found("service request"))?;
+    pub async fn service_request(&self, actor: &Actor, id: ServiceRequestId) -> Result<ServiceRequest, Error> {
+        let r = self.store().service_request(id).await?.ok_or_else(|| Error::not_found("service request"))?;
         require_visible(actor, &r.value)?;
         Ok(r.value)
     }
     /// The interests in a request the caller may see: all for its owner, their own for a hero.
-    pub async fn interests(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<Vec<JobInterest>, Error> {
+    pub async fn interests(&self, actor: &Actor, id: ServiceRequestId) -> Result<Vec<JobInterest>, Error> {
         let r = self.service_request(actor, id).await?;
         let all = self.store().interests(id).await?;
         Ok(all
             .into_iter()
             .map(|v| v.value)
             .filter(|i| {
-                authorize(
-                    actor,
-                    Action::Read,
-                    Resource::JobInterest {
-                        request: &r,
-                        hero: i.hero_user_id,
-                    },
-                )
-                .allowed
+                authorize(actor, Action::Read, Resource::JobInterest { request: &r, hero: i.hero_user_id }).allowed
             })
             .collect())
     }
     /// The actions the caller may take on a request now (the transition table, asked).
-    pub async fn available_actions(
-        &self,
-        actor: &Actor,
-        id: ServiceRequestId,
-    ) -> Result<Vec<RequestAction>, Error> {
+    pub async fn available_actions(&self, actor: &Actor, id: ServiceRequestId) -> Result<Vec<RequestAction>, Error> {
         let scene = load_request_scene(self.store(), actor, id).await?;
         require_visible(actor, &scene.request.value)?;
-        Ok(available_actions(
-            actor,
-            &scene.request.value,
-            &scene.context(actor),
-        ))
+        Ok(available_actions(actor, &scene.request.value, &scene.context(actor)))
     }
 
     /// Pending requests, newest first, for heroes browsing (any signed-in user may read them, §7).
-    pub async fn list_pending(
-        &self,
-        actor: &Actor,
-        query: &PendingQuery,
-    ) -> Result<Page<ServiceRequest>, Error> {
+    pub async fn list_pending(&self, actor: &Actor, query: &PendingQuery) -> Result<Page<ServiceRequest>, Error> {
         let mut v = Validator::new();
-        let category = query
-            .category
-            .as_deref()
-            .map(|c| v.one_of("category", Some(c), Category::OPTIONS));
+        let category = query.category.as_deref().map(|c| v.one_of("category", Some(c), Category::OPTIONS));
         let currency = match query.currency.as_deref() {
             None => Some(Currency::USD),
             Some(c) => Currency::from_code(c.trim()).or_else(|| {
                 v.push(
                     "currency",
-                    Violation::NotAllowed {
-                        allowed: Currency::known_codes().map(str::to_owned).collect(),
-                    },
+                    Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() },
                 );
                 None
             }),
@@ -522,24 +328,14 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         let money = |v: &mut Validator, field: &str, amount: Option<Decimal>| {
             let (amount, currency) = (amount?, currency?);
             Money::new(amount, currency)
-                .map_err(|_| {
-                    v.push(
-                        field,
-                        Violation::TooPrecise {
-                            max_decimals: currency.minor_units(),
-                        },
-                    )
-                })
+                .map_err(|_| v.push(field, Violation::TooPrecise { max_decimals: currency.minor_units() }))
                 .ok()
         };
         let at_least = money(&mut v, "min_budget", query.min_budget);
         let at_most = money(&mut v, "max_budget", query.max_budget);
         let (limit, after) = parse_page(&mut v, &query.page);
         v.finish(|| Some(()))?;
-        require(
-            actor,
-            authorize(actor, Action::Read, Resource::PendingRequests),
-        )?;
+        require(actor, authorize(actor, Action::Read, Resource::PendingRequests))?;
         let filter = RequestFilter {
             status: Some(RequestStatus::Pending),
             category: category.flatten(),
@@ -556,38 +352,22 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         query: &MyRequestsQuery,
     ) -> Result<Page<ServiceRequest>, Error> {
         let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
-        let filter = RequestFilter {
-            civilian_id: Some(user),
-            ..self.parse_my(query)?
-        };
+        let filter = RequestFilter { civilian_id: Some(user), ..self.parse_my(query)? };
         let (limit, after) = self.parse_paging(&query.page)?;
         self.page(&filter, after, limit).await
     }
     /// Requests assigned to the caller (hero), newest first.
-    pub async fn list_assigned(
-        &self,
-        actor: &Actor,
-        query: &MyRequestsQuery,
-    ) -> Result<Page<ServiceRequest>, Error> {
+    pub async fn list_assigned(&self, actor: &Actor, query: &MyRequestsQuery) -> Result<Page<ServiceRequest>, Error> {
         let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
-        let filter = RequestFilter {
-            hero_id: Some(user),
-            ..self.parse_my(query)?
-        };
+        let filter = RequestFilter { hero_id: Some(user), ..self.parse_my(query)? };
         let (limit, after) = self.parse_paging(&query.page)?;
         self.page(&filter, after, limit).await
     }
     fn parse_my(&self, query: &MyRequestsQuery) -> Result<RequestFilter, Error> {
         let mut v = Validator::new();
-        let status = query
-            .status
-            .as_deref()
-            .map(|s| v.one_of("status", Some(s), RequestStatus::OPTIONS));
+        let status = query.status.as_deref().map(|s| v.one_of("status", Some(s), RequestStatus::OPTIONS));
         v.finish(|| Some(()))?;
-        Ok(RequestFilter {
-            status: status.flatten(),
-            ..RequestFilter::default()
-        })
+        Ok(RequestFilter { status: status.flatten(), ..RequestFilter::default() })
     }
     fn parse_paging(&self, page: &PageRequest) -> Result<(u32, Option<After>), Error> {
         let mut v = Validator::new();
@@ -601,24 +381,12 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         limit: u32,
     ) -> Result<Page<ServiceRequest>, Error> {
         // One extra row tells whether another page exists.
-        let mut rows: Vec<ServiceRequest> = self
-            .store()
-            .service_requests(filter, after, limit + 1)
-            .await?
-            .into_iter()
-            .map(|v| v.value)
-            .collect();
+        let mut rows: Vec<ServiceRequest> =
+            self.store().service_requests(filter, after, limit + 1).await?.into_iter().map(|v| v.value).collect();
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(cursor_of)
-        } else {
-            None
-        };
-        Ok(Page {
-            items: rows,
-            next_cursor,
-        })
+        let next_cursor = if more { rows.last().map(cursor_of) } else { None };
+        Ok(Page { items: rows, next_cursor })
     }
 
     /// A hero's earnings over `[from, to)` (seed 000 §5).
@@ -630,33 +398,16 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         to: Timestamp,
     ) -> Result<Earnings, Error> {
         if from >= to {
-            return Err(ValidationErrors::single(
-                "from",
-                Violation::NotBeforeField { other: "to".into() },
-            )
-            .into());
+            return Err(ValidationErrors::single("from", Violation::NotBeforeField { other: "to".into() }).into());
         }
-        require(
-            actor,
-            authorize(actor, Action::Read, Resource::Earnings { hero }),
-        )?;
+        require(actor, authorize(actor, Action::Read, Resource::Earnings { hero }))?;
         let done = self.store().completed_requests(hero, from, to).await?;
         let (jobs, totals) = compute_earnings(&done)?;
-        Ok(Earnings {
-            hero_id: hero,
-            from,
-            to,
-            jobs,
-            totals,
-        })
+        Ok(Earnings { hero_id: hero, from, to, jobs, totals })
     }
 
     /// The audit trail of an entity (admins and the system only).
-    pub async fn audit_trail(
-        &self,
-        actor: &Actor,
-        entity: EntityRef,
-    ) -> Result<Vec<AuditRecord>, Error> {
+    pub async fn audit_trail(&self, actor: &Actor, entity: EntityRef) -> Result<Vec<AuditRecord>, Error> {
         require(actor, authorize(actor, Action::Read, Resource::AuditTrail))?;
         Ok(self.store().audit_trail(entity).await?)
     }

@@ -124,11 +124,7 @@ pub struct NotificationPreferences {
 
 impl Default for NotificationPreferences {
     fn default() -> Self {
-        Self {
-            push: true,
-            email: true,
-            sms: false,
-        }
+        Self { push: true, email: true, sms: false }
     }
 }
 
@@ -185,10 +181,7 @@ impl Rating {
     }
     /// With one more score; `None` on overflow.
     pub fn with(&self, score: u8) -> Option<Rating> {
-        Some(Rating {
-            count: self.count.checked_add(1)?,
-            total: self.total.checked_add(u32::from(score))?,
-        })
+        Some(Rating { count: self.count.checked_add(1)?, total: self.total.checked_add(u32::from(score))? })
     }
 }
 

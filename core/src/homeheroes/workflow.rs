@@ -64,87 +64,63 @@ const ASSIGNED: &[Party<Relation>] = &[Party::Relation(Relation::AssignedHero)];
 use RequestStatus as S;
 
 /// The service-request workflow (seed 000 §1 "Status Transitions", §3).
-pub static SERVICE_REQUEST: Machine<RequestStatus, RequestAction, Relation, RequestContext> =
-    Machine {
-        name: "service_request",
-        rows: &[
-            Row {
-                from: &[S::Pending],
-                action: RequestAction::Accept,
-                to: S::Assigned,
-                parties: HERO,
-                guard: Some(Guard {
-                    name: "ready_hero_not_owner",
-                    check: |c| c.hero_ready && !c.is_owner,
-                }),
-            },
-            Row {
-                from: &[S::Pending],
-                action: RequestAction::ChooseHero,
-                to: S::Assigned,
-                parties: OWNER,
-                guard: Some(Guard {
-                    name: "has_open_interest",
-                    check: |c| c.open_interests > 0,
-                }),
-            },
-            Row {
-                from: &[S::Pending],
-                action: RequestAction::ExpressInterest,
-                to: S::Pending,
-                parties: HERO,
-                guard: Some(Guard {
-                    name: "ready_hero_without_open_interest",
-                    check: |c| {
-                        c.hero_ready
-                            && !c.is_owner
-                            && matches!(c.own_interest, None | Some(InterestStatus::Withdrawn))
-                    },
-                }),
-            },
-            Row {
-                from: &[S::Pending],
-                action: RequestAction::WithdrawInterest,
-                to: S::Pending,
-                parties: HERO,
-                guard: Some(Guard {
-                    name: "own_open_interest",
-                    check: |c| c.own_interest == Some(InterestStatus::Interested),
-                }),
-            },
-            Row {
-                from: &[S::Assigned],
-                action: RequestAction::Start,
-                to: S::Active,
-                parties: ASSIGNED,
-                guard: None,
-            },
-            Row {
-                from: &[S::Active],
-                action: RequestAction::Complete,
-                to: S::Completed,
-                parties: ASSIGNED,
-                guard: None,
-            },
-            Row {
-                from: &[S::Pending, S::Assigned, S::Active],
-                action: RequestAction::Cancel,
-                to: S::Cancelled,
-                parties: OWNER,
-                guard: None,
-            },
-            Row {
-                from: &[S::Completed],
-                action: RequestAction::Rate,
-                to: S::Completed,
-                parties: OWNER,
-                guard: Some(Guard {
-                    name: "not_yet_rated",
-                    check: |c| !c.rated,
-                }),
-            },
-        ],
-    };
+pub static SERVICE_REQUEST: Machine<RequestStatus, RequestAction, Relation, RequestContext> = Machine {
+    name: "service_request",
+    rows: &[
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::Accept,
+            to: S::Assigned,
+            parties: HERO,
+            guard: Some(Guard { name: "ready_hero_not_owner", check: |c| c.hero_ready && !c.is_owner }),
+        },
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::ChooseHero,
+            to: S::Assigned,
+            parties: OWNER,
+            guard: Some(Guard { name: "has_open_interest", check: |c| c.open_interests > 0 }),
+        },
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::ExpressInterest,
+            to: S::Pending,
+            parties: HERO,
+            guard: Some(Guard {
+                name: "ready_hero_without_open_interest",
+                check: |c| {
+                    c.hero_ready && !c.is_owner && matches!(c.own_interest, None | Some(InterestStatus::Withdrawn))
+                },
+            }),
+        },
+        Row {
+            from: &[S::Pending],
+            action: RequestAction::WithdrawInterest,
+            to: S::Pending,
+            parties: HERO,
+            guard: Some(Guard {
+                name: "own_open_interest",
+                check: |c| c.own_interest == Some(InterestStatus::Interested),
+            }),
+        },
+        Row { from: &[S::Assigned], action: RequestAction::Start, to: S::Active, parties: ASSIGNED, guard: None },
+        Row { from: &[S::Active], action: RequestAction::Complete, to: S::Completed, parties: ASSIGNED, guard: None },
+        Row {
+            from: &[S::Pending, S::Assigned, S::Active],
+            action: RequestAction::Cancel,
+            to: S::Cancelled,
+            parties: OWNER,
+            guard: None,
+        },
+        Row {
+            from: &[S::Completed],
+            action: RequestAction::Rate,
+            to: S::Completed,
+            parties: OWNER,
+            guard: Some(Guard { name: "not_yet_rated", check: |c| !c.rated }),
+        },
+    ],
+};
 
 /// The relations `actor` holds to `request`.
 pub fn relations(actor: &Actor, request: &ServiceRequest) -> Vec<Relation> {
@@ -170,11 +146,7 @@ pub fn fire(
 }
 
 /// The actions `actor` may take on `request` now.
-pub fn available_actions(
-    actor: &Actor,
-    request: &ServiceRequest,
-    ctx: &RequestContext,
-) -> Vec<RequestAction> {
+pub fn available_actions(actor: &Actor, request: &ServiceRequest, ctx: &RequestContext) -> Vec<RequestAction> {
     let held = held_parties(actor, &relations(actor, request));
     SERVICE_REQUEST.available(request.status, &held, ctx)
 }
@@ -265,7 +237,9 @@ pub fn authorize(actor: &Actor, action: Action, resource: Resource<'_>) -> Decis
             actor.is(request.civilian_id) || actor.is(hero),
             "an interest is visible to the request's civilian and to its hero",
         ),
-        (Read, Resource::Earnings { hero }) => Decision::when(actor.is(hero), "heroes can only read their own earnings"),
+        (Read, Resource::Earnings { hero }) => {
+            Decision::when(actor.is(hero), "heroes can only read their own earnings")
+        }
         (Read, Resource::AuditTrail) => Decision::when(actor.is_admin(), "only admins can read audit trails"),
         _ => Decision::deny("not allowed"),
     }
@@ -338,12 +312,7 @@ mod tests {
     }
 
     fn action_strategy() -> impl Strategy<Value = RequestAction> {
-        prop::sample::select(
-            RequestAction::ALL
-                .iter()
-                .map(|(a, _)| *a)
-                .collect::<Vec<_>>(),
-        )
+        prop::sample::select(RequestAction::ALL.iter().map(|(a, _)| *a).collect::<Vec<_>>())
     }
 
     proptest! {
@@ -392,14 +361,8 @@ mod tests {
         assert!(available_actions(&all[0], &r, &ctx).is_empty());
         assert!(available_actions(&all[4], &r, &ctx).is_empty());
         assert_eq!(available_actions(&all[3], &r, &ctx), [RequestAction::Start]);
-        assert_eq!(
-            available_actions(&all[1], &r, &ctx),
-            [RequestAction::Cancel]
-        );
+        assert_eq!(available_actions(&all[1], &r, &ctx), [RequestAction::Cancel]);
         let err = fire(&all[3], &r, RequestAction::Complete, &ctx).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "cannot `complete` a service_request that is `assigned`"
-        );
+        assert_eq!(err.to_string(), "cannot `complete` a service_request that is `assigned`");
     }
 }

@@ -35,10 +35,7 @@ impl<S: HomeHeroesStore + Clone + 'static> World<S> {
     pub async fn civilian(&self) -> Actor {
         let id = UserId::generate(&RandomIds);
         let actor = Actor::user(id, [Role::Civilian]);
-        self.hh
-            .ensure_profile(&actor, id, ProfileRole::Civilian)
-            .await
-            .expect("civilian signup");
+        self.hh.ensure_profile(&actor, id, ProfileRole::Civilian).await.expect("civilian signup");
         actor
     }
 
@@ -46,10 +43,7 @@ impl<S: HomeHeroesStore + Clone + 'static> World<S> {
     pub async fn hero(&self) -> Actor {
         let actor = self.bare_hero().await;
         let id = actor.user_id().expect("user");
-        self.hh
-            .update_hero_profile(&actor, id, hero_input())
-            .await
-            .expect("hero onboarding");
+        self.hh.update_hero_profile(&actor, id, hero_input()).await.expect("hero onboarding");
         actor
     }
 
@@ -57,19 +51,13 @@ impl<S: HomeHeroesStore + Clone + 'static> World<S> {
     pub async fn bare_hero(&self) -> Actor {
         let id = UserId::generate(&RandomIds);
         let actor = Actor::user(id, [Role::Hero]);
-        self.hh
-            .ensure_profile(&actor, id, ProfileRole::Hero)
-            .await
-            .expect("hero signup");
+        self.hh.ensure_profile(&actor, id, ProfileRole::Hero).await.expect("hero signup");
         actor
     }
 
     /// A pending request by `civilian`.
     pub async fn request(&self, civilian: &Actor) -> ServiceRequest {
-        self.hh
-            .create_service_request(civilian, request_input(), None)
-            .await
-            .expect("create request")
+        self.hh.create_service_request(civilian, request_input(), None).await.expect("create request")
     }
 }
 

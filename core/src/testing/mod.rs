@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod fixtures;
+pub mod ledger;
 pub mod suite;
 
 /// Expands to the whole conformance suite for a store. `$fresh` is an async expression that yields a
@@ -37,6 +38,24 @@ macro_rules! conformance_tests {
             earnings_follow_the_midpoint_rule_per_currency,
             random_action_sequences_respect_the_transition_table
         );
+        $crate::conformance_tests!(@ledger $fresh;
+            ledger_accounts_open_once_and_balances_are_private,
+            ledger_transfers_apply_once_and_failures_keep_failing,
+            ledger_two_phase_holds_post_void_and_expire_once,
+            ledger_concurrent_debits_never_overdraw,
+            ledger_concurrent_post_and_void_exactly_one_wins,
+            ledger_reconciliation_freezes_a_tampered_account,
+            ledger_random_operations_keep_every_invariant
+        );
+    };
+    (@ledger $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::ledger::$name(store).await;
+            }
+        )+
     };
     (@tests $fresh:expr; $($name:ident),+) => {
         $(

@@ -5,9 +5,7 @@ use crate::actor::{Actor, Role};
 use crate::error::ErrorCode;
 use crate::homeheroes::input::{BudgetInput, InterestInput, ProfileInput};
 use crate::homeheroes::model::{InterestStatus, ProfileRole, RequestStatus, ServiceRequest};
-use crate::homeheroes::{
-    MyRequestsQuery, PageRequest, PendingQuery, RequestAction, RequestOp, SERVICE_REQUEST,
-};
+use crate::homeheroes::{MyRequestsQuery, PageRequest, PendingQuery, RequestAction, RequestOp, SERVICE_REQUEST};
 use crate::id::{ServiceRequestId, UserId};
 use crate::money::{Currency, Money};
 use crate::service::IdempotencyKey;
@@ -40,9 +38,7 @@ pub async fn ensure_profile_is_idempotent_under_a_signup_race<S: TestStore>(stor
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (w, actor) = (w.clone(), actor.clone());
-        tasks.push(tokio::spawn(async move {
-            w.hh.ensure_profile(&actor, id, ProfileRole::Hero).await
-        }));
+        tasks.push(tokio::spawn(async move { w.hh.ensure_profile(&actor, id, ProfileRole::Hero).await }));
     }
     let mut hero_ids = HashSet::new();
     for t in tasks {
@@ -51,30 +47,17 @@ pub async fn ensure_profile_is_idempotent_under_a_signup_race<S: TestStore>(stor
         hero_ids.insert(bundle.hero.expect("hero part").id);
     }
     assert_eq!(hero_ids.len(), 1, "one hero profile row, whoever won");
-    let again =
-        w.hh.ensure_profile(&actor, id, ProfileRole::Hero)
-            .await
-            .unwrap();
+    let again = w.hh.ensure_profile(&actor, id, ProfileRole::Hero).await.unwrap();
     assert!(hero_ids.contains(&again.hero.unwrap().id));
-    let trail = w
-        .store()
-        .audit_trail(again.profile.entity_ref())
-        .await
-        .unwrap();
+    let trail = w.store().audit_trail(again.profile.entity_ref()).await.unwrap();
     assert_eq!(trail.len(), 1, "created once, so audited once");
     // The other role is a conflict, not a second profile.
     let as_civ = Actor::user(id, [Role::Hero, Role::Civilian]);
-    let err =
-        w.hh.ensure_profile(&as_civ, id, ProfileRole::Civilian)
-            .await
-            .unwrap_err();
+    let err = w.hh.ensure_profile(&as_civ, id, ProfileRole::Civilian).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
     // Nobody creates someone else's profile.
     let other = Actor::user(UserId::generate(&RandomIds), [Role::Hero]);
-    let err =
-        w.hh.ensure_profile(&other, UserId::generate(&RandomIds), ProfileRole::Hero)
-            .await
-            .unwrap_err();
+    let err = w.hh.ensure_profile(&other, UserId::generate(&RandomIds), ProfileRole::Hero).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden);
 }
 
@@ -86,38 +69,22 @@ pub async fn profile_updates_are_validated_and_owner_only<S: TestStore>(store: S
         w.hh.update_profile(
             &civ,
             me,
-            ProfileInput {
-                full_name: Some("  Ada <b>Lovelace</b> ".into()),
-                phone: Some("+1 (555) 123-4567".into()),
-            },
+            ProfileInput { full_name: Some("  Ada <b>Lovelace</b> ".into()), phone: Some("+1 (555) 123-4567".into()) },
         )
         .await
         .unwrap();
     assert_eq!(p.full_name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(p.phone.as_deref(), Some("+15551234567"));
     let err =
-        w.hh.update_profile(
-            &civ,
-            me,
-            ProfileInput {
-                full_name: None,
-                phone: Some("555-CALL".into()),
-            },
-        )
-        .await
-        .unwrap_err();
+        w.hh.update_profile(&civ, me, ProfileInput { full_name: None, phone: Some("555-CALL".into()) })
+            .await
+            .unwrap_err();
     assert_eq!(err.code, ErrorCode::Validation);
     assert_eq!(err.fields[0].field, "phone");
     let other = w.civilian().await;
-    let err =
-        w.hh.update_profile(&other, me, ProfileInput::default())
-            .await
-            .unwrap_err();
+    let err = w.hh.update_profile(&other, me, ProfileInput::default()).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden);
-    assert_eq!(
-        w.hh.profile(&other, me).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
+    assert_eq!(w.hh.profile(&other, me).await.unwrap_err().code, ErrorCode::Forbidden);
     assert_eq!(w.hh.profile(&civ, me).await.unwrap().profile, p);
 
     let hero = w.bare_hero().await;
@@ -126,36 +93,14 @@ pub async fn profile_updates_are_validated_and_owner_only<S: TestStore>(store: S
     bad.hourly_rate = Some(Decimal::new(999, 2));
     bad.skills = Some(vec![]);
     let err = w.hh.update_hero_profile(&hero, hid, bad).await.unwrap_err();
-    let fields: Vec<_> = err
-        .fields
-        .iter()
-        .map(|f| (f.field.as_str(), f.violation.code()))
-        .collect();
-    assert_eq!(
-        fields,
-        [
-            ("skills", "too_few"),
-            ("hourly_rate", "amount_out_of_range")
-        ]
-    );
-    let hp =
-        w.hh.update_hero_profile(&hero, hid, hero_input())
-            .await
-            .unwrap();
+    let fields: Vec<_> = err.fields.iter().map(|f| (f.field.as_str(), f.violation.code())).collect();
+    assert_eq!(fields, [("skills", "too_few"), ("hourly_rate", "amount_out_of_range")]);
+    let hp = w.hh.update_hero_profile(&hero, hid, hero_input()).await.unwrap();
     assert_eq!(hp.hourly_rate, Some(Money::from_minor(3500, Currency::USD)));
     // Hero profiles are public, even to anonymous callers; updates are the hero's own.
     assert_eq!(w.hh.hero_profile(&Actor::Anonymous, hid).await.unwrap(), hp);
-    assert_eq!(
-        w.hh.update_hero_profile(&civ, hid, hero_input())
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Forbidden
-    );
-    assert_eq!(
-        w.store().hero_profile(hid).await.unwrap().unwrap().version,
-        2
-    );
+    assert_eq!(w.hh.update_hero_profile(&civ, hid, hero_input()).await.unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(w.store().hero_profile(hid).await.unwrap().unwrap().version, 2);
 }
 
 pub async fn created_request_round_trips_exactly<S: TestStore>(store: S) {
@@ -164,33 +109,17 @@ pub async fn created_request_round_trips_exactly<S: TestStore>(store: S) {
     let mut input = request_input();
     input.title = Some("  Réparer <script>alert(1)</script>l'évier  ".into());
     input.description = Some("Ligne un\r\nLigne deux — 水漏れ".into());
-    let created =
-        w.hh.create_service_request(&civ, input, None)
-            .await
-            .unwrap();
+    let created = w.hh.create_service_request(&civ, input, None).await.unwrap();
     assert_eq!(created.title, "Réparer l'évier");
     assert_eq!(created.description, "Ligne un\nLigne deux — 水漏れ");
     assert_eq!(created.budget.min.amount().to_string(), "50.00");
-    let loaded = w
-        .store()
-        .service_request(created.id)
-        .await
-        .unwrap()
-        .expect("stored");
+    let loaded = w.store().service_request(created.id).await.unwrap().expect("stored");
     assert_eq!(loaded.version, 1);
-    assert_eq!(
-        loaded.value, created,
-        "what the store returns is exactly what core decided"
-    );
-    assert_eq!(
-        w.hh.service_request(&civ, created.id).await.unwrap(),
-        created
-    );
+    assert_eq!(loaded.value, created, "what the store returns is exactly what core decided");
+    assert_eq!(w.hh.service_request(&civ, created.id).await.unwrap(), created);
 }
 
-pub async fn invalid_request_is_refused_with_every_field_error_and_nothing_written<S: TestStore>(
-    store: S,
-) {
+pub async fn invalid_request_is_refused_with_every_field_error_and_nothing_written<S: TestStore>(store: S) {
     let w = World::new(store);
     let civ = w.civilian().await;
     let mut input = request_input();
@@ -207,16 +136,9 @@ pub async fn invalid_request_is_refused_with_every_field_error_and_nothing_writt
     if let Some(l) = input.location.as_mut() {
         l.latitude = Some(91.0);
     }
-    let err =
-        w.hh.create_service_request(&civ, input, None)
-            .await
-            .unwrap_err();
+    let err = w.hh.create_service_request(&civ, input, None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Validation);
-    let got: Vec<_> = err
-        .fields
-        .iter()
-        .map(|f| (f.field.as_str(), f.violation.code()))
-        .collect();
+    let got: Vec<_> = err.fields.iter().map(|f| (f.field.as_str(), f.violation.code())).collect();
     assert_eq!(
         got,
         [
@@ -230,26 +152,14 @@ pub async fn invalid_request_is_refused_with_every_field_error_and_nothing_writt
         ]
     );
     assert_eq!(err.fields[0].violation, Violation::TooShort { min: 5 });
-    let mine =
-        w.hh.list_my_requests(&civ, &MyRequestsQuery::default())
-            .await
-            .unwrap();
+    let mine = w.hh.list_my_requests(&civ, &MyRequestsQuery::default()).await.unwrap();
     assert!(mine.items.is_empty(), "nothing written");
     // A hero without a civilian profile cannot post; neither can a civilian who never signed up.
     let ghost = Actor::user(UserId::generate(&RandomIds), [Role::Civilian]);
-    let err =
-        w.hh.create_service_request(&ghost, request_input(), None)
-            .await
-            .unwrap_err();
+    let err = w.hh.create_service_request(&ghost, request_input(), None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::PreconditionFailed);
     let hero = w.hero().await;
-    assert_eq!(
-        w.hh.create_service_request(&hero, request_input(), None)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Forbidden
-    );
+    assert_eq!(w.hh.create_service_request(&hero, request_input(), None).await.unwrap_err().code, ErrorCode::Forbidden);
 }
 
 pub async fn job_lifecycle_runs_end_to_end<S: TestStore>(store: S) {
@@ -261,31 +171,15 @@ pub async fn job_lifecycle_runs_end_to_end<S: TestStore>(store: S) {
         w.hh.available_actions(&hero, r.id).await.unwrap(),
         [RequestAction::Accept, RequestAction::ExpressInterest]
     );
-    assert_eq!(
-        w.hh.available_actions(&civ, r.id).await.unwrap(),
-        [RequestAction::Cancel]
-    );
+    assert_eq!(w.hh.available_actions(&civ, r.id).await.unwrap(), [RequestAction::Cancel]);
     let r = w.hh.accept(&hero, r.id).await.unwrap();
-    assert_eq!(
-        (r.status, r.hero_id),
-        (RequestStatus::Assigned, Some(uid(&hero)))
-    );
-    assert_eq!(
-        w.hh.available_actions(&hero, r.id).await.unwrap(),
-        [RequestAction::Start]
-    );
+    assert_eq!((r.status, r.hero_id), (RequestStatus::Assigned, Some(uid(&hero))));
+    assert_eq!(w.hh.available_actions(&hero, r.id).await.unwrap(), [RequestAction::Start]);
     // Only the assigned hero moves it on.
     let err = w.hh.complete(&hero, r.id).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidTransition);
-    assert!(
-        err.message.contains("`complete`") && err.message.contains("`assigned`"),
-        "{}",
-        err.message
-    );
-    assert_eq!(
-        w.hh.start(&civ, r.id).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
+    assert!(err.message.contains("`complete`") && err.message.contains("`assigned`"), "{}", err.message);
+    assert_eq!(w.hh.start(&civ, r.id).await.unwrap_err().code, ErrorCode::Forbidden);
     let r = w.hh.start(&hero, r.id).await.unwrap();
     assert_eq!(r.status, RequestStatus::Active);
     w.clock.advance(chrono::Duration::hours(2));
@@ -293,39 +187,20 @@ pub async fn job_lifecycle_runs_end_to_end<S: TestStore>(store: S) {
     assert_eq!(r.status, RequestStatus::Completed);
     assert_eq!(r.completed_at, Some(w.clock_now()));
     let hp = w.hh.hero_profile(&civ, uid(&hero)).await.unwrap();
-    assert_eq!(
-        hp.completed_jobs, 1,
-        "completion increments completed_jobs in the same commit"
-    );
-    assert_eq!(
-        w.hh.cancel(&civ, r.id, None).await.unwrap_err().code,
-        ErrorCode::InvalidTransition
-    );
+    assert_eq!(hp.completed_jobs, 1, "completion increments completed_jobs in the same commit");
+    assert_eq!(w.hh.cancel(&civ, r.id, None).await.unwrap_err().code, ErrorCode::InvalidTransition);
     let r = w.hh.rate(&civ, r.id, 4).await.unwrap();
     assert_eq!(r.rating, Some(4));
-    assert_eq!(
-        w.hh.rate(&civ, r.id, 5).await.unwrap_err().code,
-        ErrorCode::InvalidTransition
-    );
+    assert_eq!(w.hh.rate(&civ, r.id, 5).await.unwrap_err().code, ErrorCode::InvalidTransition);
     let hp = w.hh.hero_profile(&civ, uid(&hero)).await.unwrap();
     assert_eq!(hp.rating.average().to_string(), "4.00");
     let earnings =
-        w.hh.earnings(
-            &hero,
-            uid(&hero),
-            epoch(),
-            w.clock_now()
-                .checked_add(chrono::Duration::seconds(1))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(earnings.jobs, 1);
-    assert_eq!(earnings.totals, [Money::from_minor(8500, Currency::USD)]);
-    let assigned =
-        w.hh.list_assigned(&hero, &MyRequestsQuery::default())
+        w.hh.earnings(&hero, uid(&hero), epoch(), w.clock_now().checked_add(chrono::Duration::seconds(1)).unwrap())
             .await
             .unwrap();
+    assert_eq!(earnings.jobs, 1);
+    assert_eq!(earnings.totals, [Money::from_minor(8500, Currency::USD)]);
+    let assigned = w.hh.list_assigned(&hero, &MyRequestsQuery::default()).await.unwrap();
     assert_eq!(assigned.items, [r]);
 }
 
@@ -342,25 +217,11 @@ pub async fn cancel_rules_follow_the_table<S: TestStore>(store: S) {
     let other = w.civilian().await;
     // From pending, with open interests: they are rejected with it.
     let r = w.request(&civ).await;
-    w.hh.express_interest(&hero, r.id, InterestInput::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        w.hh.cancel(&other, r.id, None).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
-    assert_eq!(
-        w.hh.cancel(&hero, r.id, None).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
-    let c =
-        w.hh.cancel(&civ, r.id, Some("  changed my mind ".into()))
-            .await
-            .unwrap();
-    assert_eq!(
-        (c.status, c.cancel_reason.as_deref()),
-        (RequestStatus::Cancelled, Some("changed my mind"))
-    );
+    w.hh.express_interest(&hero, r.id, InterestInput::default()).await.unwrap();
+    assert_eq!(w.hh.cancel(&other, r.id, None).await.unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(w.hh.cancel(&hero, r.id, None).await.unwrap_err().code, ErrorCode::Forbidden);
+    let c = w.hh.cancel(&civ, r.id, Some("  changed my mind ".into())).await.unwrap();
+    assert_eq!((c.status, c.cancel_reason.as_deref()), (RequestStatus::Cancelled, Some("changed my mind")));
     let interests = w.hh.interests(&civ, r.id).await.unwrap();
     assert_eq!(interests[0].status, InterestStatus::Rejected);
     // From assigned and active.
@@ -371,20 +232,11 @@ pub async fn cancel_rules_follow_the_table<S: TestStore>(store: S) {
             w.hh.start(&hero, r.id).await.unwrap();
         }
         let c = w.hh.cancel(&civ, r.id, None).await.unwrap();
-        assert_eq!(
-            (c.status, c.hero_id),
-            (RequestStatus::Cancelled, Some(uid(&hero)))
-        );
+        assert_eq!((c.status, c.hero_id), (RequestStatus::Cancelled, Some(uid(&hero))));
         assert!(c.cancelled_at.is_some());
         // Cancelled is final.
-        assert_eq!(
-            w.hh.start(&hero, r.id).await.unwrap_err().code,
-            ErrorCode::InvalidTransition
-        );
-        assert_eq!(
-            w.hh.cancel(&civ, r.id, None).await.unwrap_err().code,
-            ErrorCode::InvalidTransition
-        );
+        assert_eq!(w.hh.start(&hero, r.id).await.unwrap_err().code, ErrorCode::InvalidTransition);
+        assert_eq!(w.hh.cancel(&civ, r.id, None).await.unwrap_err().code, ErrorCode::InvalidTransition);
     }
 }
 
@@ -394,115 +246,45 @@ pub async fn choose_hero_settles_every_interest_in_one_commit<S: TestStore>(stor
     let heroes = [w.hero().await, w.hero().await, w.hero().await];
     let unready = w.bare_hero().await;
     let r = w.request(&civ).await;
-    assert_eq!(
-        w.hh.available_actions(&civ, r.id).await.unwrap(),
-        [RequestAction::Cancel]
-    );
+    assert_eq!(w.hh.available_actions(&civ, r.id).await.unwrap(), [RequestAction::Cancel]);
     for h in &heroes {
-        let i =
-            w.hh.express_interest(h, r.id, InterestInput::default())
-                .await
-                .unwrap();
+        let i = w.hh.express_interest(h, r.id, InterestInput::default()).await.unwrap();
         assert_eq!(i.status, InterestStatus::Interested);
     }
-    let sms = InterestInput {
-        source: Some("sms".into()),
-        phone: None,
-    };
+    let sms = InterestInput { source: Some("sms".into()), phone: None };
+    assert_eq!(w.hh.express_interest(&heroes[0], r.id, sms).await.unwrap_err().code, ErrorCode::Validation);
+    let err = w.hh.express_interest(&unready, r.id, InterestInput::default()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidTransition, "a hero must finish onboarding first");
     assert_eq!(
-        w.hh.express_interest(&heroes[0], r.id, sms)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Validation
-    );
-    let err =
-        w.hh.express_interest(&unready, r.id, InterestInput::default())
-            .await
-            .unwrap_err();
-    assert_eq!(
-        err.code,
-        ErrorCode::InvalidTransition,
-        "a hero must finish onboarding first"
-    );
-    assert_eq!(
-        w.hh.express_interest(&heroes[0], r.id, InterestInput::default())
-            .await
-            .unwrap_err()
-            .code,
+        w.hh.express_interest(&heroes[0], r.id, InterestInput::default()).await.unwrap_err().code,
         ErrorCode::InvalidTransition
     );
     // Withdraw and come back.
+    assert_eq!(w.hh.withdraw_interest(&heroes[2], r.id).await.unwrap().status, InterestStatus::Withdrawn);
     assert_eq!(
-        w.hh.withdraw_interest(&heroes[2], r.id)
-            .await
-            .unwrap()
-            .status,
-        InterestStatus::Withdrawn
-    );
-    assert_eq!(
-        w.hh.express_interest(&heroes[2], r.id, InterestInput::default())
-            .await
-            .unwrap()
-            .status,
+        w.hh.express_interest(&heroes[2], r.id, InterestInput::default()).await.unwrap().status,
         InterestStatus::Interested
     );
     // A hero sees only their own interest; the owner sees all.
     assert_eq!(w.hh.interests(&heroes[0], r.id).await.unwrap().len(), 1);
     assert_eq!(w.hh.interests(&civ, r.id).await.unwrap().len(), 3);
-    assert!(w
-        .hh
-        .available_actions(&civ, r.id)
-        .await
-        .unwrap()
-        .contains(&RequestAction::ChooseHero));
-    let err =
-        w.hh.choose_hero(&civ, r.id, uid(&unready))
-            .await
-            .unwrap_err();
+    assert!(w.hh.available_actions(&civ, r.id).await.unwrap().contains(&RequestAction::ChooseHero));
+    let err = w.hh.choose_hero(&civ, r.id, uid(&unready)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::PreconditionFailed);
     let before_events = w.store().outbox_after(0, 10_000).await.unwrap().len();
     let chosen = uid(&heroes[1]);
     let r2 = w.hh.choose_hero(&civ, r.id, chosen).await.unwrap();
-    assert_eq!(
-        (r2.status, r2.hero_id),
-        (RequestStatus::Assigned, Some(chosen))
-    );
+    assert_eq!((r2.status, r2.hero_id), (RequestStatus::Assigned, Some(chosen)));
     let statuses: Vec<_> =
-        w.hh.interests(&civ, r.id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| (i.hero_user_id == chosen, i.status))
-            .collect();
+        w.hh.interests(&civ, r.id).await.unwrap().into_iter().map(|i| (i.hero_user_id == chosen, i.status)).collect();
     for (is_chosen, status) in statuses {
-        assert_eq!(
-            status,
-            if is_chosen {
-                InterestStatus::Selected
-            } else {
-                InterestStatus::Rejected
-            }
-        );
+        assert_eq!(status, if is_chosen { InterestStatus::Selected } else { InterestStatus::Rejected });
     }
     let events = w.store().outbox_after(0, 10_000).await.unwrap();
-    assert_eq!(
-        events.len() - before_events,
-        4,
-        "request + three interests, one commit"
-    );
+    assert_eq!(events.len() - before_events, 4, "request + three interests, one commit");
     // The rejected heroes no longer see the request; the chosen one does.
-    assert_eq!(
-        w.hh.service_request(&heroes[0], r.id)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        w.hh.service_request(&heroes[1], r.id).await.unwrap().id,
-        r.id
-    );
+    assert_eq!(w.hh.service_request(&heroes[0], r.id).await.unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(w.hh.service_request(&heroes[1], r.id).await.unwrap().id, r.id);
 }
 
 pub async fn concurrent_accepts_exactly_one_hero_wins<S: TestStore>(store: S) {
@@ -547,11 +329,7 @@ pub async fn concurrent_accepts_exactly_one_hero_wins<S: TestStore>(store: S) {
         (stored.value.status, stored.value.hero_id, stored.version),
         (RequestStatus::Assigned, Some(winners[0]), 2)
     );
-    let trail = w
-        .store()
-        .audit_trail(stored.value.entity_ref())
-        .await
-        .unwrap();
+    let trail = w.store().audit_trail(stored.value.entity_ref()).await.unwrap();
     assert_eq!(trail.iter().filter(|a| a.action == "assigned").count(), 1);
 }
 
@@ -576,34 +354,19 @@ pub async fn concurrent_cancel_and_accept_never_leave_a_mixed_state<S: TestStore
         let (accepted, cancelled) = (accept.await.unwrap(), cancel.await.unwrap());
         // Cancel is legal from pending and assigned, so it always lands; accept only if first.
         cancelled.expect("the owner's cancel always lands");
-        let v = w
-            .store()
-            .service_request(r.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .value;
+        let v = w.store().service_request(r.id).await.unwrap().unwrap().value;
         assert_eq!(v.status, RequestStatus::Cancelled);
         assert!(v.cancelled_at.is_some());
         match accepted {
-            Ok(_) => assert_eq!(
-                (v.hero_id.is_some(), v.assigned_at.is_some()),
-                (true, true),
-                "accepted, then cancelled"
-            ),
+            Ok(_) => {
+                assert_eq!((v.hero_id.is_some(), v.assigned_at.is_some()), (true, true), "accepted, then cancelled")
+            }
             Err(e) => {
                 assert!(
-                    matches!(
-                        e.code,
-                        ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::InvalidTransition
-                    ),
+                    matches!(e.code, ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::InvalidTransition),
                     "{e:?}"
                 );
-                assert_eq!(
-                    (v.hero_id, v.assigned_at),
-                    (None, None),
-                    "never half-assigned"
-                );
+                assert_eq!((v.hero_id, v.assigned_at), (None, None), "never half-assigned");
             }
         }
         check_trail_replays(w.store(), &v).await;
@@ -617,8 +380,7 @@ async fn check_trail_replays<S: TestStore>(store: &S, r: &ServiceRequest) {
     assert!(trail[0].before.is_none());
     let mut state: ServiceRequest = serde_json::from_value(trail[0].after.clone()).unwrap();
     for (i, rec) in trail.iter().enumerate().skip(1) {
-        let before: ServiceRequest =
-            serde_json::from_value(rec.before.clone().expect("updates carry before")).unwrap();
+        let before: ServiceRequest = serde_json::from_value(rec.before.clone().expect("updates carry before")).unwrap();
         assert_eq!(before, state, "each record starts where the previous ended");
         let after: ServiceRequest = serde_json::from_value(rec.after.clone()).unwrap();
         let action = match rec.action.as_str() {
@@ -648,15 +410,9 @@ pub async fn idempotency_key_replays_apply_once<S: TestStore>(store: S) {
     let w = Arc::new(World::new(store));
     let civ = w.civilian().await;
     let key = IdempotencyKey::new("create-sink-42").unwrap();
-    let first =
-        w.hh.create_service_request(&civ, request_input(), Some(&key))
-            .await
-            .unwrap();
+    let first = w.hh.create_service_request(&civ, request_input(), Some(&key)).await.unwrap();
     for _ in 0..4 {
-        let again =
-            w.hh.create_service_request(&civ, request_input(), Some(&key))
-                .await
-                .unwrap();
+        let again = w.hh.create_service_request(&civ, request_input(), Some(&key)).await.unwrap();
         assert_eq!(again, first);
     }
     // Racing replays of a fresh key: all get the same answer, one request exists.
@@ -664,61 +420,30 @@ pub async fn idempotency_key_replays_apply_once<S: TestStore>(store: S) {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (w, civ, key2) = (w.clone(), civ.clone(), key2.clone());
-        tasks.push(tokio::spawn(async move {
-            w.hh.create_service_request(&civ, request_input(), Some(&key2))
-                .await
-        }));
+        tasks.push(tokio::spawn(async move { w.hh.create_service_request(&civ, request_input(), Some(&key2)).await }));
     }
     let mut ids = HashSet::new();
     for t in tasks {
-        ids.insert(
-            t.await
-                .unwrap()
-                .expect("a replay answers like the first")
-                .id,
-        );
+        ids.insert(t.await.unwrap().expect("a replay answers like the first").id);
     }
     assert_eq!(ids.len(), 1);
-    let mine =
-        w.hh.list_my_requests(&civ, &MyRequestsQuery::default())
-            .await
-            .unwrap();
+    let mine = w.hh.list_my_requests(&civ, &MyRequestsQuery::default()).await.unwrap();
     assert_eq!(mine.items.len(), 2, "two keys, two requests");
     // The same key for another request is refused; keys are per caller.
     let mut other_input = request_input();
     other_input.title = Some("Another job entirely".into());
-    let err =
-        w.hh.create_service_request(&civ, other_input, Some(&key))
-            .await
-            .unwrap_err();
+    let err = w.hh.create_service_request(&civ, other_input, Some(&key)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::IdempotencyMismatch);
     let civ2 = w.civilian().await;
-    let theirs =
-        w.hh.create_service_request(&civ2, request_input(), Some(&key))
-            .await
-            .unwrap();
+    let theirs = w.hh.create_service_request(&civ2, request_input(), Some(&key)).await.unwrap();
     assert_ne!(theirs.id, first.id);
     // Workflow actions are idempotent too.
     let hero = w.hero().await;
     let k = IdempotencyKey::new("accept-1").unwrap();
-    let a =
-        w.hh.act(&hero, first.id, RequestOp::Accept, Some(&k))
-            .await
-            .unwrap();
-    let b =
-        w.hh.act(&hero, first.id, RequestOp::Accept, Some(&k))
-            .await
-            .unwrap();
+    let a = w.hh.act(&hero, first.id, RequestOp::Accept, Some(&k)).await.unwrap();
+    let b = w.hh.act(&hero, first.id, RequestOp::Accept, Some(&k)).await.unwrap();
     assert_eq!(a, b);
-    assert_eq!(
-        w.store()
-            .service_request(first.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        2
-    );
+    assert_eq!(w.store().service_request(first.id).await.unwrap().unwrap().version, 2);
 }
 
 pub async fn listing_is_filtered_paginated_and_authorized<S: TestStore>(store: S) {
@@ -736,11 +461,7 @@ pub async fn listing_is_filtered_paginated_and_authorized<S: TestStore>(store: S
             currency: Some("USD".into()),
         });
         let owner = if i % 2 == 0 { &civ } else { &civ2 };
-        created.push(
-            w.hh.create_service_request(owner, input, None)
-                .await
-                .unwrap(),
-        );
+        created.push(w.hh.create_service_request(owner, input, None).await.unwrap());
         w.clock.advance(chrono::Duration::seconds(13)); // stay under the rate limit, keep order strict
     }
     w.hh.accept(&hero, created[5].id).await.unwrap();
@@ -748,13 +469,8 @@ pub async fn listing_is_filtered_paginated_and_authorized<S: TestStore>(store: S
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let q = PendingQuery {
-            page: PageRequest {
-                limit: Some(10),
-                cursor: cursor.clone(),
-            },
-            ..PendingQuery::default()
-        };
+        let q =
+            PendingQuery { page: PageRequest { limit: Some(10), cursor: cursor.clone() }, ..PendingQuery::default() };
         let page = w.hh.list_pending(&hero, &q).await.unwrap();
         seen.extend(page.items.iter().map(|r| r.id));
         match page.next_cursor {
@@ -762,17 +478,10 @@ pub async fn listing_is_filtered_paginated_and_authorized<S: TestStore>(store: S
             None => break,
         }
     }
-    let expected: Vec<ServiceRequestId> = created
-        .iter()
-        .rev()
-        .filter(|r| r.id != created[5].id)
-        .map(|r| r.id)
-        .collect();
+    let expected: Vec<ServiceRequestId> =
+        created.iter().rev().filter(|r| r.id != created[5].id).map(|r| r.id).collect();
     assert_eq!(seen, expected);
-    let q = PendingQuery {
-        category: Some("cleaning".into()),
-        ..PendingQuery::default()
-    };
+    let q = PendingQuery { category: Some("cleaning".into()), ..PendingQuery::default() };
     let cleaning = w.hh.list_pending(&hero, &q).await.unwrap();
     assert_eq!(cleaning.items.len(), 8);
     let q = PendingQuery {
@@ -781,26 +490,14 @@ pub async fn listing_is_filtered_paginated_and_authorized<S: TestStore>(store: S
         ..PendingQuery::default()
     };
     let rich: Vec<_> =
-        w.hh.list_pending(&hero, &q)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|r| r.budget.min.amount())
-            .collect();
+        w.hh.list_pending(&hero, &q).await.unwrap().items.into_iter().map(|r| r.budget.min.amount()).collect();
     // max = 20 + 10i >= 200 → i >= 18; min = 10 + i <= 25 → i <= 15: none.
     assert!(rich.is_empty(), "{rich:?}");
-    let q = PendingQuery {
-        min_budget: Some(Decimal::from(200)),
-        ..PendingQuery::default()
-    };
+    let q = PendingQuery { min_budget: Some(Decimal::from(200)), ..PendingQuery::default() };
     assert_eq!(w.hh.list_pending(&hero, &q).await.unwrap().items.len(), 5);
     let q = PendingQuery {
         category: Some("gardening".into()),
-        page: PageRequest {
-            limit: Some(0),
-            cursor: Some("nope".into()),
-        },
+        page: PageRequest { limit: Some(0), cursor: Some("nope".into()) },
         ..PendingQuery::default()
     };
     let err = w.hh.list_pending(&hero, &q).await.unwrap_err();
@@ -810,45 +507,21 @@ pub async fn listing_is_filtered_paginated_and_authorized<S: TestStore>(store: S
     let mine =
         w.hh.list_my_requests(
             &civ,
-            &MyRequestsQuery {
-                page: PageRequest {
-                    limit: Some(100),
-                    cursor: None,
-                },
-                ..MyRequestsQuery::default()
-            },
+            &MyRequestsQuery { page: PageRequest { limit: Some(100), cursor: None }, ..MyRequestsQuery::default() },
         )
         .await
         .unwrap();
     assert_eq!(mine.items.len(), 12);
     assert!(mine.items.iter().all(|r| r.civilian_id == uid(&civ)));
-    let assigned =
-        w.hh.list_my_requests(
-            &civ2,
-            &MyRequestsQuery {
-                status: Some("assigned".into()),
-                ..MyRequestsQuery::default()
-            },
-        )
+    let assigned = w
+        .hh
+        .list_my_requests(&civ2, &MyRequestsQuery { status: Some("assigned".into()), ..MyRequestsQuery::default() })
         .await
         .unwrap();
+    assert_eq!(assigned.items.iter().map(|r| r.id).collect::<Vec<_>>(), [created[5].id]);
+    assert_eq!(w.hh.list_assigned(&hero, &MyRequestsQuery::default()).await.unwrap().items.len(), 1);
     assert_eq!(
-        assigned.items.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [created[5].id]
-    );
-    assert_eq!(
-        w.hh.list_assigned(&hero, &MyRequestsQuery::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
-    assert_eq!(
-        w.hh.list_pending(&Actor::Anonymous, &PendingQuery::default())
-            .await
-            .unwrap_err()
-            .code,
+        w.hh.list_pending(&Actor::Anonymous, &PendingQuery::default()).await.unwrap_err().code,
         ErrorCode::Unauthenticated
     );
 }
@@ -862,85 +535,25 @@ pub async fn authorization_follows_the_rls_policies<S: TestStore>(store: S) {
     let r = w.request(&civ).await;
     // Pending: visible to any signed-in user, never to anonymous callers.
     assert!(w.hh.service_request(&stranger, r.id).await.is_ok());
-    assert_eq!(
-        w.hh.service_request(&Actor::Anonymous, r.id)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Unauthenticated
-    );
-    assert_eq!(
-        w.hh.accept(&Actor::Anonymous, r.id).await.unwrap_err().code,
-        ErrorCode::Unauthenticated
-    );
+    assert_eq!(w.hh.service_request(&Actor::Anonymous, r.id).await.unwrap_err().code, ErrorCode::Unauthenticated);
+    assert_eq!(w.hh.accept(&Actor::Anonymous, r.id).await.unwrap_err().code, ErrorCode::Unauthenticated);
     // Civilians do not accept; the owner cannot accept their own even holding the hero role.
-    assert_eq!(
-        w.hh.accept(&stranger, r.id).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
+    assert_eq!(w.hh.accept(&stranger, r.id).await.unwrap_err().code, ErrorCode::Forbidden);
     w.hh.accept(&hero, r.id).await.unwrap();
     // Assigned: only its civilian and its hero.
-    assert_eq!(
-        w.hh.service_request(&stranger, r.id)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        w.hh.service_request(&other_hero, r.id)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        w.hh.cancel(&stranger, r.id, None).await.unwrap_err().code,
-        ErrorCode::NotFound
-    );
+    assert_eq!(w.hh.service_request(&stranger, r.id).await.unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(w.hh.service_request(&other_hero, r.id).await.unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(w.hh.cancel(&stranger, r.id, None).await.unwrap_err().code, ErrorCode::NotFound);
     assert!(w.hh.service_request(&hero, r.id).await.is_ok());
     // Earnings and profiles are own-only; audit trails are for admins.
     let hid = uid(&hero);
     w.clock.advance(chrono::Duration::hours(1));
-    assert_eq!(
-        w.hh.earnings(&other_hero, hid, epoch(), w.clock_now())
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Forbidden
-    );
-    assert_eq!(
-        w.hh.earnings(&hero, hid, w.clock_now(), epoch())
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Validation
-    );
-    assert_eq!(
-        w.hh.audit_trail(&hero, r.entity_ref())
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Forbidden
-    );
-    assert_eq!(
-        w.hh.audit_trail(&admin(), r.entity_ref())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-    assert_eq!(
-        w.hh.profile(&hero, uid(&civ)).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
-    assert_eq!(
-        w.hh.hero_profiles(&Actor::Anonymous, 0, 20)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(w.hh.earnings(&other_hero, hid, epoch(), w.clock_now()).await.unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(w.hh.earnings(&hero, hid, w.clock_now(), epoch()).await.unwrap_err().code, ErrorCode::Validation);
+    assert_eq!(w.hh.audit_trail(&hero, r.entity_ref()).await.unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(w.hh.audit_trail(&admin(), r.entity_ref()).await.unwrap().len(), 2);
+    assert_eq!(w.hh.profile(&hero, uid(&civ)).await.unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(w.hh.hero_profiles(&Actor::Anonymous, 0, 20).await.unwrap().len(), 2);
 }
 
 pub async fn every_change_is_audited_and_published_in_the_same_commit<S: TestStore>(store: S) {
@@ -960,25 +573,13 @@ pub async fn every_change_is_audited_and_published_in_the_same_commit<S: TestSto
     let events = w.store().outbox_after(0, 10_000).await.unwrap();
     let positions: Vec<i64> = events.iter().map(|(p, _)| *p).collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "positions grow");
-    let topics: Vec<_> = events
-        .iter()
-        .filter(|(_, e)| e.entity.id == r.id.as_uuid())
-        .map(|(_, e)| e.topic.as_str())
-        .collect();
+    let topics: Vec<_> =
+        events.iter().filter(|(_, e)| e.entity.id == r.id.as_uuid()).map(|(_, e)| e.topic.as_str()).collect();
     assert_eq!(
         topics,
-        [
-            "service_request.create",
-            "service_request.assigned",
-            "service_request.started",
-            "service_request.completed"
-        ]
+        ["service_request.create", "service_request.assigned", "service_request.started", "service_request.completed"]
     );
-    let completed = &events
-        .iter()
-        .find(|(_, e)| e.topic == "service_request.completed")
-        .unwrap()
-        .1;
+    let completed = &events.iter().find(|(_, e)| e.topic == "service_request.completed").unwrap().1;
     let mut audience = vec![uid(&civ), uid(&hero)];
     audience.sort();
     assert_eq!(completed.audience, audience);
@@ -990,24 +591,10 @@ pub async fn every_change_is_audited_and_published_in_the_same_commit<S: TestSto
     // Every audit record has its event: as many events as audit records across all entities touched.
     let hero_trail = w
         .store()
-        .audit_trail(
-            w.store()
-                .hero_profile(uid(&hero))
-                .await
-                .unwrap()
-                .unwrap()
-                .value
-                .entity_ref(),
-        )
+        .audit_trail(w.store().hero_profile(uid(&hero)).await.unwrap().unwrap().value.entity_ref())
         .await
         .unwrap();
-    assert_eq!(
-        hero_trail
-            .iter()
-            .map(|a| a.action.as_str())
-            .collect::<Vec<_>>(),
-        ["create", "update", "job_completed"]
-    );
+    assert_eq!(hero_trail.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create", "update", "job_completed"]);
 }
 
 pub async fn commit_is_all_or_nothing_and_checks_versions<S: TestStore>(store: S) {
@@ -1024,66 +611,30 @@ pub async fn commit_is_all_or_nothing_and_checks_versions<S: TestStore>(store: S
     let cs = ChangeSet {
         writes: vec![
             fresh.clone().into_write(Expect::Absent),
-            stale
-                .clone()
-                .into_write(Expect::Version(stored.version + 5)),
+            stale.clone().into_write(Expect::Version(stored.version + 5)),
         ],
         ..ChangeSet::default()
     };
-    assert!(matches!(
-        w.store().commit(cs).await,
-        Err(StoreError::VersionConflict { .. })
-    ));
-    assert!(
-        w.store().service_request(fresh.id).await.unwrap().is_none(),
-        "the insert rolled back"
-    );
+    assert!(matches!(w.store().commit(cs).await, Err(StoreError::VersionConflict { .. })));
+    assert!(w.store().service_request(fresh.id).await.unwrap().is_none(), "the insert rolled back");
     // Inserting an existing id is AlreadyExists; a correct version applies and bumps it.
     let cs = ChangeSet {
-        writes: vec![Write::ServiceRequest {
-            value: r.clone(),
-            expect: Expect::Absent,
-        }],
+        writes: vec![Write::ServiceRequest { value: r.clone(), expect: Expect::Absent }],
         ..ChangeSet::default()
     };
-    assert!(matches!(
-        w.store().commit(cs).await,
-        Err(StoreError::AlreadyExists { .. })
-    ));
-    let cs = ChangeSet {
-        writes: vec![stale.clone().into_write(Expect::Version(stored.version))],
-        ..ChangeSet::default()
-    };
+    assert!(matches!(w.store().commit(cs).await, Err(StoreError::AlreadyExists { .. })));
+    let cs =
+        ChangeSet { writes: vec![stale.clone().into_write(Expect::Version(stored.version))], ..ChangeSet::default() };
     w.store().commit(cs).await.unwrap();
     let now = w.store().service_request(r.id).await.unwrap().unwrap();
-    assert_eq!(
-        (now.version, now.value.title.as_str()),
-        (2, "Stale title here")
-    );
-    assert_eq!(
-        w.store().outbox_after(0, 10_000).await.unwrap().len(),
-        events_before
-    );
+    assert_eq!((now.version, now.value.title.as_str()), (2, "Stale title here"));
+    assert_eq!(w.store().outbox_after(0, 10_000).await.unwrap().len(), events_before);
     // The constraints are a backstop: a status the table never produces is refused by the store.
     let mut broken = now.value.clone();
     broken.status = RequestStatus::Assigned; // assigned without a hero
-    let cs = ChangeSet {
-        writes: vec![broken.into_write(Expect::Version(2))],
-        ..ChangeSet::default()
-    };
-    assert!(matches!(
-        w.store().commit(cs).await,
-        Err(StoreError::Constraint { .. })
-    ));
-    assert_eq!(
-        w.store()
-            .service_request(r.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        2
-    );
+    let cs = ChangeSet { writes: vec![broken.into_write(Expect::Version(2))], ..ChangeSet::default() };
+    assert!(matches!(w.store().commit(cs).await, Err(StoreError::Constraint { .. })));
+    assert_eq!(w.store().service_request(r.id).await.unwrap().unwrap().version, 2);
 }
 
 pub async fn request_creation_is_rate_limited<S: TestStore>(store: S) {
@@ -1092,10 +643,7 @@ pub async fn request_creation_is_rate_limited<S: TestStore>(store: S) {
     for _ in 0..5 {
         w.request(&civ).await;
     }
-    let err =
-        w.hh.create_service_request(&civ, request_input(), None)
-            .await
-            .unwrap_err();
+    let err = w.hh.create_service_request(&civ, request_input(), None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::RateLimited);
     w.clock.advance(chrono::Duration::seconds(61));
     w.request(&civ).await;
@@ -1105,11 +653,7 @@ pub async fn earnings_follow_the_midpoint_rule_per_currency<S: TestStore>(store:
     let w = World::new(store);
     let civ = w.civilian().await;
     let hero = w.hero().await;
-    let budgets = [
-        ("10.01", "10.02", "USD"),
-        ("100", "300", "USD"),
-        ("500", "700", "INR"),
-    ];
+    let budgets = [("10.01", "10.02", "USD"), ("100", "300", "USD"), ("500", "700", "INR")];
     let mut done_at = Vec::new();
     for (min, max, cur) in budgets {
         let mut input = request_input();
@@ -1118,33 +662,17 @@ pub async fn earnings_follow_the_midpoint_rule_per_currency<S: TestStore>(store:
             max: Some(max.parse().unwrap()),
             currency: Some(cur.into()),
         });
-        let r =
-            w.hh.create_service_request(&civ, input, None)
-                .await
-                .unwrap();
+        let r = w.hh.create_service_request(&civ, input, None).await.unwrap();
         w.hh.accept(&hero, r.id).await.unwrap();
         w.hh.start(&hero, r.id).await.unwrap();
         w.clock.advance(chrono::Duration::hours(1));
-        done_at.push(
-            w.hh.complete(&hero, r.id)
-                .await
-                .unwrap()
-                .completed_at
-                .unwrap(),
-        );
+        done_at.push(w.hh.complete(&hero, r.id).await.unwrap().completed_at.unwrap());
     }
     let hid = uid(&hero);
     let all =
-        w.hh.earnings(
-            &hero,
-            hid,
-            epoch(),
-            w.clock_now()
-                .checked_add(chrono::Duration::seconds(1))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+        w.hh.earnings(&hero, hid, epoch(), w.clock_now().checked_add(chrono::Duration::seconds(1)).unwrap())
+            .await
+            .unwrap();
     assert_eq!(all.jobs, 3);
     // 10.015 + 200 = 210.015 → 210.02 (half to even on the total, once); 600 INR.
     assert_eq!(
@@ -1155,10 +683,7 @@ pub async fn earnings_follow_the_midpoint_rule_per_currency<S: TestStore>(store:
         ]
     );
     // Half-open period: [first completion, second completion) holds only the first.
-    let one =
-        w.hh.earnings(&hero, hid, done_at[0], done_at[1])
-            .await
-            .unwrap();
+    let one = w.hh.earnings(&hero, hid, done_at[0], done_at[1]).await.unwrap();
     assert_eq!((one.jobs, one.totals.len()), (1, 1));
     assert_eq!(one.totals[0].amount().to_string(), "10.02");
 }
@@ -1171,12 +696,7 @@ enum Step {
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let action = prop::sample::select(
-        RequestAction::ALL
-            .iter()
-            .map(|(a, _)| *a)
-            .collect::<Vec<_>>(),
-    );
+    let action = prop::sample::select(RequestAction::ALL.iter().map(|(a, _)| *a).collect::<Vec<_>>());
     let step = prop_oneof![
         4 => (0usize..6, action).prop_map(|(a, x)| Step::Act(a, x)),
         1 => (0usize..6).prop_map(Step::Create),
@@ -1189,14 +709,8 @@ pub async fn random_action_sequences_respect_the_transition_table<S: TestStore>(
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let w = World::new(store);
     // Actors: two civilians, three ready heroes, one unready hero.
-    let actors = [
-        w.civilian().await,
-        w.civilian().await,
-        w.hero().await,
-        w.hero().await,
-        w.hero().await,
-        w.bare_hero().await,
-    ];
+    let actors =
+        [w.civilian().await, w.civilian().await, w.hero().await, w.hero().await, w.hero().await, w.bare_hero().await];
     let mut requests: Vec<ServiceRequestId> = Vec::new();
     for case in 0..12 {
         let seq = steps().new_tree(&mut runner).unwrap().current();
@@ -1204,10 +718,7 @@ pub async fn random_action_sequences_respect_the_transition_table<S: TestStore>(
             w.clock.advance(chrono::Duration::seconds(20));
             match step {
                 Step::Create(a) => {
-                    if let Ok(r) =
-                        w.hh.create_service_request(&actors[*a], request_input(), None)
-                            .await
-                    {
+                    if let Ok(r) = w.hh.create_service_request(&actors[*a], request_input(), None).await {
                         requests.push(r.id);
                     }
                 }
@@ -1216,23 +727,18 @@ pub async fn random_action_sequences_respect_the_transition_table<S: TestStore>(
                     let actor = &actors[*a];
                     let op = match action {
                         RequestAction::Accept => RequestOp::Accept,
-                        RequestAction::ChooseHero => RequestOp::ChooseHero {
-                            hero_id: uid(&actors[2 + a % 3]),
-                        },
-                        RequestAction::ExpressInterest => RequestOp::ExpressInterest {
-                            interest: InterestInput::default(),
-                        },
+                        RequestAction::ChooseHero => RequestOp::ChooseHero { hero_id: uid(&actors[2 + a % 3]) },
+                        RequestAction::ExpressInterest => {
+                            RequestOp::ExpressInterest { interest: InterestInput::default() }
+                        }
                         RequestAction::WithdrawInterest => RequestOp::WithdrawInterest,
                         RequestAction::Start => RequestOp::Start,
                         RequestAction::Complete => RequestOp::Complete,
                         RequestAction::Cancel => RequestOp::Cancel { reason: None },
-                        RequestAction::Rate => RequestOp::Rate {
-                            score: 1 + (*a as i64 % 5),
-                        },
+                        RequestAction::Rate => RequestOp::Rate { score: 1 + (*a as i64 % 5) },
                     };
                     let before = w.store().service_request(id).await.unwrap().unwrap().value;
-                    let allowed_before =
-                        w.hh.available_actions(actor, id).await.unwrap_or_default();
+                    let allowed_before = w.hh.available_actions(actor, id).await.unwrap_or_default();
                     let result = w.hh.act(actor, id, op, None).await;
                     let after = w.store().service_request(id).await.unwrap().unwrap().value;
                     match &result {
@@ -1248,21 +754,14 @@ pub async fn random_action_sequences_respect_the_transition_table<S: TestStore>(
                         }
                         Err(e) => {
                             assert!(
-                                !allowed_before.contains(action)
-                                    || e.code == ErrorCode::PreconditionFailed,
+                                !allowed_before.contains(action) || e.code == ErrorCode::PreconditionFailed,
                                 "case {case}: {action} was offered but failed with {e:?}"
                             );
-                            assert_eq!(
-                                before, after,
-                                "case {case}: a refused action changed nothing"
-                            );
+                            assert_eq!(before, after, "case {case}: a refused action changed nothing");
                         }
                     }
                     assert_eq!(after.hero_id.is_some(), after.assigned_at.is_some());
-                    assert_eq!(
-                        after.status == RequestStatus::Completed,
-                        after.completed_at.is_some()
-                    );
+                    assert_eq!(after.status == RequestStatus::Completed, after.completed_at.is_some());
                 }
             }
         }

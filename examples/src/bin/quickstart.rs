@@ -27,8 +27,7 @@ async fn main() -> ExitCode {
         path => {
             let path = match path {
                 Some(p) => std::path::PathBuf::from(p),
-                None => std::env::temp_dir()
-                    .join(format!("hearth-quickstart-{}.db", std::process::id())),
+                None => std::env::temp_dir().join(format!("hearth-quickstart-{}.db", std::process::id())),
             };
             match SqliteStore::open(&path).await {
                 Ok(store) => quickstart::run(store, &format!("SQLite ({})", path.display())).await,

@@ -1,0 +1,475 @@
+//! The wallet ledger: double-entry accounts and immutable transfers (TigerBeetle's model), the
+//! expiry sweep for holds, and reconciliation of cached balances against the transfers.
+//!
+//! [`Ledger`] authorizes and runs each operation as one command through the [`Runner`]: the pure
+//! [`engine`] decides, the store commits the records and one guarded delta per account atomically.
+
+pub mod engine;
+pub mod model;
+
+use crate::actor::Actor;
+use crate::authz::Decision;
+use crate::error::{Error, ErrorCode};
+use crate::homeheroes::commands::require;
+use crate::id::{IdSource, UserId};
+use crate::money::{Currency, Money};
+use crate::service::{Command, Decide, Runner};
+use crate::store::{EntityKind, EntityRef, LedgerStore, Versioned, Write};
+use crate::time::{Clock, Timestamp};
+use crate::validate::{ValidationErrors, Violation};
+use engine::{Context, Outcome, Snapshot, TransferInput, BATCH_TRANSFERS_MAX};
+use model::{Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Most expired holds one sweep releases.
+pub const EXPIRY_SWEEP_MAX: u32 = 1_000;
+/// Accounts reconciled per store round trip.
+pub const RECONCILE_PAGE: u32 = 500;
+
+/// The flags an account of `kind` gets: wallets and revenue accounts can never go negative.
+pub fn default_flags(kind: AccountKind) -> AccountFlags {
+    match kind {
+        AccountKind::Wallet | AccountKind::CanteenRevenue | AccountKind::Fees => {
+            AccountFlags { debits_must_not_exceed_credits: true, ..AccountFlags::default() }
+        }
+        AccountKind::GatewayClearing | AccountKind::Refunds => AccountFlags::default(),
+    }
+}
+
+fn is_staff(actor: &Actor) -> bool {
+    matches!(actor, Actor::System) || actor.is_admin()
+}
+
+/// Opens an account, or returns the one that exists (one per owner, kind and currency).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenAccount {
+    /// The owner (wallets); `None` for system accounts.
+    pub owner: Option<UserId>,
+    /// Purpose.
+    pub kind: AccountKind,
+    /// Currency.
+    pub currency: Currency,
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: LedgerStore + ?Sized> Command<S> for OpenAccount {
+    const NAME: &'static str = "ledger.open_account";
+    type Valid = ();
+    type Loaded = Option<Versioned<Account>>;
+    type Output = Account;
+
+    fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
+        match (self.kind, self.owner) {
+            (AccountKind::Wallet, None) => Err(ValidationErrors::single("owner", Violation::Required)),
+            (AccountKind::Wallet, Some(_)) | (_, None) => Ok(()),
+            (_, Some(_)) => Err(ValidationErrors::single(
+                "owner",
+                Violation::NotAllowed { allowed: vec!["none for system accounts".into()] },
+            )),
+        }
+    }
+    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+        Ok(store.ledger_account_for(self.owner, self.kind, self.currency).await?)
+    }
+    fn decide(&self, actor: &Actor, _: &(), loaded: Self::Loaded, cx: &mut Decide<'_>) -> Result<Account, Error> {
+        let own_wallet = self.kind == AccountKind::Wallet && self.owner.is_some_and(|o| actor.is(o));
+        require(actor, Decision::when(own_wallet || is_staff(actor), "users open only their own wallet"))?;
+        if let Some(existing) = loaded {
+            return Ok(existing.value);
+        }
+        let account = Account {
+            id: AccountId(cx.ids().new_uuid()),
+            owner: self.owner,
+            kind: self.kind,
+            currency: self.currency,
+            flags: default_flags(self.kind),
+            balance: Balance::default(),
+            created_at: cx.now(),
+        };
+        let audience: Vec<UserId> = self.owner.into_iter().collect();
+        cx.insert(account.clone(), &audience)?;
+        Ok(account)
+    }
+}
+
+/// Applies a batch of transfers (system and admins only; top-ups only through verified payments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTransfers {
+    /// The batch, in order.
+    pub transfers: Vec<TransferInput>,
+    /// Set only by the verified-payment path.
+    #[serde(skip)]
+    pub(crate) allow_top_up: bool,
+    /// Set only by the refund path.
+    #[serde(skip)]
+    pub(crate) allow_refund: bool,
+}
+
+impl CreateTransfers {
+    /// A batch as a caller submits it.
+    pub fn new(transfers: Vec<TransferInput>) -> Self {
+        Self { transfers, allow_top_up: false, allow_refund: false }
+    }
+}
+
+/// Loads what the engine reads for `batch`.
+pub(crate) async fn load_snapshot<S: LedgerStore + ?Sized>(
+    store: &S,
+    batch: &[TransferInput],
+) -> Result<Snapshot, Error> {
+    let account_ids: BTreeSet<AccountId> =
+        batch.iter().flat_map(|t| [t.debit_account_id, t.credit_account_id]).collect();
+    let pending_ids: BTreeSet<TransferId> = batch.iter().filter_map(|t| t.pending_id).collect();
+    let transfer_ids: Vec<TransferId> = batch.iter().map(|t| t.id).chain(pending_ids.iter().copied()).collect();
+    let accounts = store.ledger_accounts(&account_ids.into_iter().collect::<Vec<_>>()).await?;
+    let transfers = store.ledger_transfers(&transfer_ids).await?;
+    let resolved = store.pending_resolutions(&pending_ids.into_iter().collect::<Vec<_>>()).await?;
+    Ok(Snapshot {
+        accounts: accounts.into_iter().map(|a| (a.value.id, a.value)).collect(),
+        transfers: transfers.into_iter().map(|t| (t.id, t)).collect(),
+        resolved: resolved.into_iter().collect(),
+    })
+}
+
+/// Records the engine's decision in the change set: records, one guarded delta per account (in id
+/// order, the order stores lock in), and one outbox event telling the wallet owners.
+pub(crate) fn record_decision(d: &engine::Decision, snap: &Snapshot, cx: &mut Decide<'_>) {
+    for r in &d.records {
+        cx.push(Write::Transfer(r.clone()));
+    }
+    for (account, delta) in &d.deltas {
+        cx.push(Write::AccountDelta { account: *account, delta: *delta, require_active: true });
+    }
+    let applied: Vec<&Transfer> = d.records.iter().filter(|r| r.result == model::TransferResult::Ok).collect();
+    if let Some(first) = applied.first() {
+        let owners: Vec<UserId> =
+            d.deltas.keys().filter_map(|a| snap.accounts.get(a)).filter_map(|a| a.owner).collect();
+        let ids: Vec<TransferId> = applied.iter().map(|t| t.id).collect();
+        cx.emit(
+            "ledger_transfer.applied",
+            EntityRef { kind: EntityKind::LedgerTransfer, id: first.id.0 },
+            serde_json::json!({ "transfers": ids }),
+            &owners,
+        );
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: LedgerStore + ?Sized> Command<S> for CreateTransfers {
+    const NAME: &'static str = "ledger.create_transfers";
+    type Valid = ();
+    type Loaded = Snapshot;
+    type Output = Vec<Outcome>;
+
+    fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
+        match self.transfers.len() {
+            0 => Err(ValidationErrors::single("transfers", Violation::TooFew { min: 1 })),
+            n if n > BATCH_TRANSFERS_MAX => {
+                Err(ValidationErrors::single("transfers", Violation::TooMany { max: BATCH_TRANSFERS_MAX as u32 }))
+            }
+            _ => Ok(()),
+        }
+    }
+    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Snapshot, Error> {
+        load_snapshot(store, &self.transfers).await
+    }
+    fn decide(&self, actor: &Actor, _: &(), snap: Snapshot, cx: &mut Decide<'_>) -> Result<Vec<Outcome>, Error> {
+        require(actor, Decision::when(is_staff(actor), "only the system and admins move money directly"))?;
+        let ctx = Context {
+            actor: cx.actor_principal(),
+            now: cx.now(),
+            allow_top_up: self.allow_top_up,
+            allow_refund: self.allow_refund,
+        };
+        let decision = engine::decide(&self.transfers, &snap, &ctx);
+        record_decision(&decision, &snap, cx);
+        Ok(decision.outcomes)
+    }
+}
+
+/// Releases expired holds (the sweep): each exactly once, whoever else sweeps at the same time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpirePending {
+    /// Most holds released by this call.
+    pub limit: u32,
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: LedgerStore + ?Sized> Command<S> for ExpirePending {
+    const NAME: &'static str = "ledger.expire_pending";
+    type Valid = Timestamp;
+    type Loaded = (Vec<Transfer>, HashMap<AccountId, Account>);
+    type Output = Vec<TransferId>;
+
+    fn validate(&self, now: Timestamp) -> Result<Timestamp, ValidationErrors> {
+        if !(1..=EXPIRY_SWEEP_MAX).contains(&self.limit) {
+            return Err(ValidationErrors::single(
+                "limit",
+                Violation::OutOfRange { min: 1, max: i64::from(EXPIRY_SWEEP_MAX) },
+            ));
+        }
+        Ok(now)
+    }
+    async fn load(&self, store: &S, _actor: &Actor, now: &Timestamp) -> Result<Self::Loaded, Error> {
+        let expired = store.expired_pending(*now, self.limit).await?;
+        let ids: BTreeSet<AccountId> = expired.iter().flat_map(|t| [t.debit_account_id, t.credit_account_id]).collect();
+        let accounts = store.ledger_accounts(&ids.into_iter().collect::<Vec<_>>()).await?;
+        Ok((expired, accounts.into_iter().map(|a| (a.value.id, a.value)).collect()))
+    }
+    fn decide(
+        &self,
+        actor: &Actor,
+        _: &Timestamp,
+        (expired, accounts): Self::Loaded,
+        cx: &mut Decide<'_>,
+    ) -> Result<Vec<TransferId>, Error> {
+        require(actor, Decision::when(is_staff(actor), "only the system sweeps holds"))?;
+        let mut deltas: std::collections::BTreeMap<AccountId, Balance> = std::collections::BTreeMap::new();
+        let mut released = Vec::new();
+        let mut owners = Vec::new();
+        for pending in &expired {
+            let (record, parts) = engine::expiry_record(pending, TransferId(cx.ids().new_uuid()), cx.now());
+            for (account, d) in parts {
+                let e = deltas.entry(account).or_default();
+                *e = e.apply_signed(&d).ok_or_else(|| Error::internal("expiry delta overflow"))?;
+                owners.extend(accounts.get(&account).and_then(|a| a.owner));
+            }
+            released.push(pending.id);
+            cx.push(Write::Transfer(record));
+        }
+        for (account, delta) in deltas {
+            // Releasing a hold never breaks a flag, and must happen even on a frozen account.
+            cx.push(Write::AccountDelta { account, delta, require_active: false });
+        }
+        if let Some(first) = released.first() {
+            cx.emit(
+                "ledger_transfer.expired",
+                EntityRef { kind: EntityKind::LedgerTransfer, id: first.0 },
+                serde_json::json!({ "pending": released }),
+                &owners,
+            );
+        }
+        Ok(released)
+    }
+}
+
+/// One account whose cached totals disagree with its transfers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// The account (now frozen).
+    pub account: AccountId,
+    /// What the cache says.
+    pub cached: Balance,
+    /// What the transfers add up to.
+    pub computed: Balance,
+}
+
+/// What a reconciliation found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// Accounts checked.
+    pub accounts_checked: u64,
+    /// Accounts whose cache disagrees with their transfers; each was frozen and alerted (P0).
+    pub mismatches: Vec<Mismatch>,
+    /// Currencies where Σdebits ≠ Σcredits (posted or pending), alerted (P0).
+    pub unbalanced_currencies: Vec<Currency>,
+}
+
+impl Reconciliation {
+    /// True when everything agrees.
+    pub fn is_clean(&self) -> bool {
+        self.mismatches.is_empty() && self.unbalanced_currencies.is_empty()
+    }
+}
+
+/// Freezes mismatching accounts and raises the P0 alerts, in one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FreezeMismatches {
+    report: Reconciliation,
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: LedgerStore + ?Sized> Command<S> for FreezeMismatches {
+    const NAME: &'static str = "ledger.freeze_mismatches";
+    type Valid = ();
+    type Loaded = Vec<Versioned<Account>>;
+    type Output = ();
+
+    fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
+    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+        let ids: Vec<AccountId> = self.report.mismatches.iter().map(|m| m.account).collect();
+        Ok(store.ledger_accounts(&ids).await?)
+    }
+    fn decide(&self, actor: &Actor, _: &(), accounts: Self::Loaded, cx: &mut Decide<'_>) -> Result<(), Error> {
+        require(actor, Decision::when(is_staff(actor), "only the system and admins reconcile"))?;
+        for a in accounts.iter().filter(|a| !a.value.flags.frozen) {
+            let mut frozen = a.value.clone();
+            frozen.flags.frozen = true;
+            let audience: Vec<UserId> = a.value.owner.into_iter().collect();
+            cx.update(a, frozen, "frozen", &audience)?;
+        }
+        for m in &self.report.mismatches {
+            cx.emit(
+                "alert.p0.ledger_mismatch",
+                EntityRef { kind: EntityKind::LedgerAccount, id: m.account.0 },
+                serde_json::to_value(m).map_err(|e| Error::internal(e.to_string()))?,
+                &[],
+            );
+        }
+        for c in &self.report.unbalanced_currencies {
+            cx.emit(
+                "alert.p0.ledger_unbalanced",
+                EntityRef { kind: EntityKind::LedgerAccount, id: uuid::Uuid::nil() },
+                serde_json::json!({ "currency": c }),
+                &[],
+            );
+        }
+        Ok(())
+    }
+}
+
+/// An account's balance as callers read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountBalance {
+    /// The account.
+    pub account: AccountId,
+    /// What may be spent now (wallets): posted credits − posted debits − held debits.
+    pub available: Money,
+    /// Posted credits − posted debits.
+    pub posted: Money,
+    /// Held by pending debits.
+    pub held: Money,
+    /// The raw totals.
+    pub totals: Balance,
+    /// Frozen by reconciliation.
+    pub frozen: bool,
+}
+
+/// The ledger service over a store.
+pub struct Ledger<S> {
+    runner: Runner<S>,
+}
+
+impl<S: Clone> Clone for Ledger<S> {
+    fn clone(&self) -> Self {
+        Self { runner: self.runner.clone() }
+    }
+}
+
+impl<S: LedgerStore> Ledger<S> {
+    /// The ledger over `store`.
+    pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        Self { runner: Runner::new(store, clock, ids) }
+    }
+    /// The runner (shared with the payment and canteen services).
+    pub fn runner(&self) -> &Runner<S> {
+        &self.runner
+    }
+    /// Opens (or returns) `owner`'s wallet in `currency`.
+    pub async fn open_wallet(&self, actor: &Actor, owner: UserId, currency: Currency) -> Result<Account, Error> {
+        self.runner.execute(actor, None, &OpenAccount { owner: Some(owner), kind: AccountKind::Wallet, currency }).await
+    }
+    /// Opens (or returns) the system account of `kind` in `currency`.
+    pub async fn system_account(&self, actor: &Actor, kind: AccountKind, currency: Currency) -> Result<Account, Error> {
+        self.runner.execute(actor, None, &OpenAccount { owner: None, kind, currency }).await
+    }
+    /// Applies a batch; one outcome per transfer, in order.
+    pub async fn create_transfers(&self, actor: &Actor, transfers: Vec<TransferInput>) -> Result<Vec<Outcome>, Error> {
+        self.runner.execute(actor, None, &CreateTransfers::new(transfers)).await
+    }
+    /// Releases up to `limit` expired holds; returns the pending ids released.
+    pub async fn expire_pending(&self, actor: &Actor, limit: u32) -> Result<Vec<TransferId>, Error> {
+        self.runner.execute(actor, None, &ExpirePending { limit }).await
+    }
+    /// An account's balance (its owner, admins and the system).
+    pub async fn balance(&self, actor: &Actor, account: AccountId) -> Result<AccountBalance, Error> {
+        let a = self.runner.store().ledger_accounts(&[account]).await?.into_iter().next();
+        let a = a.ok_or_else(|| Error::not_found("account"))?.value;
+        let own = a.owner.is_some_and(|o| actor.is(o));
+        require(actor, Decision::when(own || is_staff(actor), "a balance is visible to its owner and staff"))?;
+        let m = |v: Option<i64>| {
+            v.map(|v| Money::from_minor(v, a.currency)).ok_or_else(|| Error::internal("balance overflow"))
+        };
+        Ok(AccountBalance {
+            account,
+            available: m(a.balance.available())?,
+            posted: m(a.balance.posted_net())?,
+            held: m(Some(a.balance.debits_pending))?,
+            totals: a.balance,
+            frozen: a.flags.frozen,
+        })
+    }
+    /// A transfer record (staff only).
+    pub async fn transfer(&self, actor: &Actor, id: TransferId) -> Result<Transfer, Error> {
+        require(actor, Decision::when(is_staff(actor), "transfer records are for staff"))?;
+        let t = self.runner.store().ledger_transfers(&[id]).await?.into_iter().next();
+        t.ok_or_else(|| Error::not_found("transfer"))
+    }
+
+    /// Compares every account's cached totals with its transfers, and Σdebits with Σcredits per
+    /// currency. Mismatching accounts are frozen and a P0 alert is raised for each finding, in one
+    /// commit. Callable by the system (the nightly job) and admins.
+    pub async fn reconcile(&self, actor: &Actor) -> Result<Reconciliation, Error> {
+        require(actor, Decision::when(is_staff(actor), "only the system and admins reconcile"))?;
+        let store = self.runner.store();
+        let mut report = Reconciliation::default();
+        let mut after = None;
+        loop {
+            let ids = store.ledger_account_ids(after, RECONCILE_PAGE).await?;
+            let Some(last) = ids.last().copied() else { break };
+            after = Some(last);
+            let cached: HashMap<AccountId, Balance> =
+                store.ledger_accounts(&ids).await?.into_iter().map(|a| (a.value.id, a.value.balance)).collect();
+            let transfers = store.ledger_transfers_touching(&ids).await?;
+            for id in &ids {
+                report.accounts_checked += 1;
+                let c = cached.get(id).copied().unwrap_or_default();
+                let t = engine::balance_from_transfers(*id, &transfers)
+                    .ok_or_else(|| Error::internal("transfer sums overflow"))?;
+                if c != t {
+                    report.mismatches.push(Mismatch { account: *id, cached: c, computed: t });
+                }
+            }
+        }
+        for ct in store.currency_totals().await? {
+            let b = ct.totals;
+            if b.debits_posted != b.credits_posted || b.debits_pending != b.credits_pending {
+                report.unbalanced_currencies.push(ct.currency);
+            }
+        }
+        if !report.is_clean() {
+            self.runner.execute(actor, None, &FreezeMismatches { report: report.clone() }).await?;
+        }
+        Ok(report)
+    }
+}
+
+impl Balance {
+    /// Adds a delta whose components may be negative; `None` on overflow.
+    pub fn apply_signed(&self, d: &Balance) -> Option<Balance> {
+        Some(Balance {
+            debits_pending: self.debits_pending.checked_add(d.debits_pending)?,
+            debits_posted: self.debits_posted.checked_add(d.debits_posted)?,
+            credits_pending: self.credits_pending.checked_add(d.credits_pending)?,
+            credits_posted: self.credits_posted.checked_add(d.credits_posted)?,
+        })
+    }
+}
+
+/// `insufficient_funds` for the results that mean it, for services that wrap a transfer.
+pub fn error_for(result: model::TransferResult) -> Error {
+    use model::TransferResult::*;
+    match result {
+        ExceedsCredits => Error::new(ErrorCode::InsufficientFunds, "insufficient funds"),
+        DebitAccountFrozen | CreditAccountFrozen => Error::forbidden("the account is frozen"),
+        other => Error::conflict(format!("transfer failed: `{other}`")),
+    }
+}
