@@ -18,6 +18,10 @@ pub enum ErrorCode {
     Validation,
     /// The caller is not authenticated.
     Unauthenticated,
+    /// A signed request (a webhook) whose signature does not verify.
+    Unauthorized,
+    /// A sensitive action needs a fresh sign-in first (fraud velocity rule).
+    ReauthenticationRequired,
     /// The caller may not do this (or may not see the resource).
     Forbidden,
     /// The resource does not exist (or is invisible to the caller).
@@ -46,6 +50,8 @@ impl ErrorCode {
         match self {
             ErrorCode::Validation => "validation",
             ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ReauthenticationRequired => "reauthentication_required",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",

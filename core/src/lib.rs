@@ -17,6 +17,7 @@ pub mod id;
 pub mod ledger;
 pub mod machine;
 pub mod money;
+pub mod payments;
 pub mod service;
 pub mod store;
 pub mod time;

@@ -10,6 +10,7 @@ use crate::homeheroes::model::{
 use crate::id::{AuditId, EventId, ServiceRequestId, UserId};
 use crate::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use crate::money::{Currency, Money};
+use crate::payments::{PaymentConfirmation, PaymentIntent};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -73,6 +74,8 @@ pub enum EntityKind {
     LedgerAccount,
     /// A ledger [`Transfer`].
     LedgerTransfer,
+    /// A [`PaymentIntent`].
+    PaymentIntent,
 }
 
 impl EntityKind {
@@ -86,6 +89,7 @@ impl EntityKind {
             EntityKind::JobInterest => "job_interest",
             EntityKind::LedgerAccount => "ledger_account",
             EntityKind::LedgerTransfer => "ledger_transfer",
+            EntityKind::PaymentIntent => "payment_intent",
         }
     }
     /// Parses a wire name.
@@ -98,6 +102,7 @@ impl EntityKind {
             Self::JobInterest,
             Self::LedgerAccount,
             Self::LedgerTransfer,
+            Self::PaymentIntent,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -112,6 +117,7 @@ impl EntityKind {
             EntityKind::JobInterest => "job interest",
             EntityKind::LedgerAccount => "ledger account",
             EntityKind::LedgerTransfer => "ledger transfer",
+            EntityKind::PaymentIntent => "payment intent",
         }
     }
 }
@@ -165,6 +171,7 @@ entity!(HeroProfile, HeroProfile, HeroProfile, |v| v.id.as_uuid());
 entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v.id.as_uuid());
 entity!(JobInterest, JobInterest, JobInterest, |v| v.id.as_uuid());
 entity!(Account, LedgerAccount, LedgerAccount, |v| v.id.0);
+entity!(PaymentIntent, PaymentIntent, PaymentIntent, |v| v.id.0);
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.
@@ -208,6 +215,14 @@ pub enum Write {
     /// Appends a transfer record (successes and failed first attempts). Its id, and for
     /// post/void/expire its `pending_id`, are unique: a second insert is [`StoreError::AlreadyExists`].
     Transfer(Transfer),
+    /// A payment intent: inserted or versioned update.
+    PaymentIntent {
+        value: PaymentIntent,
+        expect: Expect,
+    },
+    /// Records a processed webhook delivery; unique per (gateway, provider transaction id): a second
+    /// insert is [`StoreError::AlreadyExists`].
+    PaymentConfirmation(PaymentConfirmation),
 }
 
 /// One audit record: who changed what, from what to what. Append-only.

@@ -12,6 +12,11 @@ use hearth_core::ledger::model::{
     TransferResult,
 };
 use hearth_core::money::{Currency, Money};
+use hearth_core::payments::fraud::FraudFlag;
+use hearth_core::payments::gateway::GatewayKind;
+use hearth_core::payments::{
+    ConfirmationOutcome, IntentStatus, PaymentConfirmation, PaymentIntent, PaymentIntentId, ReviewState,
+};
 use hearth_core::store::CurrencyTotals;
 use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
 use hearth_core::time::Timestamp;
@@ -446,5 +451,72 @@ pub(crate) fn decode_totals(r: &PgRow) -> StoreResult<CurrencyTotals> {
             credits_pending: sum(3)?,
             credits_posted: sum(4)?,
         },
+    })
+}
+
+pub(crate) fn intent_cols(i: &PaymentIntent) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(i.id.0)),
+        ("user_id", PgValue::Uuid(i.user_id.as_uuid())),
+        ("wallet_account_id", PgValue::Uuid(i.wallet_account_id.0)),
+        ("amount", PgValue::Decimal(i.amount.amount())),
+        ("currency", PgValue::Text(i.amount.currency().code().into())),
+        ("gateway", PgValue::Text(i.gateway.as_str().into())),
+        ("status", PgValue::Text(i.status.as_str().into())),
+        ("provider_order_id", PgValue::OptText(i.provider_order_id.clone())),
+        ("flags", PgValue::TextArray(i.flags.iter().map(|f| flag_name(*f)).collect())),
+        ("review", PgValue::OptText(i.review.map(|r| r.as_str().to_owned()))),
+        ("transfer_id", PgValue::OptUuid(i.transfer_id.map(|t| t.0))),
+        ("created_at", PgValue::Ts(i.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(i.updated_at.as_datetime())),
+        ("expires_at", PgValue::Ts(i.expires_at.as_datetime())),
+    ]
+}
+
+fn flag_name(f: FraudFlag) -> String {
+    serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+pub(crate) const INTENT_SELECT: &str = "SELECT id, user_id, wallet_account_id, amount, currency, gateway, status, provider_order_id, flags, review, transfer_id, created_at, updated_at, expires_at, version FROM payment_intents";
+
+pub(crate) fn decode_intent(r: &PgRow) -> StoreResult<Versioned<PaymentIntent>> {
+    let flags: Vec<String> = get(r, 8)?;
+    let flags = flags
+        .into_iter()
+        .map(|f| serde_json::from_value(serde_json::Value::String(f)).map_err(|_| corrupt("fraud flag")))
+        .collect::<StoreResult<Vec<FraudFlag>>>()?;
+    Ok(Versioned {
+        value: PaymentIntent {
+            id: PaymentIntentId(get(r, 0)?),
+            user_id: UserId::from_uuid(get(r, 1)?),
+            wallet_account_id: AccountId(get(r, 2)?),
+            amount: money(get(r, 3)?, currency(&get::<String>(r, 4)?)?)?,
+            gateway: wire(&get::<String>(r, 5)?, GatewayKind::parse, "gateway")?,
+            status: wire(&get::<String>(r, 6)?, IntentStatus::parse, "intent status")?,
+            provider_order_id: get(r, 7)?,
+            flags,
+            review: get::<Option<String>>(r, 9)?.map(|v| wire(&v, ReviewState::parse, "review")).transpose()?,
+            transfer_id: get::<Option<Uuid>>(r, 10)?.map(TransferId),
+            created_at: ts(r, 11)?,
+            updated_at: ts(r, 12)?,
+            expires_at: ts(r, 13)?,
+        },
+        version: version(r, 14)?,
+    })
+}
+
+pub(crate) const CONFIRMATION_SELECT: &str = "SELECT gateway, provider_txn_id, intent_id, amount_minor, currency, status, outcome, transfer_id, received_at FROM payment_confirmations";
+
+pub(crate) fn decode_confirmation(r: &PgRow) -> StoreResult<PaymentConfirmation> {
+    Ok(PaymentConfirmation {
+        gateway: wire(&get::<String>(r, 0)?, GatewayKind::parse, "gateway")?,
+        provider_txn_id: get(r, 1)?,
+        intent_id: get::<Option<Uuid>>(r, 2)?.map(PaymentIntentId),
+        amount_minor: get(r, 3)?,
+        currency: get::<Option<String>>(r, 4)?.map(|c| currency(&c)).transpose()?,
+        status: serde_json::from_value(serde_json::Value::String(get(r, 5)?)).map_err(|_| corrupt("event status"))?,
+        outcome: wire(&get::<String>(r, 6)?, ConfirmationOutcome::parse, "outcome")?,
+        transfer_id: get::<Option<Uuid>>(r, 7)?.map(TransferId),
+        received_at: ts(r, 8)?,
     })
 }

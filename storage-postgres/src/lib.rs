@@ -16,6 +16,8 @@ use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, 
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
+use hearth_core::payments::gateway::GatewayKind;
+use hearth_core::payments::{PaymentConfirmation, PaymentIntent, PaymentIntentId, PaymentStore};
 use hearth_core::store::{
     After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
     RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
@@ -161,6 +163,32 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
         }
         Write::AccountDelta { account, delta, require_active } => {
             apply_delta(tx, *account, delta, *require_active).await
+        }
+        Write::PaymentIntent { value, expect } => {
+            versioned_write(tx, "payment_intents", EntityKind::PaymentIntent, intent_cols(value), *expect).await
+        }
+        Write::PaymentConfirmation(c) => {
+            let status = serde_json::to_value(c.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| StoreError::Backend { message: "event status".into() })?;
+            sqlx::query(
+                "INSERT INTO payment_confirmations (gateway, provider_txn_id, intent_id, amount_minor, currency, status,
+                     outcome, transfer_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(c.gateway.as_str())
+            .bind(&c.provider_txn_id)
+            .bind(c.intent_id.map(|i| i.0))
+            .bind(c.amount_minor)
+            .bind(c.currency.map(|c| c.code()))
+            .bind(status)
+            .bind(c.outcome.as_str())
+            .bind(c.transfer_id.map(|t| t.0))
+            .bind(c.received_at.as_datetime())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| map_write_err(e, EntityKind::PaymentIntent))?;
+            Ok(())
         }
         Write::Transfer(t) => {
             sqlx::query(
@@ -544,5 +572,66 @@ impl LedgerStore for PgStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(decode_transfer).collect()
+    }
+}
+
+#[async_trait]
+impl PaymentStore for PgStore {
+    async fn payment_intent(&self, id: PaymentIntentId) -> StoreResult<Option<Versioned<PaymentIntent>>> {
+        self.fetch_one(&format!("{INTENT_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.0)], decode_intent).await
+    }
+    async fn payment_intents_since(&self, user: UserId, since: Timestamp) -> StoreResult<Vec<PaymentIntent>> {
+        let rows = self
+            .fetch(
+                &format!("{INTENT_SELECT} WHERE user_id = $1 AND created_at >= $2 ORDER BY created_at, id"),
+                vec![PgValue::Uuid(user.as_uuid()), PgValue::Ts(since.as_datetime())],
+                decode_intent,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn succeeded_amounts(&self, user: UserId, limit: u32) -> StoreResult<Vec<i64>> {
+        let rows = self
+            .fetch(
+                &format!(
+                    "{INTENT_SELECT} WHERE user_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT $2"
+                ),
+                vec![PgValue::Uuid(user.as_uuid()), PgValue::I64(i64::from(limit))],
+                decode_intent,
+            )
+            .await?;
+        rows.into_iter()
+            .map(|v| v.value.amount.to_minor().ok_or_else(|| StoreError::Corrupt { message: "amount".into() }))
+            .collect()
+    }
+    async fn payment_confirmation(
+        &self,
+        gateway: GatewayKind,
+        provider_txn_id: &str,
+    ) -> StoreResult<Option<PaymentConfirmation>> {
+        self.fetch_one(
+            &format!("{CONFIRMATION_SELECT} WHERE gateway = $1 AND provider_txn_id = $2"),
+            vec![PgValue::Text(gateway.as_str().into()), PgValue::Text(provider_txn_id.to_owned())],
+            decode_confirmation,
+        )
+        .await
+    }
+    async fn expired_intents(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<PaymentIntent>>> {
+        self.fetch(
+            &format!(
+                "{INTENT_SELECT} WHERE status IN ('initiated', 'pending') AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2"
+            ),
+            vec![PgValue::Ts(now.as_datetime()), PgValue::I64(i64::from(limit))],
+            decode_intent,
+        )
+        .await
+    }
+    async fn refunds_of(&self, original: TransferId) -> StoreResult<Vec<Transfer>> {
+        self.fetch(
+            &format!("{TRANSFER_SELECT} WHERE code = 'refund' AND result = 'ok' AND reference = $1 ORDER BY seq"),
+            vec![PgValue::Text(original.to_string())],
+            decode_transfer,
+        )
+        .await
     }
 }

@@ -10,6 +10,10 @@ use hearth_core::ledger::model::{
     TransferResult,
 };
 use hearth_core::money::{Currency, Money};
+use hearth_core::payments::gateway::GatewayKind;
+use hearth_core::payments::{
+    ConfirmationOutcome, IntentStatus, PaymentConfirmation, PaymentIntent, PaymentIntentId, ReviewState,
+};
 use hearth_core::store::CurrencyTotals;
 use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
 use hearth_core::time::Timestamp;
@@ -451,5 +455,81 @@ pub(crate) fn decode_totals(r: &rusqlite::Row<'_>) -> Result<CurrencyTotals, Fai
             credits_pending: r.get(3)?,
             credits_posted: r.get(4)?,
         },
+    })
+}
+
+pub(crate) fn intent_cols(i: &PaymentIntent) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&i.id.to_string())),
+        ("user_id", text(&i.user_id.to_string())),
+        ("wallet_account_id", text(&i.wallet_account_id.to_string())),
+        ("amount_minor", SqlValue::Integer(minor(&i.amount)?)),
+        ("currency", text(i.amount.currency().code())),
+        ("gateway", text(i.gateway.as_str())),
+        ("status", text(i.status.as_str())),
+        ("provider_order_id", opt_text(i.provider_order_id.as_deref())),
+        ("flags", to_json(&i.flags)?),
+        ("review", opt_text(i.review.map(|r| r.as_str()))),
+        ("transfer_id", opt_text(i.transfer_id.map(|t| t.to_string()).as_deref())),
+        ("created_at", SqlValue::Integer(i.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(i.updated_at.unix_micros())),
+        ("expires_at", SqlValue::Integer(i.expires_at.unix_micros())),
+    ])
+}
+
+pub(crate) const INTENT_SELECT: &str = "SELECT id, user_id, wallet_account_id, amount_minor, currency, gateway, status, provider_order_id, flags, review, transfer_id, created_at, updated_at, expires_at, version FROM payment_intents";
+
+pub(crate) fn decode_intent(r: &rusqlite::Row<'_>) -> Result<Versioned<PaymentIntent>, Fail> {
+    let cur = currency(&r.get::<_, String>(4)?)?;
+    let review: Option<String> = r.get(9)?;
+    let transfer: Option<String> = r.get(10)?;
+    Ok(Versioned {
+        value: PaymentIntent {
+            id: PaymentIntentId(parse(&r.get::<_, String>(0)?, "intent id")?),
+            user_id: parse(&r.get::<_, String>(1)?, "user id")?,
+            wallet_account_id: AccountId(parse(&r.get::<_, String>(2)?, "account id")?),
+            amount: Money::from_minor(r.get(3)?, cur),
+            gateway: wire(&r.get::<_, String>(5)?, GatewayKind::parse, "gateway")?,
+            status: wire(&r.get::<_, String>(6)?, IntentStatus::parse, "intent status")?,
+            provider_order_id: r.get(7)?,
+            flags: from_json(&r.get::<_, String>(8)?, "flags")?,
+            review: review.map(|v| wire(&v, ReviewState::parse, "review")).transpose()?,
+            transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId)).transpose()?,
+            created_at: ts(r.get(11)?)?,
+            updated_at: ts(r.get(12)?)?,
+            expires_at: ts(r.get(13)?)?,
+        },
+        version: version(r.get(14)?)?,
+    })
+}
+
+pub(crate) fn confirmation_values(c: &PaymentConfirmation) -> StoreResult<Vec<SqlValue>> {
+    Ok(vec![
+        text(c.gateway.as_str()),
+        text(&c.provider_txn_id),
+        opt_text(c.intent_id.map(|i| i.to_string()).as_deref()),
+        SqlValue::Integer(c.amount_minor),
+        opt_text(c.currency.map(|c| c.code())),
+        to_json(&c.status)?,
+        text(c.outcome.as_str()),
+        opt_text(c.transfer_id.map(|t| t.to_string()).as_deref()),
+        SqlValue::Integer(c.received_at.unix_micros()),
+    ])
+}
+
+pub(crate) fn decode_confirmation(r: &rusqlite::Row<'_>) -> Result<PaymentConfirmation, Fail> {
+    let intent: Option<String> = r.get(2)?;
+    let cur: Option<String> = r.get(4)?;
+    let transfer: Option<String> = r.get(7)?;
+    Ok(PaymentConfirmation {
+        gateway: wire(&r.get::<_, String>(0)?, GatewayKind::parse, "gateway")?,
+        provider_txn_id: r.get(1)?,
+        intent_id: intent.map(|i| parse(&i, "intent id").map(PaymentIntentId)).transpose()?,
+        amount_minor: r.get(3)?,
+        currency: cur.map(|c| currency(&c)).transpose()?,
+        status: from_json(&r.get::<_, String>(5)?, "event status")?,
+        outcome: wire(&r.get::<_, String>(6)?, ConfirmationOutcome::parse, "outcome")?,
+        transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId)).transpose()?,
+        received_at: ts(r.get(8)?)?,
     })
 }

@@ -18,6 +18,8 @@ use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, 
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
+use hearth_core::payments::gateway::GatewayKind;
+use hearth_core::payments::{PaymentConfirmation, PaymentIntent, PaymentIntentId, PaymentStore};
 use hearth_core::store::{
     After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
     RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
@@ -147,6 +149,19 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()>
         }
         Write::AccountDelta { account, delta, require_active } => {
             return apply_delta(tx, *account, delta, *require_active);
+        }
+        Write::PaymentIntent { value, expect } => {
+            ("payment_intents", EntityKind::PaymentIntent, intent_cols(value)?, *expect)
+        }
+        Write::PaymentConfirmation(c) => {
+            let values = confirmation_values(c)?;
+            tx.prepare_cached(
+                "INSERT INTO payment_confirmations (gateway, provider_txn_id, intent_id, amount_minor, currency, status,
+                     outcome, transfer_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .and_then(|mut st| st.execute(rusqlite::params_from_iter(values)))
+            .map_err(|e| map_write_err(e, EntityKind::PaymentIntent))?;
+            return Ok(());
         }
         Write::Transfer(t) => {
             tx.prepare_cached(TRANSFER_INSERT)
@@ -598,5 +613,67 @@ impl LedgerStore for SqliteStore {
             many(c, &sql, &[SqlValue::Text(account.to_string()), SqlValue::Integer(i64::from(limit))], decode_transfer)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl PaymentStore for SqliteStore {
+    async fn payment_intent(&self, id: PaymentIntentId) -> StoreResult<Option<Versioned<PaymentIntent>>> {
+        self.read(move |c| one(c, &format!("{INTENT_SELECT} WHERE id = ?"), id.to_string(), decode_intent)).await
+    }
+    async fn payment_intents_since(&self, user: UserId, since: Timestamp) -> StoreResult<Vec<PaymentIntent>> {
+        let sql = format!("{INTENT_SELECT} WHERE user_id = ? AND created_at >= ? ORDER BY created_at, id");
+        let rows = self
+            .read(move |c| {
+                many(
+                    c,
+                    &sql,
+                    &[SqlValue::Text(user.to_string()), SqlValue::Integer(since.unix_micros())],
+                    decode_intent,
+                )
+            })
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn succeeded_amounts(&self, user: UserId, limit: u32) -> StoreResult<Vec<i64>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT amount_minor FROM payment_intents WHERE user_id = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT ?",
+            )?;
+            let rows = st.query_map(params![user.to_string(), i64::from(limit)], |r| r.get::<_, i64>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+    async fn payment_confirmation(
+        &self,
+        gateway: GatewayKind,
+        provider_txn_id: &str,
+    ) -> StoreResult<Option<PaymentConfirmation>> {
+        let txn = provider_txn_id.to_owned();
+        self.read(move |c| {
+            let rows = many(
+                c,
+                "SELECT gateway, provider_txn_id, intent_id, amount_minor, currency, status, outcome, transfer_id, received_at
+                 FROM payment_confirmations WHERE gateway = ? AND provider_txn_id = ?",
+                &[SqlValue::Text(gateway.as_str().into()), SqlValue::Text(txn)],
+                decode_confirmation,
+            )?;
+            Ok(rows.into_iter().next())
+        })
+        .await
+    }
+    async fn expired_intents(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<PaymentIntent>>> {
+        let sql = format!(
+            "{INTENT_SELECT} WHERE status IN ('initiated', 'pending') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?"
+        );
+        self.read(move |c| {
+            many(c, &sql, &[SqlValue::Integer(now.unix_micros()), SqlValue::Integer(i64::from(limit))], decode_intent)
+        })
+        .await
+    }
+    async fn refunds_of(&self, original: TransferId) -> StoreResult<Vec<Transfer>> {
+        let sql = format!("{TRANSFER_SELECT} WHERE code = 'refund' AND result = 'ok' AND reference = ? ORDER BY seq");
+        self.read(move |c| many(c, &sql, &[SqlValue::Text(original.to_string())], decode_transfer)).await
     }
 }

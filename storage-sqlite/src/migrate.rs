@@ -5,8 +5,11 @@ use hearth_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
 /// The migrations, in order. Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_homeheroes.sql"), include_str!("../migrations/0002_ledger.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_homeheroes.sql"),
+    include_str!("../migrations/0002_ledger.sql"),
+    include_str!("../migrations/0003_payments.sql"),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(map_err)?;

@@ -12,6 +12,7 @@
 
 pub mod fixtures;
 pub mod ledger;
+pub mod payments;
 pub mod suite;
 
 /// Expands to the whole conformance suite for a store. `$fresh` is an async expression that yields a
@@ -47,6 +48,23 @@ macro_rules! conformance_tests {
             ledger_reconciliation_freezes_a_tampered_account,
             ledger_random_operations_keep_every_invariant
         );
+        $crate::conformance_tests!(@payments $fresh;
+            payments_webhook_credits_once_however_often_delivered,
+            payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts,
+            payments_stripe_style_gateway_credits_too,
+            payments_fraud_rules_limit_flag_and_hold,
+            payments_refunds_never_exceed_what_was_paid,
+            payments_intents_expire_and_a_late_payment_still_credits
+        );
+    };
+    (@payments $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::payments::$name(store).await;
+            }
+        )+
     };
     (@ledger $fresh:expr; $($name:ident),+) => {
         $(

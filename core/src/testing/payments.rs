@@ -1,0 +1,308 @@
+//! Payment conformance tests: the same on every store.
+
+use super::ledger::transfer;
+use crate::actor::{Actor, Role};
+use crate::error::ErrorCode;
+use crate::id::UserId;
+use crate::ledger::model::{AccountKind, TransferCode, TransferResult as R};
+use crate::ledger::Ledger;
+use crate::money::Currency;
+use crate::payments::gateway::{Gateway, GatewayKind, Headers, PhonePeStyle, StripeStyle};
+use crate::payments::{
+    ConfirmationOutcome as C, IntentStatus, PaymentIntent, PaymentStore, Payments, ReviewState, TopUpInput,
+};
+use crate::system::RandomIds;
+use crate::time::{Clock, ManualClock};
+use rust_decimal::Decimal;
+use std::sync::Arc;
+
+/// What a payment conformance test needs of a store.
+pub trait PaymentTestStore: PaymentStore + Clone + 'static {}
+impl<T: PaymentStore + Clone + 'static> PaymentTestStore for T {}
+
+pub const PHONEPE_SECRET: &[u8] = b"phonepe-salt-key";
+pub const STRIPE_SECRET: &[u8] = b"whsec_test_secret";
+
+pub struct Shop<S> {
+    pub pay: Payments<S>,
+    pub ledger: Ledger<S>,
+    pub clock: Arc<ManualClock>,
+    pub phonepe: Arc<PhonePeStyle>,
+    pub stripe: Arc<StripeStyle>,
+}
+
+impl<S: PaymentTestStore> Shop<S> {
+    pub fn new(store: S) -> Self {
+        let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
+        let phonepe = Arc::new(PhonePeStyle::new(PHONEPE_SECRET.to_vec(), 1));
+        let stripe = Arc::new(StripeStyle::new(STRIPE_SECRET.to_vec()));
+        let gateways: Vec<Arc<dyn Gateway>> = vec![phonepe.clone(), stripe.clone()];
+        let pay = Payments::new(store.clone(), clock.clone(), Arc::new(RandomIds), gateways);
+        let ledger = Ledger::new(store, clock.clone(), Arc::new(RandomIds));
+        Self { pay, ledger, clock, phonepe, stripe }
+    }
+    pub fn resident(&self) -> Actor {
+        Actor::user(UserId::generate(&RandomIds), [Role::Resident])
+    }
+    pub async fn intent(&self, who: &Actor, rupees: i64) -> PaymentIntent {
+        let input = TopUpInput {
+            amount: Some(Decimal::new(rupees, 0)),
+            currency: Some("INR".into()),
+            gateway: Some("phonepe".into()),
+            reauthenticated: true,
+        };
+        let i = self.pay.create_top_up(who, input, None).await.unwrap();
+        self.pay.mark_pending(&Actor::System, i.id, &format!("order-{}", i.id)).await.unwrap()
+    }
+    /// A PhonePe-style delivery for `intent`: (headers, body).
+    pub fn phonepe_event(
+        &self,
+        intent: &PaymentIntent,
+        txn: &str,
+        amount_minor: i64,
+        state: &str,
+    ) -> (Headers, Vec<u8>) {
+        let body = serde_json::json!({
+            "merchantTransactionId": intent.id.to_string(),
+            "transactionId": txn,
+            "amount": amount_minor,
+            "currency": "INR",
+            "state": state,
+        })
+        .to_string()
+        .into_bytes();
+        (self.phonepe.sign(&body, self.clock.now()), body)
+    }
+    pub async fn deliver(&self, intent: &PaymentIntent, txn: &str) -> crate::payments::WebhookOutcome {
+        let (h, b) = self.phonepe_event(intent, txn, intent.amount.to_minor().unwrap(), "COMPLETED");
+        self.pay.handle_webhook(GatewayKind::PhonePe, &h, &b).await.unwrap()
+    }
+    pub async fn available(&self, who: &Actor, intent: &PaymentIntent) -> i64 {
+        self.ledger.balance(who, intent.wallet_account_id).await.unwrap().available.to_minor().unwrap()
+    }
+}
+
+pub async fn payments_webhook_credits_once_however_often_delivered<S: PaymentTestStore>(store: S) {
+    let shop = Arc::new(Shop::new(store));
+    let alice = shop.resident();
+    let intent = shop.intent(&alice, 500).await;
+    assert_eq!(intent.status, IntentStatus::Pending);
+    let mut outcomes = Vec::new();
+    for _ in 0..5 {
+        outcomes.push(shop.deliver(&intent, "T-1").await);
+    }
+    assert_eq!(outcomes[0].outcome, C::Credited);
+    assert!(!outcomes[0].replayed);
+    assert!(outcomes[1..].iter().all(|o| o.replayed && o.outcome == C::Credited), "{outcomes:?}");
+    assert_eq!(shop.available(&alice, &intent).await, 50_000, "credited exactly once");
+    // Racing deliveries of another payment: one applies, the rest replay its answer.
+    shop.clock.advance(chrono::Duration::minutes(2));
+    let second = shop.intent(&alice, 300).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (shop, second) = (shop.clone(), second.clone());
+            tokio::spawn(async move { shop.deliver(&second, "T-2").await })
+        })
+        .collect();
+    let mut fresh = 0;
+    for t in tasks {
+        let o = t.await.unwrap();
+        assert_eq!(o.outcome, C::Credited);
+        fresh += usize::from(!o.replayed);
+    }
+    assert_eq!(fresh, 1);
+    assert_eq!(shop.available(&alice, &intent).await, 80_000);
+    let done = shop.pay.intent(&alice, second.id).await.unwrap();
+    assert_eq!((done.status, done.transfer_id.map(|t| t.0)), (IntentStatus::Succeeded, Some(second.id.0)));
+    // A second transaction for an already-paid intent is refused and alerted, never credited.
+    let dup = shop.deliver(&second, "T-3").await;
+    assert_eq!(dup.outcome, C::RejectedDuplicateForIntent);
+    assert_eq!(shop.available(&alice, &intent).await, 80_000);
+    assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
+}
+
+pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts<S: PaymentTestStore>(store: S) {
+    let shop = Shop::new(store);
+    let alice = shop.resident();
+    let intent = shop.intent(&alice, 500).await;
+    let events_before = shop.pay.runner().store().outbox_after(0, 10_000).await.unwrap().len();
+    let (headers, body) = shop.phonepe_event(&intent, "T-9", 50_000, "COMPLETED");
+    let mut tampered = body.clone();
+    let pos = tampered.len() - 5;
+    tampered[pos] ^= 0x01;
+    for (h, b) in [(&headers, &tampered), (&Headers::default(), &body)] {
+        let err = shop.pay.handle_webhook(GatewayKind::PhonePe, h, b).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Unauthorized);
+    }
+    let wrong_key = PhonePeStyle::new(b"not-the-key".to_vec(), 1).sign(&body, shop.clock.now());
+    assert_eq!(
+        shop.pay.handle_webhook(GatewayKind::PhonePe, &wrong_key, &body).await.unwrap_err().code,
+        ErrorCode::Unauthorized
+    );
+    // A PhonePe signature presented as a Stripe delivery is refused too.
+    assert_eq!(
+        shop.pay.handle_webhook(GatewayKind::Stripe, &headers, &body).await.unwrap_err().code,
+        ErrorCode::Unauthorized
+    );
+    let store = shop.pay.runner().store();
+    assert!(store.payment_confirmation(GatewayKind::PhonePe, "T-9").await.unwrap().is_none(), "nothing written");
+    assert_eq!(store.outbox_after(0, 10_000).await.unwrap().len(), events_before);
+    assert_eq!(shop.pay.intent(&alice, intent.id).await.unwrap().status, IntentStatus::Pending);
+    // The amount is the intent's: a webhook claiming more is rejected with a P0 alert.
+    let (h, b) = shop.phonepe_event(&intent, "T-10", 5_000_000, "COMPLETED");
+    assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &b).await.unwrap().outcome, C::RejectedMismatch);
+    assert_eq!(shop.available(&alice, &intent).await, 0);
+    let topics: Vec<String> = store.outbox_after(0, 10_000).await.unwrap().into_iter().map(|(_, e)| e.topic).collect();
+    assert!(topics.iter().any(|t| t == "alert.p0.payment_mismatch"), "{topics:?}");
+    // Unknown intents, and failures, are recorded; a failure then a success does not credit.
+    let stranger =
+        crate::payments::PaymentIntent { id: crate::payments::PaymentIntentId(uuid::Uuid::now_v7()), ..intent.clone() };
+    let (h, b) = shop.phonepe_event(&stranger, "T-11", 50_000, "COMPLETED");
+    assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &b).await.unwrap().outcome, C::RejectedUnknownIntent);
+    let (h, b) = shop.phonepe_event(&intent, "T-12", 50_000, "FAILED");
+    assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &b).await.unwrap().outcome, C::Failed);
+    assert_eq!(shop.pay.intent(&alice, intent.id).await.unwrap().status, IntentStatus::Failed);
+    assert_eq!(shop.deliver(&intent, "T-13").await.outcome, C::Ignored);
+    assert_eq!(shop.available(&alice, &intent).await, 0);
+    // Malformed but signed bodies are a validation error.
+    let junk = b"{not json".to_vec();
+    let h = shop.phonepe.sign(&junk, shop.clock.now());
+    assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &junk).await.unwrap_err().code, ErrorCode::Validation);
+}
+
+pub async fn payments_stripe_style_gateway_credits_too<S: PaymentTestStore>(store: S) {
+    let shop = Shop::new(store);
+    let bob = shop.resident();
+    let input = TopUpInput {
+        amount: Some(Decimal::new(12_345, 2)),
+        currency: Some("INR".into()),
+        gateway: Some("stripe".into()),
+        reauthenticated: false,
+    };
+    let intent = shop.pay.create_top_up(&bob, input, None).await.unwrap();
+    let body = serde_json::json!({
+        "id": "evt_1", "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_77", "amount": 12_345, "currency": "inr", "metadata": {"merchant_ref": intent.id.to_string()}}}
+    })
+    .to_string()
+    .into_bytes();
+    let h = shop.stripe.sign(&body, shop.clock.now());
+    assert_eq!(shop.pay.handle_webhook(GatewayKind::Stripe, &h, &body).await.unwrap().outcome, C::Credited);
+    assert_eq!(shop.available(&bob, &intent).await, 12_345);
+    // A stale signature (replayed after the tolerance) is refused.
+    shop.clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(
+        shop.pay.handle_webhook(GatewayKind::Stripe, &h, &body).await.unwrap_err().code,
+        ErrorCode::Unauthorized
+    );
+}
+
+pub async fn payments_fraud_rules_limit_flag_and_hold<S: PaymentTestStore>(store: S) {
+    let shop = Shop::new(store);
+    let carol = shop.resident();
+    let input = |rupees: i64, reauth: bool| TopUpInput {
+        amount: Some(Decimal::new(rupees, 0)),
+        currency: Some("INR".into()),
+        gateway: Some("phonepe".into()),
+        reauthenticated: reauth,
+    };
+    shop.pay.create_top_up(&carol, input(100, false), None).await.unwrap();
+    let err = shop.pay.create_top_up(&carol, input(100, false), None).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::ReauthenticationRequired, "a second intent within 60 s");
+    // History: three paid top-ups of 100.
+    for k in 0..3 {
+        shop.clock.advance(chrono::Duration::seconds(61));
+        let i = shop.pay.create_top_up(&carol, input(100, false), None).await.unwrap();
+        shop.deliver(&i, &format!("H-{k}")).await;
+    }
+    // 600 > 5 × 100: flagged; the credit is held, not spendable, until an admin decides.
+    shop.clock.advance(chrono::Duration::seconds(61));
+    let big = shop.pay.create_top_up(&carol, input(600, false), None).await.unwrap();
+    assert_eq!(big.flags, [crate::payments::fraud::FraudFlag::AmountAnomaly]);
+    assert_eq!(shop.deliver(&big, "BIG-1").await.outcome, C::HeldForReview);
+    assert_eq!(shop.available(&carol, &big).await, 30_000, "the held 600 is not available");
+    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    assert_eq!(shop.pay.review(&carol, big.id, true).await.unwrap_err().code, ErrorCode::Forbidden);
+    let approved = shop.pay.review(&admin, big.id, true).await.unwrap();
+    assert_eq!(approved.review, Some(ReviewState::Approved));
+    assert_eq!(shop.available(&carol, &big).await, 90_000);
+    assert_eq!(shop.pay.review(&admin, big.id, false).await.unwrap_err().code, ErrorCode::PreconditionFailed);
+    // Daily limit: 10 intents per rolling day (this user has 5 so far).
+    for _ in 0..5 {
+        shop.clock.advance(chrono::Duration::seconds(61));
+        shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap();
+    }
+    shop.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap_err().code, ErrorCode::RateLimited);
+    // Bad input is field errors; only residents top up.
+    let err = shop
+        .pay
+        .create_top_up(&carol, TopUpInput { amount: Some(Decimal::new(1, 3)), ..input(0, true) }, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.fields[0].field, "amount");
+    let guest = Actor::user(UserId::generate(&RandomIds), [Role::Customer]);
+    assert_eq!(shop.pay.create_top_up(&guest, input(10, true), None).await.unwrap_err().code, ErrorCode::Forbidden);
+    assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
+}
+
+pub async fn payments_refunds_never_exceed_what_was_paid<S: PaymentTestStore>(store: S) {
+    let shop = Arc::new(Shop::new(store));
+    let dave = shop.resident();
+    let intent = shop.intent(&dave, 1_000).await;
+    shop.deliver(&intent, "R-1").await;
+    let revenue = shop.ledger.system_account(&Actor::System, AccountKind::CanteenRevenue, Currency::INR).await.unwrap();
+    let purchase = transfer(intent.wallet_account_id, revenue.id, 60_000, TransferCode::Purchase);
+    assert_eq!(shop.ledger.create_transfers(&Actor::System, vec![purchase.clone()]).await.unwrap()[0].result, R::Ok);
+    assert_eq!(shop.available(&dave, &intent).await, 40_000);
+    // Eight racing refunds of 250.00 against a 600.00 purchase: at most two land.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (shop, id) = (shop.clone(), purchase.id);
+            tokio::spawn(async move { shop.pay.refund(&Actor::System, id, Decimal::new(25_000, 2), None).await })
+        })
+        .collect();
+    let mut landed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(r) => {
+                assert_eq!((r.code, r.amount), (TransferCode::Refund, 25_000));
+                landed += 1;
+            }
+            Err(e) => assert!(matches!(e.code, ErrorCode::Validation | ErrorCode::Conflict), "{e:?}"),
+        }
+    }
+    assert_eq!(landed, 2);
+    let err = shop.pay.refund(&Actor::System, purchase.id, Decimal::new(10_001, 2), None).await.unwrap_err();
+    assert_eq!(err.fields[0].field, "amount", "only 100.00 remains refundable");
+    let last = shop.pay.refund(&Actor::System, purchase.id, Decimal::new(10_000, 2), None).await.unwrap();
+    assert_eq!(last.amount, 10_000);
+    assert_eq!(shop.available(&dave, &intent).await, 100_000, "fully refunded, never more");
+    let user = dave.clone();
+    assert_eq!(shop.pay.refund(&user, purchase.id, Decimal::ONE, None).await.unwrap_err().code, ErrorCode::Forbidden);
+    // Refunding a top-up sends money back out of the wallet (to clearing), capped the same way.
+    let out = shop
+        .pay
+        .refund(&Actor::System, crate::ledger::model::TransferId(intent.id.0), Decimal::new(100_000, 2), None)
+        .await
+        .unwrap();
+    assert_eq!(out.debit_account_id, intent.wallet_account_id);
+    assert_eq!(shop.available(&dave, &intent).await, 0);
+    assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
+}
+
+pub async fn payments_intents_expire_and_a_late_payment_still_credits<S: PaymentTestStore>(store: S) {
+    let shop = Shop::new(store);
+    let erin = shop.resident();
+    let intent = shop.intent(&erin, 200).await;
+    assert!(shop.pay.expire_intents(&Actor::System).await.unwrap().is_empty());
+    shop.clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(shop.pay.expire_intents(&Actor::System).await.unwrap(), [intent.id]);
+    assert_eq!(shop.pay.intent(&erin, intent.id).await.unwrap().status, IntentStatus::Expired);
+    assert_eq!(shop.pay.expire_intents(&erin).await.unwrap_err().code, ErrorCode::Forbidden);
+    // The user paid after all: the money was taken, so the late success credits.
+    assert_eq!(shop.deliver(&intent, "L-1").await.outcome, C::Credited);
+    assert_eq!(shop.available(&erin, &intent).await, 20_000);
+    let other = shop.resident();
+    assert_eq!(shop.pay.intent(&other, intent.id).await.unwrap_err().code, ErrorCode::NotFound);
+}
