@@ -198,6 +198,19 @@ pub trait Command<S: ?Sized + MaybeSendSync>: Serialize + MaybeSendSync {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors>;
     /// Loads what `decide` needs.
     async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<Self::Loaded, Error>;
+    /// Loads for attempt `attempt` (0 first, then once per conflict). A command may load less on the
+    /// first attempt when the store's unique keys will report what it skipped (the ledger skips the
+    /// transfer-id lookup: a duplicate id fails the insert, and the retry loads it). Defaults to `load`.
+    async fn load_attempt(
+        &self,
+        store: &S,
+        actor: &Actor,
+        valid: &Self::Valid,
+        attempt: u32,
+    ) -> Result<Self::Loaded, Error> {
+        let _ = attempt;
+        self.load(store, actor, valid).await
+    }
     /// Authorizes and decides: the output, with the writes recorded in `cx`.
     fn decide(
         &self,
@@ -256,7 +269,7 @@ impl<S: Store> Runner<S> {
         let now = self.clock.now();
         let valid = cmd.validate(now)?;
         for attempt in 0..COMMIT_ATTEMPTS_MAX {
-            let loaded = cmd.load(&self.store, actor, &valid).await?;
+            let loaded = cmd.load_attempt(&self.store, actor, &valid, attempt).await?;
             let mut cx = Decide::new(now, self.ids.as_ref(), actor);
             let output = match cmd.decide(actor, &valid, loaded, &mut cx) {
                 Ok(o) => o,

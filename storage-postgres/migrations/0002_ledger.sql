@@ -26,8 +26,7 @@ CREATE UNIQUE INDEX ledger_accounts_one_per_owner ON ledger_accounts (owner_id, 
 CREATE UNIQUE INDEX ledger_accounts_one_system ON ledger_accounts (kind, currency) WHERE owner_id IS NULL;
 
 CREATE TABLE ledger_transfers (
-    seq                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id                 UUID NOT NULL UNIQUE,
+    id                 UUID PRIMARY KEY,
     debit_account_id   UUID NOT NULL,
     credit_account_id  UUID NOT NULL,
     amount             BIGINT NOT NULL,
@@ -49,8 +48,8 @@ CREATE TABLE ledger_transfers (
 );
 -- A pending transfer is posted, voided or expired at most once.
 CREATE UNIQUE INDEX ledger_transfers_resolve_once ON ledger_transfers (pending_id) WHERE result = 'ok' AND pending_id IS NOT NULL;
-CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account_id, seq) WHERE result = 'ok';
-CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, seq) WHERE result = 'ok';
+CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account_id, created_at, id) WHERE result = 'ok';
+CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, created_at, id) WHERE result = 'ok';
 CREATE INDEX ledger_transfers_expiring ON ledger_transfers (expires_at) WHERE kind = 'pending' AND result = 'ok' AND expires_at IS NOT NULL;
 CREATE TRIGGER ledger_transfers_append_only BEFORE UPDATE OR DELETE ON ledger_transfers
     FOR EACH ROW EXECUTE FUNCTION hearth_append_only();

@@ -43,6 +43,7 @@ pub(crate) enum PgValue {
     Decimal(Decimal),
     OptDecimal(Option<Decimal>),
     TextArray(Vec<String>),
+    UuidArray(Vec<Uuid>),
     Json(serde_json::Value),
 }
 
@@ -63,6 +64,7 @@ pub(crate) fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: PgValue) -> Query
         PgValue::Decimal(x) => q.bind(x),
         PgValue::OptDecimal(x) => q.bind(x),
         PgValue::TextArray(x) => q.bind(x),
+        PgValue::UuidArray(x) => q.bind(x),
         PgValue::Json(x) => q.bind(x),
     }
 }

@@ -120,13 +120,30 @@ pub(crate) async fn load_snapshot<S: LedgerStore + ?Sized>(
     store: &S,
     batch: &[TransferInput],
 ) -> Result<Snapshot, Error> {
+    load_snapshot_with(store, batch, true).await
+}
+
+/// Like [`load_snapshot`]; without `batch_ids`, the batch's own ids are not looked up (only the
+/// pending transfers they name). Safe only where a duplicate id fails the commit and is retried
+/// with a full load: transfer inserts are unique by id.
+pub(crate) async fn load_snapshot_with<S: LedgerStore + ?Sized>(
+    store: &S,
+    batch: &[TransferInput],
+    batch_ids: bool,
+) -> Result<Snapshot, Error> {
     let account_ids: BTreeSet<AccountId> =
         batch.iter().flat_map(|t| [t.debit_account_id, t.credit_account_id]).collect();
     let pending_ids: BTreeSet<TransferId> = batch.iter().filter_map(|t| t.pending_id).collect();
-    let transfer_ids: Vec<TransferId> = batch.iter().map(|t| t.id).chain(pending_ids.iter().copied()).collect();
+    let transfer_ids: Vec<TransferId> =
+        batch.iter().filter(|_| batch_ids).map(|t| t.id).chain(pending_ids.iter().copied()).collect();
     let accounts = store.ledger_accounts(&account_ids.into_iter().collect::<Vec<_>>()).await?;
-    let transfers = store.ledger_transfers(&transfer_ids).await?;
-    let resolved = store.pending_resolutions(&pending_ids.into_iter().collect::<Vec<_>>()).await?;
+    let transfers = if transfer_ids.is_empty() { Vec::new() } else { store.ledger_transfers(&transfer_ids).await? };
+    // Plain transfers name no pending transfer: skip the round trip.
+    let resolved = if pending_ids.is_empty() {
+        Vec::new()
+    } else {
+        store.pending_resolutions(&pending_ids.into_iter().collect::<Vec<_>>()).await?
+    };
     Ok(Snapshot {
         accounts: accounts.into_iter().map(|a| (a.value.id, a.value)).collect(),
         transfers: transfers.into_iter().map(|t| (t.id, t)).collect(),
@@ -176,6 +193,10 @@ impl<S: LedgerStore + ?Sized> Command<S> for CreateTransfers {
     }
     async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Snapshot, Error> {
         load_snapshot(store, &self.transfers).await
+    }
+    async fn load_attempt(&self, store: &S, _actor: &Actor, _: &(), attempt: u32) -> Result<Snapshot, Error> {
+        // First attempt: a retried id fails the insert on its unique key, and attempt 1 loads it.
+        load_snapshot_with(store, &self.transfers, attempt > 0).await
     }
     fn decide(&self, actor: &Actor, _: &(), snap: Snapshot, cx: &mut Decide<'_>) -> Result<Vec<Outcome>, Error> {
         require(actor, Decision::when(is_staff(actor), "only the system and admins move money directly"))?;

@@ -14,7 +14,7 @@ use crate::homeheroes::commands::require;
 use crate::id::{IdSource, UserId};
 use crate::ledger::engine::{self, Phase, Snapshot, TransferInput};
 use crate::ledger::model::{Account, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferResult};
-use crate::ledger::{default_flags, error_for, load_snapshot, record_decision};
+use crate::ledger::{default_flags, error_for, load_snapshot, load_snapshot_with, record_decision};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, IdempotencyKey, Runner};
@@ -753,17 +753,21 @@ impl<S: PaymentStore + ?Sized> Command<S> for Refund {
         Ok(())
     }
     async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<RefundScene, Error> {
+        // Read order matters, as the reads are separate: balances first (if they are stale, the
+        // commit's CHECK guard fails and the runner decides again), the refunds so far last (so the
+        // cap and the next refund id are the freshest facts). The refund's own id is not looked up:
+        // a racing refund that took it fails our insert on the unique id, and we decide again.
         let original = store.ledger_transfers(&[self.original]).await?.into_iter().next();
+        let mut snapshot = Snapshot::default();
+        if let Some(o) = &original {
+            let t = refund_input(o, 0, self.amount);
+            snapshot = load_snapshot_with(store, std::slice::from_ref(&t), false).await?;
+        }
         let refunds = store.refunds_of(self.original).await?;
         let refunded_minor = refunds
             .iter()
             .try_fold(0i64, |s, r| s.checked_add(r.amount))
             .ok_or_else(|| Error::internal("refund sum overflow"))?;
-        let mut snapshot = Snapshot::default();
-        if let Some(o) = &original {
-            let t = refund_input(o, refunds.len() + 1, self.amount);
-            snapshot = load_snapshot(store, std::slice::from_ref(&t)).await?;
-        }
         Ok(RefundScene { original, refunded_minor, refunds: refunds.len(), snapshot })
     }
     fn decide(&self, actor: &Actor, _: &(), scene: RefundScene, cx: &mut Decide<'_>) -> Result<Transfer, Error> {

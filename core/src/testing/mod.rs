@@ -85,3 +85,9 @@ macro_rules! conformance_tests {
         )+
     };
 }
+
+/// A transfer batch as the verified-payment path submits it (top-ups and refunds allowed). For tests
+/// and benchmarks only: production code reaches these paths through `payments` alone.
+pub fn verified_transfers(transfers: Vec<crate::ledger::engine::TransferInput>) -> crate::ledger::CreateTransfers {
+    crate::ledger::CreateTransfers { transfers, allow_top_up: true, allow_refund: true }
+}

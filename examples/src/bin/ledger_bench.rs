@@ -1,0 +1,256 @@
+//! Ledger throughput: transfers per second through hearth on SQLite and Postgres, next to the same
+//! transfer as raw SQL driven by `pgbench` against the same Postgres, in one run.
+//!
+//! ```text
+//! scripts/bench-ledger.sh            # finds/starts Postgres, release build, prints the table
+//! cargo run --release -p hearth-examples --bin ledger-bench -- <postgres-url> [seconds] [clients]
+//! ```
+//!
+//! Scenarios: transfers between random pairs of many accounts, or all debiting one hot account;
+//! one transfer per commit, or 100 linked transfers per commit. This is a benchmark, not a test:
+//! it asserts nothing about time.
+
+use hearth_core::ledger::engine::{Phase, TransferInput};
+use hearth_core::ledger::model::{AccountId, AccountKind, TransferCode, TransferId, TransferResult};
+use hearth_core::ledger::Ledger;
+use hearth_core::money::Currency;
+use hearth_core::store::LedgerStore;
+use hearth_core::system::{RandomIds, SystemClock};
+use hearth_core::testing::verified_transfers;
+use hearth_core::Actor;
+use hearth_postgres::PgStore;
+use hearth_sqlite::SqliteStore;
+use rust_decimal::Decimal;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Accounts in the many-accounts scenarios (and in the raw-SQL table).
+const ACCOUNTS: usize = 1_000;
+/// Transfers per commit in the batched scenarios.
+const BATCH: usize = 100;
+
+#[derive(Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    hot: bool,
+    batch: usize,
+}
+
+const SCENARIOS: [Scenario; 4] = [
+    Scenario { name: "many accounts, single", hot: false, batch: 1 },
+    Scenario { name: "hot account, single", hot: true, batch: 1 },
+    Scenario { name: "many accounts, batch 100 linked", hot: false, batch: BATCH },
+    Scenario { name: "hot account, batch 100 linked", hot: true, batch: BATCH },
+];
+
+/// A tiny deterministic generator (xorshift64*): no randomness crate needed for picking accounts.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+fn transfer(debit: AccountId, credit: AccountId, minor: i64, linked: bool) -> TransferInput {
+    TransferInput {
+        id: TransferId(uuid::Uuid::now_v7()),
+        debit_account_id: debit,
+        credit_account_id: credit,
+        amount: Some(Decimal::new(minor, 2)),
+        currency: Currency::INR,
+        phase: Phase::Single,
+        pending_id: None,
+        timeout_secs: 0,
+        linked,
+        code: TransferCode::TopUp,
+        reference: None,
+    }
+}
+
+/// Opens `ACCOUNTS` wallets and funds each generously.
+async fn setup<S: LedgerStore + Clone + 'static>(ledger: &Ledger<S>) -> Result<Vec<AccountId>, String> {
+    let sys = Actor::System;
+    let clearing =
+        ledger.system_account(&sys, AccountKind::GatewayClearing, Currency::INR).await.map_err(|e| e.to_string())?;
+    let mut wallets = Vec::with_capacity(ACCOUNTS);
+    for _ in 0..ACCOUNTS {
+        let owner = hearth_core::id::UserId::generate(&RandomIds);
+        wallets.push(ledger.open_wallet(&sys, owner, Currency::INR).await.map_err(|e| e.to_string())?.id);
+    }
+    for chunk in wallets.chunks(BATCH) {
+        let batch = chunk.iter().map(|w| transfer(clearing.id, *w, 1_000_000_000, false)).collect();
+        ledger.runner().execute(&sys, None, &verified_transfers(batch)).await.map_err(|e| e.to_string())?;
+    }
+    Ok(wallets)
+}
+
+async fn run<S: LedgerStore + Clone + 'static>(
+    ledger: &Ledger<S>,
+    wallets: &Arc<Vec<AccountId>>,
+    s: Scenario,
+    clients: usize,
+    secs: u64,
+) -> Result<f64, String> {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (ledger, wallets, done) = (ledger.clone(), wallets.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
+            while Instant::now() < deadline {
+                let mut batch = Vec::with_capacity(s.batch);
+                for k in 0..s.batch {
+                    let a = if s.hot { 0 } else { rng.next(wallets.len()) };
+                    let mut b = rng.next(wallets.len());
+                    if b == a {
+                        b = (b + 1) % wallets.len();
+                    }
+                    batch.push(transfer(wallets[a], wallets[b], 1, k + 1 < s.batch));
+                }
+                let out = ledger.runner().execute(&Actor::System, None, &verified_transfers(batch)).await;
+                match out {
+                    Ok(o) => {
+                        let ok = o.iter().filter(|x| x.result == TransferResult::Ok).count() as u64;
+                        done.fetch_add(ok, Ordering::Relaxed);
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+fn pgbench_path() -> String {
+    if let Ok(p) = std::env::var("PGBENCH") {
+        return p;
+    }
+    let mut found: Vec<String> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("bin/pgbench"))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| "pgbench".to_owned())
+}
+
+/// The issue's raw-SQL transfer: lock both accounts in id order, insert the two entries, update the
+/// cached balances — one transaction per transfer.
+const RAW_SCRIPT: &str = r"\set a random(1, :naccounts)
+\set d random(1, :naccounts - 1)
+\set b 1 + ((:a - 1 + :d) % :naccounts)
+BEGIN;
+SELECT id FROM bench_raw.accounts WHERE id IN (:a, :b) ORDER BY id FOR UPDATE;
+INSERT INTO bench_raw.entries (account_id, amount) VALUES (:a, -1), (:b, 1);
+UPDATE bench_raw.accounts SET balance = balance - 1 WHERE id = :a;
+UPDATE bench_raw.accounts SET balance = balance + 1 WHERE id = :b;
+COMMIT;
+";
+
+async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64, String> {
+    let pool = sqlx::PgPool::connect(url).await.map_err(|e| e.to_string())?;
+    for sql in [
+        "DROP SCHEMA IF EXISTS bench_raw CASCADE",
+        "CREATE SCHEMA bench_raw",
+        "CREATE TABLE bench_raw.accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)",
+        "CREATE TABLE bench_raw.entries (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id BIGINT NOT NULL, amount BIGINT NOT NULL)",
+        "INSERT INTO bench_raw.accounts SELECT g, 1000000000 FROM generate_series(1, 1000) g",
+    ] {
+        sqlx::query(sql).execute(&pool).await.map_err(|e| e.to_string())?;
+    }
+    let script =
+        if hot { RAW_SCRIPT.replace(r"\set a random(1, :naccounts)", r"\set a 1") } else { RAW_SCRIPT.to_owned() };
+    let path = std::env::temp_dir().join(format!("hearth-raw-transfer-{}.sql", std::process::id()));
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    let out = Command::new(pgbench_path())
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &secs.to_string()])
+        .args(["-D", &format!("naccounts={ACCOUNTS}"), "-f"])
+        .arg(&path)
+        .arg(url)
+        .output()
+        .map_err(|e| format!("pgbench: {e}"))?;
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr)));
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
+        .ok_or_else(|| format!("no tps in pgbench output: {text}"))
+}
+
+async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
+    println!("hearth ledger benchmark: {secs} s per scenario, {clients} concurrent clients, {ACCOUNTS} accounts\n");
+    let dir = std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let sqlite = SqliteStore::open(dir.join("bench.db")).await.map_err(|e| e.to_string())?;
+    let pg = PgStore::connect(url).await.map_err(|e| e.to_string())?;
+    pg.migrate().await.map_err(|e| e.to_string())?;
+    let clock = Arc::new(SystemClock);
+    let sqlite_ledger = Ledger::new(sqlite, clock.clone(), Arc::new(RandomIds));
+    let pg_ledger = Ledger::new(pg, clock, Arc::new(RandomIds));
+    let sqlite_wallets = Arc::new(setup(&sqlite_ledger).await?);
+    let pg_wallets = Arc::new(setup(&pg_ledger).await?);
+
+    let mut rows = Vec::new();
+    for s in SCENARIOS {
+        let lite = run(&sqlite_ledger, &sqlite_wallets, s, clients, secs).await?;
+        let pg = run(&pg_ledger, &pg_wallets, s, clients, secs).await?;
+        rows.push((s, lite, pg));
+    }
+    let raw_many = raw_sql(url, false, clients, secs).await?;
+    let raw_hot = raw_sql(url, true, clients, secs).await?;
+
+    println!("| scenario | hearth SQLite (transfers/s) | hearth Postgres (transfers/s) | raw SQL Postgres, pgbench (transfers/s) | hearth / raw |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (s, lite, pg) in &rows {
+        let raw = match (s.batch, s.hot) {
+            (1, false) => Some(raw_many),
+            (1, true) => Some(raw_hot),
+            _ => None,
+        };
+        let (raw_cell, ratio) = match raw {
+            Some(r) => (format!("{r:.0}"), format!("{:.2}", pg / r)),
+            None => ("—".to_owned(), "—".to_owned()),
+        };
+        println!("| {} | {lite:.0} | {pg:.0} | {raw_cell} | {ratio} |", s.name);
+    }
+    let single_many = rows[0].2;
+    let batch_many = rows[2].2;
+    println!("\nPostgres batching gain (many accounts): {:.1}x single", batch_many / single_many);
+    println!("SQLite batching gain (many accounts): {:.1}x single", rows[2].1 / rows[0].1);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(url) = args.next().or_else(|| std::env::var("DATABASE_URL").ok()) else {
+        eprintln!("usage: ledger-bench <postgres-url> [seconds per scenario] [clients]");
+        return ExitCode::FAILURE;
+    };
+    let secs = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let clients = args.next().and_then(|s| s.parse().ok()).unwrap_or(8);
+    match bench(&url, secs, clients).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ledger-bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
