@@ -94,6 +94,18 @@ id_newtype!(
     /// An outbox event.
     EventId
 );
+id_newtype!(
+    /// A ledger account.
+    AccountId
+);
+id_newtype!(
+    /// A ledger transfer; chosen by the client, so a retry names the same transfer.
+    TransferId
+);
+id_newtype!(
+    /// A payment intent; also the merchant reference the gateway echoes back.
+    PaymentIntentId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

@@ -170,8 +170,8 @@ entity!(CivilianProfile, CivilianProfile, CivilianProfile, |v| v.id.as_uuid());
 entity!(HeroProfile, HeroProfile, HeroProfile, |v| v.id.as_uuid());
 entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v.id.as_uuid());
 entity!(JobInterest, JobInterest, JobInterest, |v| v.id.as_uuid());
-entity!(Account, LedgerAccount, LedgerAccount, |v| v.id.0);
-entity!(PaymentIntent, PaymentIntent, PaymentIntent, |v| v.id.0);
+entity!(Account, LedgerAccount, LedgerAccount, |v| v.id.as_uuid());
+entity!(PaymentIntent, PaymentIntent, PaymentIntent, |v| v.id.as_uuid());
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.

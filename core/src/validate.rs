@@ -4,6 +4,7 @@
 //! The wire form of one error is flat and stable:
 //! `{"field":"title","code":"too_short","min":5}`.
 
+use crate::money::Currency;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -321,6 +322,25 @@ impl Validator {
                 None
             }
             Some(v) => Some(v),
+        }
+    }
+
+    /// An ISO 4217 currency hearth knows; absent or empty gives `default`, or `required` without one.
+    pub fn currency(&mut self, field: &str, raw: Option<&str>, default: Option<Currency>) -> Option<Currency> {
+        match raw.map(str::trim) {
+            None | Some("") => {
+                if default.is_none() {
+                    self.push(field, Violation::Required);
+                }
+                default
+            }
+            Some(code) => Currency::from_code(code).or_else(|| {
+                self.push(
+                    field,
+                    Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() },
+                );
+                None
+            }),
         }
     }
 

@@ -375,7 +375,7 @@ pub(crate) fn decode_event(r: &PgRow) -> StoreResult<(i64, OutboxEvent)> {
 
 pub(crate) fn account_cols(a: &Account) -> Vec<(&'static str, PgValue)> {
     vec![
-        ("id", PgValue::Uuid(a.id.0)),
+        ("id", PgValue::Uuid(a.id.as_uuid())),
         ("owner_id", PgValue::OptUuid(a.owner.map(|o| o.as_uuid()))),
         ("kind", PgValue::Text(a.kind.as_str().into())),
         ("currency", PgValue::Text(a.currency.code().into())),
@@ -396,7 +396,7 @@ pub(crate) const ACCOUNT_SELECT: &str = "SELECT id, owner_id, kind, currency, de
 pub(crate) fn decode_account(r: &PgRow) -> StoreResult<Versioned<Account>> {
     Ok(Versioned {
         value: Account {
-            id: AccountId(get(r, 0)?),
+            id: AccountId::from_uuid(get(r, 0)?),
             owner: get::<Option<Uuid>>(r, 1)?.map(UserId::from_uuid),
             kind: wire(&get::<String>(r, 2)?, AccountKind::parse, "account kind")?,
             currency: currency(&get::<String>(r, 3)?)?,
@@ -422,13 +422,13 @@ pub(crate) const TRANSFER_SELECT: &str = "SELECT id, debit_account_id, credit_ac
 
 pub(crate) fn decode_transfer(r: &PgRow) -> StoreResult<Transfer> {
     Ok(Transfer {
-        id: TransferId(get(r, 0)?),
-        debit_account_id: AccountId(get(r, 1)?),
-        credit_account_id: AccountId(get(r, 2)?),
+        id: TransferId::from_uuid(get(r, 0)?),
+        debit_account_id: AccountId::from_uuid(get(r, 1)?),
+        credit_account_id: AccountId::from_uuid(get(r, 2)?),
         amount: get(r, 3)?,
         currency: currency(&get::<String>(r, 4)?)?,
         kind: wire(&get::<String>(r, 5)?, TransferKind::parse, "transfer kind")?,
-        pending_id: get::<Option<Uuid>>(r, 6)?.map(TransferId),
+        pending_id: get::<Option<Uuid>>(r, 6)?.map(TransferId::from_uuid),
         timeout_secs: u32::try_from(get::<i32>(r, 7)?).map_err(|_| corrupt("timeout"))?,
         expires_at: opt_ts(r, 8)?,
         linked: get(r, 9)?,
@@ -458,9 +458,9 @@ pub(crate) fn decode_totals(r: &PgRow) -> StoreResult<CurrencyTotals> {
 
 pub(crate) fn intent_cols(i: &PaymentIntent) -> Vec<(&'static str, PgValue)> {
     vec![
-        ("id", PgValue::Uuid(i.id.0)),
+        ("id", PgValue::Uuid(i.id.as_uuid())),
         ("user_id", PgValue::Uuid(i.user_id.as_uuid())),
-        ("wallet_account_id", PgValue::Uuid(i.wallet_account_id.0)),
+        ("wallet_account_id", PgValue::Uuid(i.wallet_account_id.as_uuid())),
         ("amount", PgValue::Decimal(i.amount.amount())),
         ("currency", PgValue::Text(i.amount.currency().code().into())),
         ("gateway", PgValue::Text(i.gateway.as_str().into())),
@@ -468,7 +468,7 @@ pub(crate) fn intent_cols(i: &PaymentIntent) -> Vec<(&'static str, PgValue)> {
         ("provider_order_id", PgValue::OptText(i.provider_order_id.clone())),
         ("flags", PgValue::TextArray(i.flags.iter().map(|f| flag_name(*f)).collect())),
         ("review", PgValue::OptText(i.review.map(|r| r.as_str().to_owned()))),
-        ("transfer_id", PgValue::OptUuid(i.transfer_id.map(|t| t.0))),
+        ("transfer_id", PgValue::OptUuid(i.transfer_id.map(|t| t.as_uuid()))),
         ("created_at", PgValue::Ts(i.created_at.as_datetime())),
         ("updated_at", PgValue::Ts(i.updated_at.as_datetime())),
         ("expires_at", PgValue::Ts(i.expires_at.as_datetime())),
@@ -489,16 +489,16 @@ pub(crate) fn decode_intent(r: &PgRow) -> StoreResult<Versioned<PaymentIntent>> 
         .collect::<StoreResult<Vec<FraudFlag>>>()?;
     Ok(Versioned {
         value: PaymentIntent {
-            id: PaymentIntentId(get(r, 0)?),
+            id: PaymentIntentId::from_uuid(get(r, 0)?),
             user_id: UserId::from_uuid(get(r, 1)?),
-            wallet_account_id: AccountId(get(r, 2)?),
+            wallet_account_id: AccountId::from_uuid(get(r, 2)?),
             amount: money(get(r, 3)?, currency(&get::<String>(r, 4)?)?)?,
             gateway: wire(&get::<String>(r, 5)?, GatewayKind::parse, "gateway")?,
             status: wire(&get::<String>(r, 6)?, IntentStatus::parse, "intent status")?,
             provider_order_id: get(r, 7)?,
             flags,
             review: get::<Option<String>>(r, 9)?.map(|v| wire(&v, ReviewState::parse, "review")).transpose()?,
-            transfer_id: get::<Option<Uuid>>(r, 10)?.map(TransferId),
+            transfer_id: get::<Option<Uuid>>(r, 10)?.map(TransferId::from_uuid),
             created_at: ts(r, 11)?,
             updated_at: ts(r, 12)?,
             expires_at: ts(r, 13)?,
@@ -513,12 +513,12 @@ pub(crate) fn decode_confirmation(r: &PgRow) -> StoreResult<PaymentConfirmation>
     Ok(PaymentConfirmation {
         gateway: wire(&get::<String>(r, 0)?, GatewayKind::parse, "gateway")?,
         provider_txn_id: get(r, 1)?,
-        intent_id: get::<Option<Uuid>>(r, 2)?.map(PaymentIntentId),
+        intent_id: get::<Option<Uuid>>(r, 2)?.map(PaymentIntentId::from_uuid),
         amount_minor: get(r, 3)?,
         currency: get::<Option<String>>(r, 4)?.map(|c| currency(&c)).transpose()?,
         status: serde_json::from_value(serde_json::Value::String(get(r, 5)?)).map_err(|_| corrupt("event status"))?,
         outcome: wire(&get::<String>(r, 6)?, ConfirmationOutcome::parse, "outcome")?,
-        transfer_id: get::<Option<Uuid>>(r, 7)?.map(TransferId),
+        transfer_id: get::<Option<Uuid>>(r, 7)?.map(TransferId::from_uuid),
         received_at: ts(r, 8)?,
     })
 }

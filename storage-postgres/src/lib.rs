@@ -127,7 +127,7 @@ async fn apply_delta(
     .bind(d.debits_posted)
     .bind(d.credits_pending)
     .bind(d.credits_posted)
-    .bind(account.0)
+    .bind(account.as_uuid())
     .bind(require_active)
     .execute(&mut **tx)
     .await
@@ -178,12 +178,12 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             )
             .bind(c.gateway.as_str())
             .bind(&c.provider_txn_id)
-            .bind(c.intent_id.map(|i| i.0))
+            .bind(c.intent_id.map(|i| i.as_uuid()))
             .bind(c.amount_minor)
             .bind(c.currency.map(|c| c.code()))
             .bind(status)
             .bind(c.outcome.as_str())
-            .bind(c.transfer_id.map(|t| t.0))
+            .bind(c.transfer_id.map(|t| t.as_uuid()))
             .bind(c.received_at.as_datetime())
             .execute(&mut **tx)
             .await
@@ -196,13 +196,13 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
                      timeout_secs, expires_at, linked, code, reference, result, actor, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
-            .bind(t.id.0)
-            .bind(t.debit_account_id.0)
-            .bind(t.credit_account_id.0)
+            .bind(t.id.as_uuid())
+            .bind(t.debit_account_id.as_uuid())
+            .bind(t.credit_account_id.as_uuid())
             .bind(t.amount)
             .bind(t.currency.code())
             .bind(t.kind.as_str())
-            .bind(t.pending_id.map(|p| p.0))
+            .bind(t.pending_id.map(|p| p.as_uuid()))
             .bind(i32::try_from(t.timeout_secs).map_err(|_| StoreError::Backend { message: "timeout out of range".into() })?)
             .bind(t.expires_at.map(|e| e.as_datetime()))
             .bind(t.linked)
@@ -287,13 +287,13 @@ async fn ledger_statement(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()>
             let timeout =
                 i32::try_from(t.timeout_secs).map_err(|_| StoreError::Backend { message: "timeout".into() })?;
             let cells = [
-                p(PgValue::Uuid(t.id.0), &mut args),
-                p(PgValue::Uuid(t.debit_account_id.0), &mut args),
-                p(PgValue::Uuid(t.credit_account_id.0), &mut args),
+                p(PgValue::Uuid(t.id.as_uuid()), &mut args),
+                p(PgValue::Uuid(t.debit_account_id.as_uuid()), &mut args),
+                p(PgValue::Uuid(t.credit_account_id.as_uuid()), &mut args),
                 p(PgValue::I64(t.amount), &mut args),
                 p(PgValue::Text(t.currency.code().into()), &mut args),
                 p(PgValue::Text(t.kind.as_str().into()), &mut args),
-                p(PgValue::OptUuid(t.pending_id.map(|x| x.0)), &mut args),
+                p(PgValue::OptUuid(t.pending_id.map(|x| x.as_uuid())), &mut args),
                 p(PgValue::I32(timeout), &mut args),
                 p(PgValue::OptTs(t.expires_at.map(|e| e.as_datetime())), &mut args),
                 p(PgValue::Bool(t.linked), &mut args),
@@ -336,7 +336,7 @@ async fn ledger_statement(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()>
         let mut rows = Vec::new();
         for (account, d, active) in &deltas {
             let cells = [
-                format!("{}::uuid", p(PgValue::Uuid(account.0), &mut args)),
+                format!("{}::uuid", p(PgValue::Uuid(account.as_uuid()), &mut args)),
                 format!("{}::bigint", p(PgValue::I64(d.debits_pending), &mut args)),
                 format!("{}::bigint", p(PgValue::I64(d.debits_posted), &mut args)),
                 format!("{}::bigint", p(PgValue::I64(d.credits_pending), &mut args)),
@@ -609,7 +609,7 @@ impl HomeHeroesStore for PgStore {
 #[async_trait]
 impl LedgerStore for PgStore {
     async fn ledger_accounts(&self, ids: &[AccountId]) -> StoreResult<Vec<Versioned<Account>>> {
-        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE id = ANY($1) ORDER BY id")))
             .bind(ids)
             .fetch_all(&self.pool)
@@ -637,15 +637,15 @@ impl LedgerStore for PgStore {
     async fn ledger_account_ids(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>> {
         let ids: Vec<uuid::Uuid> =
             sqlx::query_scalar("SELECT id FROM ledger_accounts WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2")
-                .bind(after.map(|a| a.0))
+                .bind(after.map(|a| a.as_uuid()))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
-        Ok(ids.into_iter().map(AccountId).collect())
+        Ok(ids.into_iter().map(AccountId::from_uuid).collect())
     }
     async fn ledger_transfers(&self, ids: &[TransferId]) -> StoreResult<Vec<Transfer>> {
-        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
         let rows =
             sqlx::query(sqlx::AssertSqlSafe(format!("{TRANSFER_SELECT} WHERE id = ANY($1) ORDER BY created_at, id")))
                 .bind(ids)
@@ -655,7 +655,7 @@ impl LedgerStore for PgStore {
         rows.iter().map(decode_transfer).collect()
     }
     async fn pending_resolutions(&self, pending: &[TransferId]) -> StoreResult<Vec<(TransferId, TransferKind)>> {
-        let ids: Vec<uuid::Uuid> = pending.iter().map(|i| i.0).collect();
+        let ids: Vec<uuid::Uuid> = pending.iter().map(|i| i.as_uuid()).collect();
         let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
             "SELECT pending_id, kind FROM ledger_transfers WHERE result = 'ok' AND pending_id = ANY($1)",
         )
@@ -666,7 +666,7 @@ impl LedgerStore for PgStore {
         rows.into_iter()
             .map(|(p, k)| {
                 TransferKind::parse(&k)
-                    .map(|k| (TransferId(p), k))
+                    .map(|k| (TransferId::from_uuid(p), k))
                     .ok_or_else(|| StoreError::Corrupt { message: "transfer kind".into() })
             })
             .collect()
@@ -685,7 +685,7 @@ impl LedgerStore for PgStore {
         rows.iter().map(decode_transfer).collect()
     }
     async fn ledger_transfers_touching(&self, accounts: &[AccountId]) -> StoreResult<Vec<Transfer>> {
-        let ids: Vec<uuid::Uuid> = accounts.iter().map(|i| i.0).collect();
+        let ids: Vec<uuid::Uuid> = accounts.iter().map(|i| i.as_uuid()).collect();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id = ANY($1) OR credit_account_id = ANY($1)) ORDER BY created_at, id"
         )))
@@ -709,7 +709,7 @@ impl LedgerStore for PgStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id = $1 OR credit_account_id = $1) ORDER BY created_at, id LIMIT $2"
         )))
-        .bind(account.0)
+        .bind(account.as_uuid())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -721,7 +721,8 @@ impl LedgerStore for PgStore {
 #[async_trait]
 impl PaymentStore for PgStore {
     async fn payment_intent(&self, id: PaymentIntentId) -> StoreResult<Option<Versioned<PaymentIntent>>> {
-        self.fetch_one(&format!("{INTENT_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.0)], decode_intent).await
+        self.fetch_one(&format!("{INTENT_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_intent)
+            .await
     }
     async fn payment_intents_since(&self, user: UserId, since: Timestamp) -> StoreResult<Vec<PaymentIntent>> {
         let rows = self

@@ -380,7 +380,7 @@ pub(crate) fn decode_account(r: &rusqlite::Row<'_>) -> Result<Versioned<Account>
     let owner: Option<String> = r.get(1)?;
     Ok(Versioned {
         value: Account {
-            id: AccountId(parse(&r.get::<_, String>(0)?, "account id")?),
+            id: AccountId::from_uuid(parse(&r.get::<_, String>(0)?, "account id")?),
             owner: owner.map(|o| parse(&o, "owner id")).transpose()?,
             kind: wire(&r.get::<_, String>(2)?, AccountKind::parse, "account kind")?,
             currency: currency(&r.get::<_, String>(3)?)?,
@@ -428,13 +428,13 @@ pub(crate) const TRANSFER_SELECT: &str = "SELECT id, debit_account_id, credit_ac
 pub(crate) fn decode_transfer(r: &rusqlite::Row<'_>) -> Result<Transfer, Fail> {
     let pending: Option<String> = r.get(6)?;
     Ok(Transfer {
-        id: TransferId(parse(&r.get::<_, String>(0)?, "transfer id")?),
-        debit_account_id: AccountId(parse(&r.get::<_, String>(1)?, "account id")?),
-        credit_account_id: AccountId(parse(&r.get::<_, String>(2)?, "account id")?),
+        id: TransferId::from_uuid(parse(&r.get::<_, String>(0)?, "transfer id")?),
+        debit_account_id: AccountId::from_uuid(parse(&r.get::<_, String>(1)?, "account id")?),
+        credit_account_id: AccountId::from_uuid(parse(&r.get::<_, String>(2)?, "account id")?),
         amount: r.get(3)?,
         currency: currency(&r.get::<_, String>(4)?)?,
         kind: wire(&r.get::<_, String>(5)?, TransferKind::parse, "transfer kind")?,
-        pending_id: pending.map(|p| parse(&p, "pending id").map(TransferId)).transpose()?,
+        pending_id: pending.map(|p| parse(&p, "pending id").map(TransferId::from_uuid)).transpose()?,
         timeout_secs: u32::try_from(r.get::<_, i64>(7)?).map_err(|_| corrupt("timeout"))?,
         expires_at: opt_ts(r.get(8)?)?,
         linked: r.get(9)?,
@@ -485,16 +485,16 @@ pub(crate) fn decode_intent(r: &rusqlite::Row<'_>) -> Result<Versioned<PaymentIn
     let transfer: Option<String> = r.get(10)?;
     Ok(Versioned {
         value: PaymentIntent {
-            id: PaymentIntentId(parse(&r.get::<_, String>(0)?, "intent id")?),
+            id: PaymentIntentId::from_uuid(parse(&r.get::<_, String>(0)?, "intent id")?),
             user_id: parse(&r.get::<_, String>(1)?, "user id")?,
-            wallet_account_id: AccountId(parse(&r.get::<_, String>(2)?, "account id")?),
+            wallet_account_id: AccountId::from_uuid(parse(&r.get::<_, String>(2)?, "account id")?),
             amount: Money::from_minor(r.get(3)?, cur),
             gateway: wire(&r.get::<_, String>(5)?, GatewayKind::parse, "gateway")?,
             status: wire(&r.get::<_, String>(6)?, IntentStatus::parse, "intent status")?,
             provider_order_id: r.get(7)?,
             flags: from_json(&r.get::<_, String>(8)?, "flags")?,
             review: review.map(|v| wire(&v, ReviewState::parse, "review")).transpose()?,
-            transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId)).transpose()?,
+            transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId::from_uuid)).transpose()?,
             created_at: ts(r.get(11)?)?,
             updated_at: ts(r.get(12)?)?,
             expires_at: ts(r.get(13)?)?,
@@ -524,12 +524,12 @@ pub(crate) fn decode_confirmation(r: &rusqlite::Row<'_>) -> Result<PaymentConfir
     Ok(PaymentConfirmation {
         gateway: wire(&r.get::<_, String>(0)?, GatewayKind::parse, "gateway")?,
         provider_txn_id: r.get(1)?,
-        intent_id: intent.map(|i| parse(&i, "intent id").map(PaymentIntentId)).transpose()?,
+        intent_id: intent.map(|i| parse(&i, "intent id").map(PaymentIntentId::from_uuid)).transpose()?,
         amount_minor: r.get(3)?,
         currency: cur.map(|c| currency(&c)).transpose()?,
         status: from_json(&r.get::<_, String>(5)?, "event status")?,
         outcome: wire(&r.get::<_, String>(6)?, ConfirmationOutcome::parse, "outcome")?,
-        transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId)).transpose()?,
+        transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId::from_uuid)).transpose()?,
         received_at: ts(r.get(8)?)?,
     })
 }

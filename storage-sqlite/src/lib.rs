@@ -545,7 +545,7 @@ impl LedgerStore for SqliteStore {
             let rows = st.query_map(params![after, i64::from(limit)], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
             for r in rows {
-                out.push(AccountId(
+                out.push(AccountId::from_uuid(
                     r?.parse().map_err(|_| Fail::Store(StoreError::Corrupt { message: "account id".into() }))?,
                 ));
             }

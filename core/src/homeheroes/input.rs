@@ -244,24 +244,9 @@ fn money_field(
     }
 }
 
-fn currency_field(v: &mut Validator, field: &str, raw: Option<&str>, default: Option<Currency>) -> Option<Currency> {
-    match raw.map(str::trim) {
-        None | Some("") => {
-            if default.is_none() {
-                v.push(field, Violation::Required);
-            }
-            default
-        }
-        Some(code) => Currency::from_code(code).or_else(|| {
-            v.push(field, Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() });
-            None
-        }),
-    }
-}
-
 fn validate_budget(v: &mut Validator, b: &BudgetInput) -> Option<BudgetRange> {
     let mut n = Validator::nested("budget_range");
-    let currency = currency_field(&mut n, "currency", b.currency.as_deref(), None);
+    let currency = n.currency("currency", b.currency.as_deref(), None);
     // Without a valid currency the amounts are still checked against the common two-decimal unit.
     let unit = currency.unwrap_or(Currency::USD);
     let one_minor = Decimal::new(1, unit.minor_units());
@@ -512,7 +497,7 @@ impl HeroProfileInput {
                 Some(out)
             }
         };
-        let currency = currency_field(&mut v, "currency", self.currency.as_deref(), Some(Currency::USD));
+        let currency = v.currency("currency", self.currency.as_deref(), Some(Currency::USD));
         let hourly_rate = match (self.hourly_rate, currency) {
             (None, _) => {
                 v.push("hourly_rate", Violation::Required);

@@ -315,16 +315,7 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
     pub async fn list_pending(&self, actor: &Actor, query: &PendingQuery) -> Result<Page<ServiceRequest>, Error> {
         let mut v = Validator::new();
         let category = query.category.as_deref().map(|c| v.one_of("category", Some(c), Category::OPTIONS));
-        let currency = match query.currency.as_deref() {
-            None => Some(Currency::USD),
-            Some(c) => Currency::from_code(c.trim()).or_else(|| {
-                v.push(
-                    "currency",
-                    Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() },
-                );
-                None
-            }),
-        };
+        let currency = v.currency("currency", query.currency.as_deref(), Some(Currency::USD));
         let money = |v: &mut Validator, field: &str, amount: Option<Decimal>| {
             let (amount, currency) = (amount?, currency?);
             Money::new(amount, currency)

@@ -406,7 +406,7 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         let mut results: Vec<Judged> = Vec::new();
         let mut failed_at = None;
         for (k, t) in chain.iter().enumerate() {
-            let r = if t.id.0.is_nil() {
+            let r = if t.id.as_uuid().is_nil() {
                 Err(TransferResult::IdMustNotBeZero)
             } else if let Some(e) = w.transfer(t.id) {
                 // A retry: never applies again. (Within a chain, `exists` fails the chain.)
@@ -546,10 +546,10 @@ mod tests {
     use proptest::prelude::*;
     use uuid::Uuid;
 
-    const WALLET_A: AccountId = AccountId(Uuid::from_u128(1));
-    const WALLET_B: AccountId = AccountId(Uuid::from_u128(2));
-    const CLEARING: AccountId = AccountId(Uuid::from_u128(3));
-    const REVENUE: AccountId = AccountId(Uuid::from_u128(4));
+    const WALLET_A: AccountId = AccountId::from_uuid(Uuid::from_u128(1));
+    const WALLET_B: AccountId = AccountId::from_uuid(Uuid::from_u128(2));
+    const CLEARING: AccountId = AccountId::from_uuid(Uuid::from_u128(3));
+    const REVENUE: AccountId = AccountId::from_uuid(Uuid::from_u128(4));
 
     fn account(id: AccountId, kind: AccountKind) -> Account {
         Account {
@@ -587,7 +587,7 @@ mod tests {
 
     fn t(id: u128, debit: AccountId, credit: AccountId, amount: Option<i64>, phase: Phase) -> TransferInput {
         TransferInput {
-            id: TransferId(Uuid::from_u128(id)),
+            id: TransferId::from_uuid(Uuid::from_u128(id)),
             debit_account_id: debit,
             credit_account_id: credit,
             amount: amount.map(|a| Decimal::new(a, 2)),
@@ -677,7 +677,7 @@ mod tests {
             [R::ExceedsCredits]
         );
         let mut post = t(4, WALLET_A, REVENUE, Some(2500), Phase::PostPending);
-        post.pending_id = Some(TransferId(Uuid::from_u128(2)));
+        post.pending_id = Some(TransferId::from_uuid(Uuid::from_u128(2)));
         let mut void = t(5, WALLET_A, REVENUE, None, Phase::VoidPending);
         void.pending_id = post.pending_id;
         // Post and void in one batch: the second sees the first.
@@ -692,10 +692,10 @@ mod tests {
         hold.timeout_secs = 60;
         run(&mut s, &[hold], &ctx(100));
         let mut late = t(7, WALLET_A, REVENUE, None, Phase::PostPending);
-        late.pending_id = Some(TransferId(Uuid::from_u128(6)));
+        late.pending_id = Some(TransferId::from_uuid(Uuid::from_u128(6)));
         assert_eq!(results(&decide(&[late], &s, &ctx(160))), [R::PendingTransferExpired]);
-        let pending = s.transfers[&TransferId(Uuid::from_u128(6))].clone();
-        let (rec, parts) = expiry_record(&pending, TransferId(Uuid::from_u128(8)), ctx(160).now);
+        let pending = s.transfers[&TransferId::from_uuid(Uuid::from_u128(6))].clone();
+        let (rec, parts) = expiry_record(&pending, TransferId::from_uuid(Uuid::from_u128(8)), ctx(160).now);
         let mut d = Decision { records: vec![rec], ..Decision::default() };
         for (a, p) in parts {
             d.deltas.insert(a, p);
@@ -741,7 +741,10 @@ mod tests {
             (t(1, WALLET_A, WALLET_A, Some(1), Phase::Single), R::AccountsMustBeDifferent),
             (t(2, CLEARING, WALLET_A, Some(0), Phase::Single), R::AmountMustBePositive),
             (t(3, CLEARING, WALLET_A, None, Phase::PostPending), R::PendingIdRequired),
-            (t(4, CLEARING, AccountId(Uuid::from_u128(77)), Some(1), Phase::Single), R::CreditAccountNotFound),
+            (
+                t(4, CLEARING, AccountId::from_uuid(Uuid::from_u128(77)), Some(1), Phase::Single),
+                R::CreditAccountNotFound,
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(results(&decide(&[input], &s, &ctx(0))), [expected]);
@@ -791,7 +794,7 @@ mod tests {
                 let mut batch = Vec::new();
                 for o in batch_ops {
                     next_id += 1;
-                    let id = TransferId(Uuid::from_u128(next_id));
+                    let id = TransferId::from_uuid(Uuid::from_u128(next_id));
                     match o {
                         Op::Move { from, to, amount, pending, timeout, linked } => {
                             let mut x = t(next_id, accounts[from], accounts[to], Some(amount), if pending { Phase::Pending } else { Phase::Single });
@@ -819,7 +822,7 @@ mod tests {
                                 .cloned().collect();
                             let mut d = Decision::default();
                             for (k, p) in expired.iter().enumerate() {
-                                let (rec, parts) = expiry_record(p, TransferId(Uuid::from_u128(1_000_000 + next_id * 100 + k as u128)), now);
+                                let (rec, parts) = expiry_record(p, TransferId::from_uuid(Uuid::from_u128(1_000_000 + next_id * 100 + k as u128)), now);
                                 d.records.push(rec);
                                 for (a, part) in parts { add_delta(&mut d.deltas, a, part).unwrap(); }
                             }

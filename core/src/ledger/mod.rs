@@ -81,7 +81,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for OpenAccount {
             return Ok(existing.value);
         }
         let account = Account {
-            id: AccountId(cx.ids().new_uuid()),
+            id: AccountId::from_uuid(cx.ids().new_uuid()),
             owner: self.owner,
             kind: self.kind,
             currency: self.currency,
@@ -167,7 +167,7 @@ pub(crate) fn record_decision(d: &engine::Decision, snap: &Snapshot, cx: &mut De
         let ids: Vec<TransferId> = applied.iter().map(|t| t.id).collect();
         cx.emit(
             "ledger_transfer.applied",
-            EntityRef { kind: EntityKind::LedgerTransfer, id: first.id.0 },
+            EntityRef { kind: EntityKind::LedgerTransfer, id: first.id.as_uuid() },
             serde_json::json!({ "transfers": ids }),
             &owners,
         );
@@ -254,7 +254,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for ExpirePending {
         let mut released = Vec::new();
         let mut owners = Vec::new();
         for pending in &expired {
-            let (record, parts) = engine::expiry_record(pending, TransferId(cx.ids().new_uuid()), cx.now());
+            let (record, parts) = engine::expiry_record(pending, TransferId::from_uuid(cx.ids().new_uuid()), cx.now());
             for (account, d) in parts {
                 let e = deltas.entry(account).or_default();
                 *e = e.apply_signed(&d).ok_or_else(|| Error::internal("expiry delta overflow"))?;
@@ -270,7 +270,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for ExpirePending {
         if let Some(first) = released.first() {
             cx.emit(
                 "ledger_transfer.expired",
-                EntityRef { kind: EntityKind::LedgerTransfer, id: first.0 },
+                EntityRef { kind: EntityKind::LedgerTransfer, id: first.as_uuid() },
                 serde_json::json!({ "pending": released }),
                 &owners,
             );
@@ -340,7 +340,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for FreezeMismatches {
         for m in &self.report.mismatches {
             cx.emit(
                 "alert.p0.ledger_mismatch",
-                EntityRef { kind: EntityKind::LedgerAccount, id: m.account.0 },
+                EntityRef { kind: EntityKind::LedgerAccount, id: m.account.as_uuid() },
                 serde_json::to_value(m).map_err(|e| Error::internal(e.to_string()))?,
                 &[],
             );

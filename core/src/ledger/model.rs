@@ -9,34 +9,8 @@ use crate::money::Currency;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use uuid::Uuid;
 
-macro_rules! ledger_id {
-    ($(#[$m:meta])* $name:ident) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({})"), self.0)
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-    };
-}
-ledger_id!(
-    /// A ledger account.
-    AccountId
-);
-ledger_id!(
-    /// A transfer; chosen by the client, so a retry names the same transfer.
-    TransferId
-);
+pub use crate::id::{AccountId, TransferId};
 
 crate::homeheroes::model::wire_enum!(
     /// What an account is for.

@@ -36,16 +36,7 @@ pub const TOP_UP_MAX: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
 /// Intents closed per expiry run.
 pub const INTENT_EXPIRY_MAX: u32 = 1_000;
 
-/// A payment intent's id; also the merchant reference the gateway echoes back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PaymentIntentId(pub Uuid);
-
-impl std::fmt::Display for PaymentIntentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::id::PaymentIntentId;
 
 crate::homeheroes::model::wire_enum!(
     /// Payment intent states.
@@ -249,19 +240,7 @@ struct ValidTopUp {
 impl TopUpInput {
     fn validate(&self) -> Result<ValidTopUp, ValidationErrors> {
         let mut v = Validator::new();
-        let currency = match self.currency.as_deref().map(str::trim) {
-            None | Some("") => {
-                v.push("currency", Violation::Required);
-                None
-            }
-            Some(c) => Currency::from_code(c).or_else(|| {
-                v.push(
-                    "currency",
-                    Violation::NotAllowed { allowed: Currency::known_codes().map(str::to_owned).collect() },
-                );
-                None
-            }),
-        };
+        let currency = v.currency("currency", self.currency.as_deref(), None);
         let amount = match (self.amount, currency) {
             (None, _) => {
                 v.push("amount", Violation::Required);
@@ -358,7 +337,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
         let currency = v.amount.currency();
         let open = |owner: Option<UserId>, kind: AccountKind, cx: &mut Decide<'_>| -> Result<Account, Error> {
             let a = Account {
-                id: crate::ledger::model::AccountId(cx.ids().new_uuid()),
+                id: crate::ledger::model::AccountId::from_uuid(cx.ids().new_uuid()),
                 owner,
                 kind,
                 currency,
@@ -377,7 +356,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
             open(None, AccountKind::GatewayClearing, cx)?;
         }
         let intent = PaymentIntent {
-            id: PaymentIntentId(cx.ids().new_uuid()),
+            id: PaymentIntentId::from_uuid(cx.ids().new_uuid()),
             user_id: user,
             wallet_account_id: wallet.id,
             amount: v.amount,
@@ -396,7 +375,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
             alert(
                 cx,
                 "alert.p1.payment_amount_anomaly",
-                intent.id.0,
+                intent.id.as_uuid(),
                 serde_json::json!({ "intent": intent.id, "amount_minor": amount_minor }),
             );
         }
@@ -473,7 +452,7 @@ fn credit_for(intent: &PaymentIntent, clearing: crate::ledger::model::AccountId)
     let held = intent.flags.contains(&FraudFlag::AmountAnomaly);
     TransferInput {
         // The intent's id names its credit: the ledger itself refuses a second one.
-        id: TransferId(intent.id.0),
+        id: TransferId::from_uuid(intent.id.as_uuid()),
         debit_account_id: clearing,
         credit_account_id: intent.wallet_account_id,
         amount: Some(intent.amount.amount()),
@@ -506,7 +485,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
         let e = &self.event;
         let confirmation = store.payment_confirmation(e.gateway, &e.provider_txn_id).await?;
         let intent = match e.merchant_ref.parse::<Uuid>() {
-            Ok(id) => store.payment_intent(PaymentIntentId(id)).await?,
+            Ok(id) => store.payment_intent(PaymentIntentId::from_uuid(id)).await?,
             Err(_) => None,
         };
         let mut credit = None;
@@ -551,11 +530,11 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
                 if e.amount_minor != i.value.amount.to_minor().unwrap_or(-1)
                     || e.currency != Some(i.value.amount.currency()) =>
             {
-                alert(cx, "alert.p0.payment_mismatch", i.value.id.0, payload);
+                alert(cx, "alert.p0.payment_mismatch", i.value.id.as_uuid(), payload);
                 ConfirmationOutcome::RejectedMismatch
             }
             Some(i) if e.gateway != i.value.gateway => {
-                alert(cx, "alert.p0.payment_mismatch", i.value.id.0, payload);
+                alert(cx, "alert.p0.payment_mismatch", i.value.id.as_uuid(), payload);
                 ConfirmationOutcome::RejectedMismatch
             }
             Some(i) => {
@@ -602,14 +581,14 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
                             alert(
                                 cx,
                                 "alert.p0.payment_credit_refused",
-                                i.value.id.0,
+                                i.value.id.as_uuid(),
                                 serde_json::json!({ "result": result }),
                             );
                             ConfirmationOutcome::CreditRefused
                         }
                     }
                     (Err(_), EventStatus::Succeeded) if i.value.status == IntentStatus::Succeeded => {
-                        alert(cx, "alert.p1.payment_duplicate", i.value.id.0, payload);
+                        alert(cx, "alert.p1.payment_duplicate", i.value.id.as_uuid(), payload);
                         ConfirmationOutcome::RejectedDuplicateForIntent
                     }
                     (Err(_), _) => ConfirmationOutcome::Ignored,
@@ -649,7 +628,10 @@ impl<S: PaymentStore + ?Sized> Command<S> for ReviewCredit {
             if let Some(hold) = i.value.transfer_id {
                 if let Some(h) = store.ledger_transfers(&[hold]).await?.into_iter().next() {
                     let t = TransferInput {
-                        id: TransferId(Uuid::new_v5(&hold.0, if self.approve { b"approve" } else { b"reject" })),
+                        id: TransferId::from_uuid(Uuid::new_v5(
+                            &hold.as_uuid(),
+                            if self.approve { b"approve" } else { b"reject" },
+                        )),
                         debit_account_id: h.debit_account_id,
                         credit_account_id: h.credit_account_id,
                         amount: None,
@@ -724,7 +706,7 @@ fn refund_input(original: &Transfer, n: usize, amount: Decimal) -> TransferInput
     TransferInput {
         // Refund ids are a function of (original, sequence): two racing refunds pick the same id and
         // only one lands; the other decides again against the refunds that exist.
-        id: TransferId(Uuid::new_v5(&original.id.0, format!("refund-{n}").as_bytes())),
+        id: TransferId::from_uuid(Uuid::new_v5(&original.id.as_uuid(), format!("refund-{n}").as_bytes())),
         debit_account_id: original.credit_account_id,
         credit_account_id: original.debit_account_id,
         amount: Some(amount),

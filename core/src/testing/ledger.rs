@@ -66,7 +66,7 @@ impl<S: LedgerTestStore> Books<S> {
 
 pub fn transfer(debit: AccountId, credit: AccountId, minor: i64, code: TransferCode) -> TransferInput {
     TransferInput {
-        id: TransferId(Uuid::now_v7()),
+        id: TransferId::from_uuid(Uuid::now_v7()),
         debit_account_id: debit,
         credit_account_id: credit,
         amount: Some(Decimal::new(minor, 2)),

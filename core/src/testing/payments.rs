@@ -113,7 +113,10 @@ pub async fn payments_webhook_credits_once_however_often_delivered<S: PaymentTes
     assert_eq!(fresh, 1);
     assert_eq!(shop.available(&alice, &intent).await, 80_000);
     let done = shop.pay.intent(&alice, second.id).await.unwrap();
-    assert_eq!((done.status, done.transfer_id.map(|t| t.0)), (IntentStatus::Succeeded, Some(second.id.0)));
+    assert_eq!(
+        (done.status, done.transfer_id.map(|t| t.as_uuid())),
+        (IntentStatus::Succeeded, Some(second.id.as_uuid()))
+    );
     // A second transaction for an already-paid intent is refused and alerted, never credited.
     let dup = shop.deliver(&second, "T-3").await;
     assert_eq!(dup.outcome, C::RejectedDuplicateForIntent);
@@ -155,8 +158,10 @@ pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts
     let topics: Vec<String> = store.outbox_after(0, 10_000).await.unwrap().into_iter().map(|(_, e)| e.topic).collect();
     assert!(topics.iter().any(|t| t == "alert.p0.payment_mismatch"), "{topics:?}");
     // Unknown intents, and failures, are recorded; a failure then a success does not credit.
-    let stranger =
-        crate::payments::PaymentIntent { id: crate::payments::PaymentIntentId(uuid::Uuid::now_v7()), ..intent.clone() };
+    let stranger = crate::payments::PaymentIntent {
+        id: crate::payments::PaymentIntentId::from_uuid(uuid::Uuid::now_v7()),
+        ..intent.clone()
+    };
     let (h, b) = shop.phonepe_event(&stranger, "T-11", 50_000, "COMPLETED");
     assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &b).await.unwrap().outcome, C::RejectedUnknownIntent);
     let (h, b) = shop.phonepe_event(&intent, "T-12", 50_000, "FAILED");
@@ -283,7 +288,12 @@ pub async fn payments_refunds_never_exceed_what_was_paid<S: PaymentTestStore>(st
     // Refunding a top-up sends money back out of the wallet (to clearing), capped the same way.
     let out = shop
         .pay
-        .refund(&Actor::System, crate::ledger::model::TransferId(intent.id.0), Decimal::new(100_000, 2), None)
+        .refund(
+            &Actor::System,
+            crate::ledger::model::TransferId::from_uuid(intent.id.as_uuid()),
+            Decimal::new(100_000, 2),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(out.debit_account_id, intent.wallet_account_id);

@@ -10,8 +10,8 @@
 //! one transfer per commit, or 100 linked transfers per commit. This is a benchmark, not a test:
 //! it asserts nothing about time.
 
-use hearth_core::ledger::engine::{Phase, TransferInput};
-use hearth_core::ledger::model::{AccountId, AccountKind, TransferCode, TransferId, TransferResult};
+use hearth_core::ledger::engine::TransferInput;
+use hearth_core::ledger::model::{AccountId, AccountKind, TransferCode, TransferResult};
 use hearth_core::ledger::Ledger;
 use hearth_core::money::Currency;
 use hearth_core::store::LedgerStore;
@@ -20,7 +20,6 @@ use hearth_core::testing::verified_transfers;
 use hearth_core::Actor;
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
-use rust_decimal::Decimal;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -56,20 +55,9 @@ impl Rng {
     }
 }
 
+/// A wallet-to-wallet transfer of `minor` cents, allowed because the bench runs the verified path.
 fn transfer(debit: AccountId, credit: AccountId, minor: i64, linked: bool) -> TransferInput {
-    TransferInput {
-        id: TransferId(uuid::Uuid::now_v7()),
-        debit_account_id: debit,
-        credit_account_id: credit,
-        amount: Some(Decimal::new(minor, 2)),
-        currency: Currency::INR,
-        phase: Phase::Single,
-        pending_id: None,
-        timeout_secs: 0,
-        linked,
-        code: TransferCode::TopUp,
-        reference: None,
-    }
+    TransferInput { linked, ..hearth_core::testing::ledger::transfer(debit, credit, minor, TransferCode::TopUp) }
 }
 
 /// Opens `ACCOUNTS` wallets and funds each generously.
