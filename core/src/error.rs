@@ -38,6 +38,8 @@ pub enum ErrorCode {
     RateLimited,
     /// Not enough funds.
     InsufficientFunds,
+    /// No seat, bed or unit left (a slot is full).
+    CapacityExhausted,
     /// The store is unreachable or busy; retrying later may succeed.
     Unavailable,
     /// A bug or a broken invariant; the message is generic.
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyMismatch => "idempotency_mismatch",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InsufficientFunds => "insufficient_funds",
+            ErrorCode::CapacityExhausted => "capacity_exhausted",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

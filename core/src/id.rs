@@ -106,6 +106,18 @@ id_newtype!(
     /// A payment intent; also the merchant reference the gateway echoes back.
     PaymentIntentId
 );
+id_newtype!(
+    /// A bookable amenity (gym, laundry…).
+    AmenityId
+);
+id_newtype!(
+    /// One time slot of an amenity; derived from the amenity and the slot's start.
+    SlotId
+);
+id_newtype!(
+    /// A resident's seat in a slot.
+    AmenityBookingId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

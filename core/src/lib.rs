@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod actor;
+pub mod amenities;
 pub mod authz;
 pub mod error;
 pub mod homeheroes;

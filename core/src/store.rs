@@ -4,6 +4,7 @@
 //! A commit applies every write with its expected version (optimistic concurrency), appends the
 //! audit records and outbox events, and records the idempotency key — all or nothing.
 
+use crate::amenities::{Amenity, AmenityBooking, Slot};
 use crate::homeheroes::model::{
     Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
 };
@@ -76,6 +77,12 @@ pub enum EntityKind {
     LedgerTransfer,
     /// A [`PaymentIntent`].
     PaymentIntent,
+    /// An [`Amenity`].
+    Amenity,
+    /// An amenity [`Slot`].
+    AmenitySlot,
+    /// An [`AmenityBooking`].
+    AmenityBooking,
 }
 
 impl EntityKind {
@@ -90,6 +97,9 @@ impl EntityKind {
             EntityKind::LedgerAccount => "ledger_account",
             EntityKind::LedgerTransfer => "ledger_transfer",
             EntityKind::PaymentIntent => "payment_intent",
+            EntityKind::Amenity => "amenity",
+            EntityKind::AmenitySlot => "amenity_slot",
+            EntityKind::AmenityBooking => "amenity_booking",
         }
     }
     /// Parses a wire name.
@@ -103,6 +113,9 @@ impl EntityKind {
             Self::LedgerAccount,
             Self::LedgerTransfer,
             Self::PaymentIntent,
+            Self::Amenity,
+            Self::AmenitySlot,
+            Self::AmenityBooking,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -118,6 +131,9 @@ impl EntityKind {
             EntityKind::LedgerAccount => "ledger account",
             EntityKind::LedgerTransfer => "ledger transfer",
             EntityKind::PaymentIntent => "payment intent",
+            EntityKind::Amenity => "amenity",
+            EntityKind::AmenitySlot => "slot",
+            EntityKind::AmenityBooking => "booking",
         }
     }
 }
@@ -172,6 +188,8 @@ entity!(ServiceRequest, ServiceRequest, ServiceRequest, |v| v.id.as_uuid());
 entity!(JobInterest, JobInterest, JobInterest, |v| v.id.as_uuid());
 entity!(Account, LedgerAccount, LedgerAccount, |v| v.id.as_uuid());
 entity!(PaymentIntent, PaymentIntent, PaymentIntent, |v| v.id.as_uuid());
+entity!(Amenity, Amenity, Amenity, |v| v.id.as_uuid());
+entity!(AmenityBooking, AmenityBooking, AmenityBooking, |v| v.id.as_uuid());
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.
@@ -223,6 +241,27 @@ pub enum Write {
     /// Records a processed webhook delivery; unique per (gateway, provider transaction id): a second
     /// insert is [`StoreError::AlreadyExists`].
     PaymentConfirmation(PaymentConfirmation),
+    /// An amenity: inserted, or its status changed (versioned).
+    Amenity {
+        value: Amenity,
+        expect: Expect,
+    },
+    /// A slot: inserted once (its id is derived, so a second insert is `AlreadyExists`).
+    Slot {
+        value: Slot,
+        expect: Expect,
+    },
+    /// Adds `booked` to a slot's counter in place; the store refuses it (`GuardFailed`) when the result
+    /// would leave `0..=capacity`.
+    SlotDelta {
+        slot: crate::id::SlotId,
+        booked: i32,
+    },
+    /// A booking: inserted, or cancelled (versioned). One live booking per (slot, user).
+    AmenityBooking {
+        value: AmenityBooking,
+        expect: Expect,
+    },
 }
 
 /// One audit record: who changed what, from what to what. Append-only.

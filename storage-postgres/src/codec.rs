@@ -2,10 +2,12 @@
 //! `StoreError`.
 
 use chrono::{DateTime, Utc};
+use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStatus, BookingStatus, Slot, SlotTemplate};
 use hearth_core::homeheroes::model::{
     BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
     NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
 };
+use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{AuditId, EventId, UserId};
 use hearth_core::ledger::model::{
     Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
@@ -44,6 +46,7 @@ pub(crate) enum PgValue {
     OptDecimal(Option<Decimal>),
     TextArray(Vec<String>),
     UuidArray(Vec<Uuid>),
+    Date(chrono::NaiveDate),
     Json(serde_json::Value),
 }
 
@@ -65,6 +68,7 @@ pub(crate) fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: PgValue) -> Query
         PgValue::OptDecimal(x) => q.bind(x),
         PgValue::TextArray(x) => q.bind(x),
         PgValue::UuidArray(x) => q.bind(x),
+        PgValue::Date(x) => q.bind(x),
         PgValue::Json(x) => q.bind(x),
     }
 }
@@ -520,5 +524,108 @@ pub(crate) fn decode_confirmation(r: &PgRow) -> StoreResult<PaymentConfirmation>
         outcome: wire(&get::<String>(r, 6)?, ConfirmationOutcome::parse, "outcome")?,
         transfer_id: get::<Option<Uuid>>(r, 7)?.map(TransferId::from_uuid),
         received_at: ts(r, 8)?,
+    })
+}
+
+pub(crate) fn amenity_cols(a: &Amenity) -> StoreResult<Vec<(&'static str, PgValue)>> {
+    let t = &a.template;
+    let small = |v: u16| i16::try_from(v).map_err(|_| StoreError::Backend { message: "template out of range".into() });
+    Ok(vec![
+        ("id", PgValue::Uuid(a.id.as_uuid())),
+        ("name", PgValue::Text(a.name.clone())),
+        ("opens_minute", PgValue::I16(small(t.opens_minute)?)),
+        ("closes_minute", PgValue::I16(small(t.closes_minute)?)),
+        ("slot_minutes", PgValue::I16(small(t.slot_minutes)?)),
+        ("capacity", PgValue::I32(i32_of(t.capacity)?)),
+        ("time_zone", PgValue::Text(t.time_zone.clone())),
+        ("status", PgValue::Text(a.status.as_str().into())),
+        ("created_at", PgValue::Ts(a.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(a.updated_at.as_datetime())),
+    ])
+}
+
+pub(crate) const AMENITY_SELECT: &str = "SELECT id, name, opens_minute, closes_minute, slot_minutes, capacity, time_zone, status, created_at, updated_at, version FROM amenities";
+
+fn u16_of(v: i16, what: &str) -> StoreResult<u16> {
+    u16::try_from(v).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn decode_amenity(r: &PgRow) -> StoreResult<Versioned<Amenity>> {
+    Ok(Versioned {
+        value: Amenity {
+            id: AmenityId::from_uuid(get(r, 0)?),
+            name: get(r, 1)?,
+            template: SlotTemplate {
+                opens_minute: u16_of(get(r, 2)?, "opens")?,
+                closes_minute: u16_of(get(r, 3)?, "closes")?,
+                slot_minutes: u16_of(get(r, 4)?, "slot minutes")?,
+                capacity: u32_of(get(r, 5)?, "capacity")?,
+                time_zone: get(r, 6)?,
+            },
+            status: wire(&get::<String>(r, 7)?, AmenityStatus::parse, "amenity status")?,
+            created_at: ts(r, 8)?,
+            updated_at: ts(r, 9)?,
+        },
+        version: version(r, 10)?,
+    })
+}
+
+pub(crate) fn slot_cols(s: &Slot) -> StoreResult<Vec<(&'static str, PgValue)>> {
+    Ok(vec![
+        ("id", PgValue::Uuid(s.id.as_uuid())),
+        ("amenity_id", PgValue::Uuid(s.amenity_id.as_uuid())),
+        ("date", PgValue::Date(s.date)),
+        ("starts_at", PgValue::Ts(s.starts_at.as_datetime())),
+        ("ends_at", PgValue::Ts(s.ends_at.as_datetime())),
+        ("capacity", PgValue::I32(i32_of(s.capacity)?)),
+        ("booked", PgValue::I32(i32_of(s.booked)?)),
+    ])
+}
+
+pub(crate) const SLOT_SELECT: &str =
+    "SELECT id, amenity_id, date, starts_at, ends_at, capacity, booked, version FROM amenity_slots";
+
+pub(crate) fn decode_slot(r: &PgRow) -> StoreResult<Versioned<Slot>> {
+    Ok(Versioned {
+        value: Slot {
+            id: SlotId::from_uuid(get(r, 0)?),
+            amenity_id: AmenityId::from_uuid(get(r, 1)?),
+            date: get(r, 2)?,
+            starts_at: ts(r, 3)?,
+            ends_at: ts(r, 4)?,
+            capacity: u32_of(get(r, 5)?, "capacity")?,
+            booked: u32_of(get(r, 6)?, "booked")?,
+        },
+        version: version(r, 7)?,
+    })
+}
+
+pub(crate) fn amenity_booking_cols(b: &AmenityBooking) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(b.id.as_uuid())),
+        ("slot_id", PgValue::Uuid(b.slot_id.as_uuid())),
+        ("amenity_id", PgValue::Uuid(b.amenity_id.as_uuid())),
+        ("user_id", PgValue::Uuid(b.user_id.as_uuid())),
+        ("status", PgValue::Text(b.status.as_str().into())),
+        ("created_at", PgValue::Ts(b.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(b.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) const AMENITY_BOOKING_SELECT: &str =
+    "SELECT b.id, b.slot_id, b.amenity_id, b.user_id, b.status, b.created_at, b.updated_at, b.version FROM amenity_bookings b";
+
+pub(crate) fn decode_amenity_booking(r: &PgRow) -> StoreResult<Versioned<AmenityBooking>> {
+    Ok(Versioned {
+        value: AmenityBooking {
+            id: AmenityBookingId::from_uuid(get(r, 0)?),
+            slot_id: SlotId::from_uuid(get(r, 1)?),
+            amenity_id: AmenityId::from_uuid(get(r, 2)?),
+            user_id: UserId::from_uuid(get(r, 3)?),
+            status: wire(&get::<String>(r, 4)?, BookingStatus::parse, "booking status")?,
+            created_at: ts(r, 5)?,
+            updated_at: ts(r, 6)?,
+        },
+        version: version(r, 7)?,
     })
 }

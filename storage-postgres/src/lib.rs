@@ -12,7 +12,9 @@ mod codec;
 
 use async_trait::async_trait;
 use codec::*;
+use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
@@ -188,6 +190,34 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             .execute(&mut **tx)
             .await
             .map_err(|e| map_write_err(e, EntityKind::PaymentIntent))?;
+            Ok(())
+        }
+        Write::Amenity { value, expect } => {
+            versioned_write(tx, "amenities", EntityKind::Amenity, amenity_cols(value)?, *expect).await
+        }
+        Write::Slot { value, expect } => {
+            versioned_write(tx, "amenity_slots", EntityKind::AmenitySlot, slot_cols(value)?, *expect).await
+        }
+        Write::AmenityBooking { value, expect } => {
+            versioned_write(tx, "amenity_bookings", EntityKind::AmenityBooking, amenity_booking_cols(value), *expect)
+                .await
+        }
+        Write::SlotDelta { slot, booked } => {
+            let done =
+                sqlx::query("UPDATE amenity_slots SET booked = booked + $1, version = version + 1 WHERE id = $2")
+                    .bind(booked)
+                    .bind(slot.as_uuid())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| match map_err(e) {
+                        StoreError::Constraint { name } => {
+                            StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: name }
+                        }
+                        other => other,
+                    })?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: "slot_exists".into() });
+            }
             Ok(())
         }
         Write::Transfer(t) => {
@@ -779,5 +809,62 @@ impl PaymentStore for PgStore {
             decode_transfer,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl AmenityStore for PgStore {
+    async fn amenity(&self, id: AmenityId) -> StoreResult<Option<Versioned<Amenity>>> {
+        self.fetch_one(&format!("{AMENITY_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_amenity)
+            .await
+    }
+    async fn slot(&self, id: SlotId) -> StoreResult<Option<Versioned<Slot>>> {
+        self.fetch_one(&format!("{SLOT_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_slot).await
+    }
+    async fn slots_on(&self, amenity: AmenityId, date: chrono::NaiveDate) -> StoreResult<Vec<Versioned<Slot>>> {
+        self.fetch(
+            &format!("{SLOT_SELECT} WHERE amenity_id = $1 AND date = $2 ORDER BY starts_at"),
+            vec![PgValue::Uuid(amenity.as_uuid()), PgValue::Date(date)],
+            decode_slot,
+        )
+        .await
+    }
+    async fn amenity_booking(&self, id: AmenityBookingId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
+        self.fetch_one(
+            &format!("{AMENITY_BOOKING_SELECT} WHERE b.id = $1"),
+            vec![PgValue::Uuid(id.as_uuid())],
+            decode_amenity_booking,
+        )
+        .await
+    }
+    async fn live_booking(&self, slot: SlotId, user: UserId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
+        self.fetch_one(
+            &format!("{AMENITY_BOOKING_SELECT} WHERE b.slot_id = $1 AND b.user_id = $2 AND b.status = 'booked'"),
+            vec![PgValue::Uuid(slot.as_uuid()), PgValue::Uuid(user.as_uuid())],
+            decode_amenity_booking,
+        )
+        .await
+    }
+    async fn live_bookings_of_amenity(&self, amenity: AmenityId, from: Timestamp) -> StoreResult<Vec<AmenityBooking>> {
+        let rows = self
+            .fetch(
+                &format!(
+                    "{AMENITY_BOOKING_SELECT} JOIN amenity_slots s ON s.id = b.slot_id
+                     WHERE b.amenity_id = $1 AND b.status = 'booked' AND s.starts_at >= $2 ORDER BY s.starts_at, b.id"
+                ),
+                vec![PgValue::Uuid(amenity.as_uuid()), PgValue::Ts(from.as_datetime())],
+                decode_amenity_booking,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn count_live_bookings(&self, slot: SlotId) -> StoreResult<u64> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM amenity_bookings WHERE slot_id = $1 AND status = 'booked'")
+                .bind(slot.as_uuid())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -1,5 +1,6 @@
 //! Row codecs: hearth-core values to SQLite columns and back, and SQLite errors to `StoreError`.
 
+use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStatus, BookingStatus, Slot, SlotTemplate};
 use hearth_core::homeheroes::model::{
     BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
     NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
@@ -531,5 +532,107 @@ pub(crate) fn decode_confirmation(r: &rusqlite::Row<'_>) -> Result<PaymentConfir
         outcome: wire(&r.get::<_, String>(6)?, ConfirmationOutcome::parse, "outcome")?,
         transfer_id: transfer.map(|t| parse(&t, "transfer id").map(TransferId::from_uuid)).transpose()?,
         received_at: ts(r.get(8)?)?,
+    })
+}
+
+pub(crate) fn amenity_cols(a: &Amenity) -> Vec<(&'static str, SqlValue)> {
+    let t = &a.template;
+    vec![
+        ("id", text(&a.id.to_string())),
+        ("name", text(&a.name)),
+        ("opens_minute", SqlValue::Integer(i64::from(t.opens_minute))),
+        ("closes_minute", SqlValue::Integer(i64::from(t.closes_minute))),
+        ("slot_minutes", SqlValue::Integer(i64::from(t.slot_minutes))),
+        ("capacity", SqlValue::Integer(i64::from(t.capacity))),
+        ("time_zone", text(&t.time_zone)),
+        ("status", text(a.status.as_str())),
+        ("created_at", SqlValue::Integer(a.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(a.updated_at.unix_micros())),
+    ]
+}
+
+pub(crate) const AMENITY_SELECT: &str = "SELECT id, name, opens_minute, closes_minute, slot_minutes, capacity, time_zone, status, created_at, updated_at, version FROM amenities";
+
+fn small<T: TryFrom<i64>>(v: i64, what: &str) -> Result<T, Fail> {
+    T::try_from(v).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn decode_amenity(r: &rusqlite::Row<'_>) -> Result<Versioned<Amenity>, Fail> {
+    Ok(Versioned {
+        value: Amenity {
+            id: parse(&r.get::<_, String>(0)?, "amenity id")?,
+            name: r.get(1)?,
+            template: SlotTemplate {
+                opens_minute: small(r.get(2)?, "opens")?,
+                closes_minute: small(r.get(3)?, "closes")?,
+                slot_minutes: small(r.get(4)?, "slot minutes")?,
+                capacity: small(r.get(5)?, "capacity")?,
+                time_zone: r.get(6)?,
+            },
+            status: wire(&r.get::<_, String>(7)?, AmenityStatus::parse, "amenity status")?,
+            created_at: ts(r.get(8)?)?,
+            updated_at: ts(r.get(9)?)?,
+        },
+        version: version(r.get(10)?)?,
+    })
+}
+
+pub(crate) fn slot_cols(s: &Slot) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&s.id.to_string())),
+        ("amenity_id", text(&s.amenity_id.to_string())),
+        ("date", text(&s.date.to_string())),
+        ("starts_at", SqlValue::Integer(s.starts_at.unix_micros())),
+        ("ends_at", SqlValue::Integer(s.ends_at.unix_micros())),
+        ("capacity", SqlValue::Integer(i64::from(s.capacity))),
+        ("booked", SqlValue::Integer(i64::from(s.booked))),
+    ]
+}
+
+pub(crate) const SLOT_SELECT: &str =
+    "SELECT id, amenity_id, date, starts_at, ends_at, capacity, booked, version FROM amenity_slots";
+
+pub(crate) fn decode_slot(r: &rusqlite::Row<'_>) -> Result<Versioned<Slot>, Fail> {
+    Ok(Versioned {
+        value: Slot {
+            id: parse(&r.get::<_, String>(0)?, "slot id")?,
+            amenity_id: parse(&r.get::<_, String>(1)?, "amenity id")?,
+            date: parse(&r.get::<_, String>(2)?, "slot date")?,
+            starts_at: ts(r.get(3)?)?,
+            ends_at: ts(r.get(4)?)?,
+            capacity: small(r.get(5)?, "capacity")?,
+            booked: small(r.get(6)?, "booked")?,
+        },
+        version: version(r.get(7)?)?,
+    })
+}
+
+pub(crate) fn amenity_booking_cols(b: &AmenityBooking) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&b.id.to_string())),
+        ("slot_id", text(&b.slot_id.to_string())),
+        ("amenity_id", text(&b.amenity_id.to_string())),
+        ("user_id", text(&b.user_id.to_string())),
+        ("status", text(b.status.as_str())),
+        ("created_at", SqlValue::Integer(b.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(b.updated_at.unix_micros())),
+    ]
+}
+
+pub(crate) const AMENITY_BOOKING_SELECT: &str =
+    "SELECT b.id, b.slot_id, b.amenity_id, b.user_id, b.status, b.created_at, b.updated_at, b.version FROM amenity_bookings b";
+
+pub(crate) fn decode_amenity_booking(r: &rusqlite::Row<'_>) -> Result<Versioned<AmenityBooking>, Fail> {
+    Ok(Versioned {
+        value: AmenityBooking {
+            id: parse(&r.get::<_, String>(0)?, "booking id")?,
+            slot_id: parse(&r.get::<_, String>(1)?, "slot id")?,
+            amenity_id: parse(&r.get::<_, String>(2)?, "amenity id")?,
+            user_id: parse(&r.get::<_, String>(3)?, "user id")?,
+            status: wire(&r.get::<_, String>(4)?, BookingStatus::parse, "booking status")?,
+            created_at: ts(r.get(5)?)?,
+            updated_at: ts(r.get(6)?)?,
+        },
+        version: version(r.get(7)?)?,
     })
 }

@@ -14,7 +14,9 @@ mod migrate;
 
 use async_trait::async_trait;
 use codec::*;
+use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
@@ -161,6 +163,26 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()>
             )
             .and_then(|mut st| st.execute(rusqlite::params_from_iter(values)))
             .map_err(|e| map_write_err(e, EntityKind::PaymentIntent))?;
+            return Ok(());
+        }
+        Write::Amenity { value, expect } => ("amenities", EntityKind::Amenity, amenity_cols(value), *expect),
+        Write::Slot { value, expect } => ("amenity_slots", EntityKind::AmenitySlot, slot_cols(value), *expect),
+        Write::AmenityBooking { value, expect } => {
+            ("amenity_bookings", EntityKind::AmenityBooking, amenity_booking_cols(value), *expect)
+        }
+        Write::SlotDelta { slot, booked } => {
+            let n = tx
+                .prepare_cached("UPDATE amenity_slots SET booked = booked + ?1, version = version + 1 WHERE id = ?2")
+                .and_then(|mut st| st.execute(params![booked, slot.to_string()]))
+                .map_err(|e| match map_err(e) {
+                    StoreError::Constraint { name } => {
+                        StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: name }
+                    }
+                    other => other,
+                })?;
+            if n != 1 {
+                return Err(StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: "slot_exists".into() });
+            }
             return Ok(());
         }
         Write::Transfer(t) => {
@@ -675,5 +697,70 @@ impl PaymentStore for SqliteStore {
     async fn refunds_of(&self, original: TransferId) -> StoreResult<Vec<Transfer>> {
         let sql = format!("{TRANSFER_SELECT} WHERE code = 'refund' AND result = 'ok' AND reference = ? ORDER BY seq");
         self.read(move |c| many(c, &sql, &[SqlValue::Text(original.to_string())], decode_transfer)).await
+    }
+}
+
+#[async_trait]
+impl AmenityStore for SqliteStore {
+    async fn amenity(&self, id: AmenityId) -> StoreResult<Option<Versioned<Amenity>>> {
+        self.read(move |c| one(c, &format!("{AMENITY_SELECT} WHERE id = ?"), id.to_string(), decode_amenity)).await
+    }
+    async fn slot(&self, id: SlotId) -> StoreResult<Option<Versioned<Slot>>> {
+        self.read(move |c| one(c, &format!("{SLOT_SELECT} WHERE id = ?"), id.to_string(), decode_slot)).await
+    }
+    async fn slots_on(&self, amenity: AmenityId, date: chrono::NaiveDate) -> StoreResult<Vec<Versioned<Slot>>> {
+        let sql = format!("{SLOT_SELECT} WHERE amenity_id = ? AND date = ? ORDER BY starts_at");
+        self.read(move |c| {
+            many(c, &sql, &[SqlValue::Text(amenity.to_string()), SqlValue::Text(date.to_string())], decode_slot)
+        })
+        .await
+    }
+    async fn amenity_booking(&self, id: AmenityBookingId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
+        self.read(move |c| {
+            one(c, &format!("{AMENITY_BOOKING_SELECT} WHERE b.id = ?"), id.to_string(), decode_amenity_booking)
+        })
+        .await
+    }
+    async fn live_booking(&self, slot: SlotId, user: UserId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
+        let sql = format!("{AMENITY_BOOKING_SELECT} WHERE b.slot_id = ? AND b.user_id = ? AND b.status = 'booked'");
+        self.read(move |c| {
+            Ok(many(
+                c,
+                &sql,
+                &[SqlValue::Text(slot.to_string()), SqlValue::Text(user.to_string())],
+                decode_amenity_booking,
+            )?
+            .into_iter()
+            .next())
+        })
+        .await
+    }
+    async fn live_bookings_of_amenity(&self, amenity: AmenityId, from: Timestamp) -> StoreResult<Vec<AmenityBooking>> {
+        let sql = format!(
+            "{AMENITY_BOOKING_SELECT} JOIN amenity_slots s ON s.id = b.slot_id
+             WHERE b.amenity_id = ? AND b.status = 'booked' AND s.starts_at >= ? ORDER BY s.starts_at, b.id"
+        );
+        let rows = self
+            .read(move |c| {
+                many(
+                    c,
+                    &sql,
+                    &[SqlValue::Text(amenity.to_string()), SqlValue::Integer(from.unix_micros())],
+                    decode_amenity_booking,
+                )
+            })
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn count_live_bookings(&self, slot: SlotId) -> StoreResult<u64> {
+        self.read(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM amenity_bookings WHERE slot_id = ? AND status = 'booked'",
+                params![slot.to_string()],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
     }
 }

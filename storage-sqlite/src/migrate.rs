@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_homeheroes.sql"),
     include_str!("../migrations/0002_ledger.sql"),
     include_str!("../migrations/0003_payments.sql"),
+    include_str!("../migrations/0004_amenities.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -10,6 +10,7 @@
 //! so the concurrent tests really race.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod amenities;
 pub mod fixtures;
 pub mod ledger;
 pub mod payments;
@@ -56,6 +57,21 @@ macro_rules! conformance_tests {
             payments_refunds_never_exceed_what_was_paid,
             payments_intents_expire_and_a_late_payment_still_credits
         );
+        $crate::conformance_tests!(@amenities $fresh;
+            amenity_slots_generate_once_even_when_generators_race,
+            amenity_64_bookers_on_a_slot_of_capacity_10,
+            amenity_booking_rules_hold,
+            amenity_book_and_cancel_storm_keeps_the_counter_exact
+        );
+    };
+    (@amenities $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::amenities::$name(store).await;
+            }
+        )+
     };
     (@payments $fresh:expr; $($name:ident),+) => {
         $(
