@@ -118,6 +118,14 @@ id_newtype!(
     /// A resident's seat in a slot.
     AmenityBookingId
 );
+id_newtype!(
+    /// A canteen menu item (one dish on one date).
+    MenuItemId
+);
+id_newtype!(
+    /// A canteen order; also the id of its payment transfer.
+    OrderId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

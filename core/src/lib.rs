@@ -12,6 +12,7 @@
 pub mod actor;
 pub mod amenities;
 pub mod authz;
+pub mod canteen;
 pub mod error;
 pub mod homeheroes;
 pub mod id;

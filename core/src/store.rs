@@ -5,6 +5,7 @@
 //! audit records and outbox events, and records the idempotency key — all or nothing.
 
 use crate::amenities::{Amenity, AmenityBooking, Slot};
+use crate::canteen::{MenuItem, Order};
 use crate::homeheroes::model::{
     Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
 };
@@ -83,6 +84,10 @@ pub enum EntityKind {
     AmenitySlot,
     /// An [`AmenityBooking`].
     AmenityBooking,
+    /// A canteen [`MenuItem`].
+    MenuItem,
+    /// A canteen [`Order`].
+    Order,
 }
 
 impl EntityKind {
@@ -100,6 +105,8 @@ impl EntityKind {
             EntityKind::Amenity => "amenity",
             EntityKind::AmenitySlot => "amenity_slot",
             EntityKind::AmenityBooking => "amenity_booking",
+            EntityKind::MenuItem => "menu_item",
+            EntityKind::Order => "order",
         }
     }
     /// Parses a wire name.
@@ -116,6 +123,8 @@ impl EntityKind {
             Self::Amenity,
             Self::AmenitySlot,
             Self::AmenityBooking,
+            Self::MenuItem,
+            Self::Order,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -134,6 +143,8 @@ impl EntityKind {
             EntityKind::Amenity => "amenity",
             EntityKind::AmenitySlot => "slot",
             EntityKind::AmenityBooking => "booking",
+            EntityKind::MenuItem => "menu item",
+            EntityKind::Order => "order",
         }
     }
 }
@@ -190,6 +201,8 @@ entity!(Account, LedgerAccount, LedgerAccount, |v| v.id.as_uuid());
 entity!(PaymentIntent, PaymentIntent, PaymentIntent, |v| v.id.as_uuid());
 entity!(Amenity, Amenity, Amenity, |v| v.id.as_uuid());
 entity!(AmenityBooking, AmenityBooking, AmenityBooking, |v| v.id.as_uuid());
+entity!(MenuItem, MenuItem, MenuItem, |v| v.id.as_uuid());
+entity!(Order, Order, Order, |v| v.id.as_uuid());
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.
@@ -261,6 +274,21 @@ pub enum Write {
     AmenityBooking {
         value: AmenityBooking,
         expect: Expect,
+    },
+    /// A menu item: inserted, or its availability changed (versioned).
+    MenuItem {
+        value: MenuItem,
+        expect: Expect,
+    },
+    /// A canteen order: inserted with its payment, then versioned updates.
+    Order {
+        value: Order,
+        expect: Expect,
+    },
+    /// Sets (inserts or replaces) a resident's delivery room.
+    ResidentRoom {
+        user: UserId,
+        room: String,
     },
 }
 

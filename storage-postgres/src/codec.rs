@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStatus, BookingStatus, Slot, SlotTemplate};
+use hearth_core::canteen::{MenuItem, Order, OrderStatus, RefundState};
 use hearth_core::homeheroes::model::{
     BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
     NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
 };
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{AuditId, EventId, UserId};
+use hearth_core::id::{MenuItemId, OrderId};
 use hearth_core::ledger::model::{
     Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
     TransferResult,
@@ -627,5 +629,73 @@ pub(crate) fn decode_amenity_booking(r: &PgRow) -> StoreResult<Versioned<Amenity
             updated_at: ts(r, 6)?,
         },
         version: version(r, 7)?,
+    })
+}
+
+pub(crate) fn menu_item_cols(m: &MenuItem) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(m.id.as_uuid())),
+        ("date", PgValue::Date(m.date)),
+        ("name", PgValue::Text(m.name.clone())),
+        ("price", PgValue::Decimal(m.price.amount())),
+        ("currency", PgValue::Text(m.price.currency().code().into())),
+        ("available", PgValue::Bool(m.available)),
+        ("created_at", PgValue::Ts(m.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(m.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) const MENU_SELECT: &str =
+    "SELECT id, date, name, price, currency, available, created_at, updated_at, version FROM canteen_menu_items";
+
+pub(crate) fn decode_menu_item(r: &PgRow) -> StoreResult<Versioned<MenuItem>> {
+    Ok(Versioned {
+        value: MenuItem {
+            id: MenuItemId::from_uuid(get(r, 0)?),
+            date: get(r, 1)?,
+            name: get(r, 2)?,
+            price: money(get(r, 3)?, currency(&get::<String>(r, 4)?)?)?,
+            available: get(r, 5)?,
+            created_at: ts(r, 6)?,
+            updated_at: ts(r, 7)?,
+        },
+        version: version(r, 8)?,
+    })
+}
+
+pub(crate) fn order_cols(o: &Order) -> StoreResult<Vec<(&'static str, PgValue)>> {
+    let lines = serde_json::to_value(&o.lines).map_err(|e| StoreError::Backend { message: e.to_string() })?;
+    Ok(vec![
+        ("id", PgValue::Uuid(o.id.as_uuid())),
+        ("user_id", PgValue::Uuid(o.user_id.as_uuid())),
+        ("room", PgValue::Text(o.room.clone())),
+        ("date", PgValue::Date(o.date)),
+        ("lines", PgValue::Json(lines)),
+        ("total", PgValue::Decimal(o.total.amount())),
+        ("currency", PgValue::Text(o.total.currency().code().into())),
+        ("status", PgValue::Text(o.status.as_str().into())),
+        ("refund", PgValue::OptText(o.refund.map(|r| r.as_str().to_owned()))),
+        ("created_at", PgValue::Ts(o.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(o.updated_at.as_datetime())),
+    ])
+}
+
+pub(crate) const ORDER_SELECT: &str = "SELECT id, user_id, room, date, lines, total, currency, status, refund, created_at, updated_at, version FROM canteen_orders";
+
+pub(crate) fn decode_order(r: &PgRow) -> StoreResult<Versioned<Order>> {
+    Ok(Versioned {
+        value: Order {
+            id: OrderId::from_uuid(get(r, 0)?),
+            user_id: UserId::from_uuid(get(r, 1)?),
+            room: get(r, 2)?,
+            date: get(r, 3)?,
+            lines: serde_json::from_value(get(r, 4)?).map_err(|_| corrupt("order lines"))?,
+            total: money(get(r, 5)?, currency(&get::<String>(r, 6)?)?)?,
+            status: wire(&get::<String>(r, 7)?, OrderStatus::parse, "order status")?,
+            refund: get::<Option<String>>(r, 8)?.map(|v| wire(&v, RefundState::parse, "refund")).transpose()?,
+            created_at: ts(r, 9)?,
+            updated_at: ts(r, 10)?,
+        },
+        version: version(r, 11)?,
     })
 }

@@ -13,8 +13,10 @@ mod codec;
 use async_trait::async_trait;
 use codec::*;
 use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
+use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
+use hearth_core::id::{MenuItemId, OrderId};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
@@ -218,6 +220,23 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             if done.rows_affected() != 1 {
                 return Err(StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: "slot_exists".into() });
             }
+            Ok(())
+        }
+        Write::MenuItem { value, expect } => {
+            versioned_write(tx, "canteen_menu_items", EntityKind::MenuItem, menu_item_cols(value), *expect).await
+        }
+        Write::Order { value, expect } => {
+            versioned_write(tx, "canteen_orders", EntityKind::Order, order_cols(value)?, *expect).await
+        }
+        Write::ResidentRoom { user, room } => {
+            sqlx::query(
+                "INSERT INTO resident_rooms (user_id, room) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET room = $2",
+            )
+            .bind(user.as_uuid())
+            .bind(room)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
             Ok(())
         }
         Write::Transfer(t) => {
@@ -866,5 +885,54 @@ impl AmenityStore for PgStore {
                 .await
                 .map_err(map_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl CanteenStore for PgStore {
+    async fn menu_items(&self, ids: &[MenuItemId]) -> StoreResult<Vec<Versioned<MenuItem>>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+        self.fetch(&format!("{MENU_SELECT} WHERE id = ANY($1)"), vec![PgValue::UuidArray(ids)], decode_menu_item).await
+    }
+    async fn menu_of(&self, date: chrono::NaiveDate) -> StoreResult<Vec<MenuItem>> {
+        let rows = self
+            .fetch(
+                &format!("{MENU_SELECT} WHERE date = $1 ORDER BY name, id"),
+                vec![PgValue::Date(date)],
+                decode_menu_item,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn order(&self, id: OrderId) -> StoreResult<Option<Versioned<Order>>> {
+        self.fetch_one(&format!("{ORDER_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_order).await
+    }
+    async fn count_orders_since(&self, user: UserId, since: Timestamp) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM canteen_orders WHERE user_id = $1 AND created_at >= $2")
+            .bind(user.as_uuid())
+            .bind(since.as_datetime())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+    async fn resident_room(&self, user: UserId) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT room FROM resident_rooms WHERE user_id = $1")
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+    async fn open_orders(&self, date: chrono::NaiveDate) -> StoreResult<Vec<Order>> {
+        let rows = self
+            .fetch(
+                &format!(
+                    "{ORDER_SELECT} WHERE date = $1 AND status NOT IN ('completed', 'cancelled') ORDER BY room, created_at, id"
+                ),
+                vec![PgValue::Date(date)],
+                decode_order,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
     }
 }

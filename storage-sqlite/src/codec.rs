@@ -1,6 +1,7 @@
 //! Row codecs: hearth-core values to SQLite columns and back, and SQLite errors to `StoreError`.
 
 use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStatus, BookingStatus, Slot, SlotTemplate};
+use hearth_core::canteen::{MenuItem, Order, OrderStatus, RefundState};
 use hearth_core::homeheroes::model::{
     BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
     NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
@@ -634,5 +635,75 @@ pub(crate) fn decode_amenity_booking(r: &rusqlite::Row<'_>) -> Result<Versioned<
             updated_at: ts(r.get(6)?)?,
         },
         version: version(r.get(7)?)?,
+    })
+}
+
+pub(crate) fn menu_item_cols(m: &MenuItem) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&m.id.to_string())),
+        ("date", text(&m.date.to_string())),
+        ("name", text(&m.name)),
+        ("price_minor", SqlValue::Integer(minor(&m.price)?)),
+        ("currency", text(m.price.currency().code())),
+        ("available", SqlValue::Integer(i64::from(m.available))),
+        ("created_at", SqlValue::Integer(m.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(m.updated_at.unix_micros())),
+    ])
+}
+
+pub(crate) const MENU_SELECT: &str =
+    "SELECT id, date, name, price_minor, currency, available, created_at, updated_at, version FROM canteen_menu_items";
+
+pub(crate) fn decode_menu_item(r: &rusqlite::Row<'_>) -> Result<Versioned<MenuItem>, Fail> {
+    let cur = currency(&r.get::<_, String>(4)?)?;
+    Ok(Versioned {
+        value: MenuItem {
+            id: parse(&r.get::<_, String>(0)?, "menu item id")?,
+            date: parse(&r.get::<_, String>(1)?, "menu date")?,
+            name: r.get(2)?,
+            price: Money::from_minor(r.get(3)?, cur),
+            available: r.get(5)?,
+            created_at: ts(r.get(6)?)?,
+            updated_at: ts(r.get(7)?)?,
+        },
+        version: version(r.get(8)?)?,
+    })
+}
+
+pub(crate) fn order_cols(o: &Order) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&o.id.to_string())),
+        ("user_id", text(&o.user_id.to_string())),
+        ("room", text(&o.room)),
+        ("date", text(&o.date.to_string())),
+        ("lines", to_json(&o.lines)?),
+        ("total_minor", SqlValue::Integer(minor(&o.total)?)),
+        ("currency", text(o.total.currency().code())),
+        ("status", text(o.status.as_str())),
+        ("refund", opt_text(o.refund.map(|r| r.as_str()))),
+        ("created_at", SqlValue::Integer(o.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(o.updated_at.unix_micros())),
+    ])
+}
+
+pub(crate) const ORDER_SELECT: &str = "SELECT id, user_id, room, date, lines, total_minor, currency, status, refund, created_at, updated_at, version FROM canteen_orders";
+
+pub(crate) fn decode_order(r: &rusqlite::Row<'_>) -> Result<Versioned<Order>, Fail> {
+    let cur = currency(&r.get::<_, String>(6)?)?;
+    let refund: Option<String> = r.get(8)?;
+    Ok(Versioned {
+        value: Order {
+            id: parse(&r.get::<_, String>(0)?, "order id")?,
+            user_id: parse(&r.get::<_, String>(1)?, "user id")?,
+            room: r.get(2)?,
+            date: parse(&r.get::<_, String>(3)?, "order date")?,
+            lines: from_json(&r.get::<_, String>(4)?, "order lines")?,
+            total: Money::from_minor(r.get(5)?, cur),
+            status: wire(&r.get::<_, String>(7)?, OrderStatus::parse, "order status")?,
+            refund: refund.map(|v| wire(&v, RefundState::parse, "refund")).transpose()?,
+            created_at: ts(r.get(9)?)?,
+            updated_at: ts(r.get(10)?)?,
+        },
+        version: version(r.get(11)?)?,
     })
 }

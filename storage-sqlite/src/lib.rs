@@ -15,8 +15,10 @@ mod migrate;
 use async_trait::async_trait;
 use codec::*;
 use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
+use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
+use hearth_core::id::{MenuItemId, OrderId};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
@@ -183,6 +185,18 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()>
             if n != 1 {
                 return Err(StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: "slot_exists".into() });
             }
+            return Ok(());
+        }
+        Write::MenuItem { value, expect } => {
+            ("canteen_menu_items", EntityKind::MenuItem, menu_item_cols(value)?, *expect)
+        }
+        Write::Order { value, expect } => ("canteen_orders", EntityKind::Order, order_cols(value)?, *expect),
+        Write::ResidentRoom { user, room } => {
+            tx.prepare_cached(
+                "INSERT INTO resident_rooms (user_id, room) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET room = ?2",
+            )
+            .and_then(|mut st| st.execute(params![user.to_string(), room]))
+            .map_err(map_err)?;
             return Ok(());
         }
         Write::Transfer(t) => {
@@ -762,5 +776,52 @@ impl AmenityStore for SqliteStore {
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
+    }
+}
+
+#[async_trait]
+impl CanteenStore for SqliteStore {
+    async fn menu_items(&self, ids: &[MenuItemId]) -> StoreResult<Vec<Versioned<MenuItem>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<SqlValue> = ids.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+        let sql = format!("{MENU_SELECT} WHERE id IN ({})", in_list(args.len()));
+        self.read(move |c| many(c, &sql, &args, decode_menu_item)).await
+    }
+    async fn menu_of(&self, date: chrono::NaiveDate) -> StoreResult<Vec<MenuItem>> {
+        let sql = format!("{MENU_SELECT} WHERE date = ? ORDER BY name, id");
+        let rows = self.read(move |c| many(c, &sql, &[SqlValue::Text(date.to_string())], decode_menu_item)).await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+    async fn order(&self, id: OrderId) -> StoreResult<Option<Versioned<Order>>> {
+        self.read(move |c| one(c, &format!("{ORDER_SELECT} WHERE id = ?"), id.to_string(), decode_order)).await
+    }
+    async fn count_orders_since(&self, user: UserId, since: Timestamp) -> StoreResult<u64> {
+        self.read(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM canteen_orders WHERE user_id = ? AND created_at >= ?",
+                params![user.to_string(), since.unix_micros()],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+    async fn resident_room(&self, user: UserId) -> StoreResult<Option<String>> {
+        self.read(move |c| {
+            Ok(c.query_row("SELECT room FROM resident_rooms WHERE user_id = ?", params![user.to_string()], |r| {
+                r.get(0)
+            })
+            .optional()?)
+        })
+        .await
+    }
+    async fn open_orders(&self, date: chrono::NaiveDate) -> StoreResult<Vec<Order>> {
+        let sql = format!(
+            "{ORDER_SELECT} WHERE date = ? AND status NOT IN ('completed', 'cancelled') ORDER BY room, created_at, id"
+        );
+        let rows = self.read(move |c| many(c, &sql, &[SqlValue::Text(date.to_string())], decode_order)).await?;
+        Ok(rows.into_iter().map(|v| v.value).collect())
     }
 }

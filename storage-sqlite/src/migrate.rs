@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_ledger.sql"),
     include_str!("../migrations/0003_payments.sql"),
     include_str!("../migrations/0004_amenities.sql"),
+    include_str!("../migrations/0005_canteen.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod amenities;
+pub mod canteen;
 pub mod fixtures;
 pub mod ledger;
 pub mod payments;
@@ -63,6 +64,21 @@ macro_rules! conformance_tests {
             amenity_booking_rules_hold,
             amenity_book_and_cancel_storm_keeps_the_counter_exact
         );
+        $crate::conformance_tests!(@canteen $fresh;
+            canteen_order_is_paid_and_placed_in_one_commit,
+            canteen_cancellations_refund_by_rule_and_never_twice,
+            canteen_concurrent_orders_drain_one_wallet_exactly,
+            canteen_limits_orders_per_day
+        );
+    };
+    (@canteen $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::canteen::$name(store).await;
+            }
+        )+
     };
     (@amenities $fresh:expr; $($name:ident),+) => {
         $(
