@@ -123,6 +123,14 @@ id_newtype!(
     MenuItemId
 );
 id_newtype!(
+    /// A hostel room.
+    RoomId
+);
+id_newtype!(
+    /// A resident's bed reservation in a room.
+    ReservationId
+);
+id_newtype!(
     /// A canteen order; also the id of its payment transfer.
     OrderId
 );

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod machine;
 pub mod money;
 pub mod payments;
+pub mod rooms;
 pub mod service;
 pub mod store;
 pub mod time;

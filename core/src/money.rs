@@ -154,6 +154,13 @@ impl Money {
         // INVARIANT (scale): Decimal::new(m, e) has scale e exactly.
         Self { amount: Decimal::new(minor, currency.minor_units()), currency }
     }
+    /// From minor units, usable in constants.
+    pub const fn from_minor_const(minor: i64, currency: Currency) -> Self {
+        // INVARIANT (scale): Decimal::from_i128_with_scale… is not const; build the parts directly.
+        let negative = minor < 0;
+        let abs = minor.unsigned_abs();
+        Self { amount: Decimal::from_parts(abs as u32, (abs >> 32) as u32, 0, negative, currency.1), currency }
+    }
     /// Zero of `currency`.
     pub fn zero(currency: Currency) -> Self {
         Self::from_minor(0, currency)

@@ -13,6 +13,7 @@ use crate::id::{AuditId, EventId, ServiceRequestId, UserId};
 use crate::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use crate::money::{Currency, Money};
 use crate::payments::{PaymentConfirmation, PaymentIntent};
+use crate::rooms::{BedReservation, Room};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -88,6 +89,10 @@ pub enum EntityKind {
     MenuItem,
     /// A canteen [`Order`].
     Order,
+    /// A [`BedReservation`].
+    BedReservation,
+    /// A [`Room`].
+    Room,
 }
 
 impl EntityKind {
@@ -107,6 +112,8 @@ impl EntityKind {
             EntityKind::AmenityBooking => "amenity_booking",
             EntityKind::MenuItem => "menu_item",
             EntityKind::Order => "order",
+            EntityKind::BedReservation => "bed_reservation",
+            EntityKind::Room => "room",
         }
     }
     /// Parses a wire name.
@@ -125,6 +132,8 @@ impl EntityKind {
             Self::AmenityBooking,
             Self::MenuItem,
             Self::Order,
+            Self::BedReservation,
+            Self::Room,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -145,6 +154,8 @@ impl EntityKind {
             EntityKind::AmenityBooking => "booking",
             EntityKind::MenuItem => "menu item",
             EntityKind::Order => "order",
+            EntityKind::BedReservation => "bed reservation",
+            EntityKind::Room => "room",
         }
     }
 }
@@ -203,6 +214,7 @@ entity!(Amenity, Amenity, Amenity, |v| v.id.as_uuid());
 entity!(AmenityBooking, AmenityBooking, AmenityBooking, |v| v.id.as_uuid());
 entity!(MenuItem, MenuItem, MenuItem, |v| v.id.as_uuid());
 entity!(Order, Order, Order, |v| v.id.as_uuid());
+entity!(BedReservation, BedReservation, BedReservation, |v| v.id.as_uuid());
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.
@@ -283,6 +295,21 @@ pub enum Write {
     /// A canteen order: inserted with its payment, then versioned updates.
     Order {
         value: Order,
+        expect: Expect,
+    },
+    /// A room: inserted (its `reserved` counter changes only through `RoomDelta`).
+    Room {
+        value: Room,
+        expect: Expect,
+    },
+    /// Adds `reserved` to a room's counter in place; refused (`GuardFailed`) outside `0..=beds`.
+    RoomDelta {
+        room: crate::id::RoomId,
+        reserved: i32,
+    },
+    /// A bed reservation: inserted, then versioned updates. One live reservation per user.
+    BedReservation {
+        value: BedReservation,
         expect: Expect,
     },
     /// Sets (inserts or replaces) a resident's delivery room.

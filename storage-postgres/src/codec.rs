@@ -11,6 +11,7 @@ use hearth_core::homeheroes::model::{
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{AuditId, EventId, UserId};
 use hearth_core::id::{MenuItemId, OrderId};
+use hearth_core::id::{ReservationId, RoomId};
 use hearth_core::ledger::model::{
     Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
     TransferResult,
@@ -21,6 +22,7 @@ use hearth_core::payments::gateway::GatewayKind;
 use hearth_core::payments::{
     ConfirmationOutcome, IntentStatus, PaymentConfirmation, PaymentIntent, PaymentIntentId, ReviewState,
 };
+use hearth_core::rooms::{BedReservation, ReservationStatus, Room};
 use hearth_core::store::CurrencyTotals;
 use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
 use hearth_core::time::Timestamp;
@@ -697,5 +699,62 @@ pub(crate) fn decode_order(r: &PgRow) -> StoreResult<Versioned<Order>> {
             updated_at: ts(r, 10)?,
         },
         version: version(r, 11)?,
+    })
+}
+
+pub(crate) fn room_cols(r: &Room) -> StoreResult<Vec<(&'static str, PgValue)>> {
+    Ok(vec![
+        ("id", PgValue::Uuid(r.id.as_uuid())),
+        ("number", PgValue::Text(r.number.clone())),
+        ("beds", PgValue::I32(i32_of(r.beds)?)),
+        ("reserved", PgValue::I32(i32_of(r.reserved)?)),
+    ])
+}
+
+pub(crate) const ROOM_SELECT: &str = "SELECT id, number, beds, reserved, version FROM rooms";
+
+pub(crate) fn decode_room(r: &PgRow) -> StoreResult<Versioned<Room>> {
+    Ok(Versioned {
+        value: Room {
+            id: RoomId::from_uuid(get(r, 0)?),
+            number: get(r, 1)?,
+            beds: u32_of(get(r, 2)?, "beds")?,
+            reserved: u32_of(get(r, 3)?, "reserved")?,
+        },
+        version: version(r, 4)?,
+    })
+}
+
+pub(crate) fn reservation_cols(b: &BedReservation) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(b.id.as_uuid())),
+        ("room_id", PgValue::Uuid(b.room_id.as_uuid())),
+        ("user_id", PgValue::Uuid(b.user_id.as_uuid())),
+        ("status", PgValue::Text(b.status.as_str().into())),
+        ("lunchbox", PgValue::Bool(b.lunchbox)),
+        ("charge", PgValue::Decimal(b.additional_charge.amount())),
+        ("currency", PgValue::Text(b.additional_charge.currency().code().into())),
+        ("expires_at", PgValue::Ts(b.expires_at.as_datetime())),
+        ("created_at", PgValue::Ts(b.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(b.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) const RESERVATION_SELECT: &str = "SELECT id, room_id, user_id, status, lunchbox, charge, currency, expires_at, created_at, updated_at, version FROM bed_reservations";
+
+pub(crate) fn decode_reservation(r: &PgRow) -> StoreResult<Versioned<BedReservation>> {
+    Ok(Versioned {
+        value: BedReservation {
+            id: ReservationId::from_uuid(get(r, 0)?),
+            room_id: RoomId::from_uuid(get(r, 1)?),
+            user_id: UserId::from_uuid(get(r, 2)?),
+            status: wire(&get::<String>(r, 3)?, ReservationStatus::parse, "reservation status")?,
+            lunchbox: get(r, 4)?,
+            additional_charge: money(get(r, 5)?, currency(&get::<String>(r, 6)?)?)?,
+            expires_at: ts(r, 7)?,
+            created_at: ts(r, 8)?,
+            updated_at: ts(r, 9)?,
+        },
+        version: version(r, 10)?,
     })
 }

@@ -17,11 +17,13 @@ use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{MenuItemId, OrderId};
+use hearth_core::id::{ReservationId, RoomId};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
 use hearth_core::payments::gateway::GatewayKind;
 use hearth_core::payments::{PaymentConfirmation, PaymentIntent, PaymentIntentId, PaymentStore};
+use hearth_core::rooms::{BedReservation, Room, RoomStore};
 use hearth_core::store::{
     After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
     RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
@@ -237,6 +239,29 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             .execute(&mut **tx)
             .await
             .map_err(map_err)?;
+            Ok(())
+        }
+        Write::Room { value, expect } => {
+            versioned_write(tx, "rooms", EntityKind::Room, room_cols(value)?, *expect).await
+        }
+        Write::BedReservation { value, expect } => {
+            versioned_write(tx, "bed_reservations", EntityKind::BedReservation, reservation_cols(value), *expect).await
+        }
+        Write::RoomDelta { room, reserved } => {
+            let done = sqlx::query("UPDATE rooms SET reserved = reserved + $1, version = version + 1 WHERE id = $2")
+                .bind(reserved)
+                .bind(room.as_uuid())
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| match map_err(e) {
+                    StoreError::Constraint { name } => {
+                        StoreError::GuardFailed { entity: EntityKind::Room, guard: name }
+                    }
+                    other => other,
+                })?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::GuardFailed { entity: EntityKind::Room, guard: "room_exists".into() });
+            }
             Ok(())
         }
         Write::Transfer(t) => {
@@ -934,5 +959,48 @@ impl CanteenStore for PgStore {
             )
             .await?;
         Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+}
+
+#[async_trait]
+impl RoomStore for PgStore {
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Versioned<Room>>> {
+        self.fetch_one(&format!("{ROOM_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_room).await
+    }
+    async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Versioned<BedReservation>>> {
+        self.fetch_one(
+            &format!("{RESERVATION_SELECT} WHERE id = $1"),
+            vec![PgValue::Uuid(id.as_uuid())],
+            decode_reservation,
+        )
+        .await
+    }
+    async fn live_reservation(&self, user: UserId) -> StoreResult<Option<Versioned<BedReservation>>> {
+        self.fetch_one(
+            &format!("{RESERVATION_SELECT} WHERE user_id = $1 AND status IN ('held', 'confirmed')"),
+            vec![PgValue::Uuid(user.as_uuid())],
+            decode_reservation,
+        )
+        .await
+    }
+    async fn lapsed_reservations(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<BedReservation>>> {
+        self.fetch(
+            &format!(
+                "{RESERVATION_SELECT} WHERE status = 'held' AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2"
+            ),
+            vec![PgValue::Ts(now.as_datetime()), PgValue::I64(i64::from(limit))],
+            decode_reservation,
+        )
+        .await
+    }
+    async fn count_live_reservations(&self, room: RoomId) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM bed_reservations WHERE room_id = $1 AND status IN ('held', 'confirmed')",
+        )
+        .bind(room.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -16,6 +16,7 @@ use hearth_core::payments::gateway::GatewayKind;
 use hearth_core::payments::{
     ConfirmationOutcome, IntentStatus, PaymentConfirmation, PaymentIntent, PaymentIntentId, ReviewState,
 };
+use hearth_core::rooms::{BedReservation, ReservationStatus, Room};
 use hearth_core::store::CurrencyTotals;
 use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
 use hearth_core::time::Timestamp;
@@ -705,5 +706,63 @@ pub(crate) fn decode_order(r: &rusqlite::Row<'_>) -> Result<Versioned<Order>, Fa
             updated_at: ts(r.get(10)?)?,
         },
         version: version(r.get(11)?)?,
+    })
+}
+
+pub(crate) fn room_cols(r: &Room) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&r.id.to_string())),
+        ("number", text(&r.number)),
+        ("beds", SqlValue::Integer(i64::from(r.beds))),
+        ("reserved", SqlValue::Integer(i64::from(r.reserved))),
+    ]
+}
+
+pub(crate) const ROOM_SELECT: &str = "SELECT id, number, beds, reserved, version FROM rooms";
+
+pub(crate) fn decode_room(r: &rusqlite::Row<'_>) -> Result<Versioned<Room>, Fail> {
+    Ok(Versioned {
+        value: Room {
+            id: parse(&r.get::<_, String>(0)?, "room id")?,
+            number: r.get(1)?,
+            beds: small(r.get(2)?, "beds")?,
+            reserved: small(r.get(3)?, "reserved")?,
+        },
+        version: version(r.get(4)?)?,
+    })
+}
+
+pub(crate) fn reservation_cols(b: &BedReservation) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&b.id.to_string())),
+        ("room_id", text(&b.room_id.to_string())),
+        ("user_id", text(&b.user_id.to_string())),
+        ("status", text(b.status.as_str())),
+        ("lunchbox", SqlValue::Integer(i64::from(b.lunchbox))),
+        ("charge_minor", SqlValue::Integer(minor(&b.additional_charge)?)),
+        ("currency", text(b.additional_charge.currency().code())),
+        ("expires_at", SqlValue::Integer(b.expires_at.unix_micros())),
+        ("created_at", SqlValue::Integer(b.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(b.updated_at.unix_micros())),
+    ])
+}
+
+pub(crate) const RESERVATION_SELECT: &str = "SELECT id, room_id, user_id, status, lunchbox, charge_minor, currency, expires_at, created_at, updated_at, version FROM bed_reservations";
+
+pub(crate) fn decode_reservation(r: &rusqlite::Row<'_>) -> Result<Versioned<BedReservation>, Fail> {
+    let cur = currency(&r.get::<_, String>(6)?)?;
+    Ok(Versioned {
+        value: BedReservation {
+            id: parse(&r.get::<_, String>(0)?, "reservation id")?,
+            room_id: parse(&r.get::<_, String>(1)?, "room id")?,
+            user_id: parse(&r.get::<_, String>(2)?, "user id")?,
+            status: wire(&r.get::<_, String>(3)?, ReservationStatus::parse, "reservation status")?,
+            lunchbox: r.get(4)?,
+            additional_charge: Money::from_minor(r.get(5)?, cur),
+            expires_at: ts(r.get(7)?)?,
+            created_at: ts(r.get(8)?)?,
+            updated_at: ts(r.get(9)?)?,
+        },
+        version: version(r.get(10)?)?,
     })
 }

@@ -19,11 +19,13 @@ use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{MenuItemId, OrderId};
+use hearth_core::id::{ReservationId, RoomId};
 use hearth_core::id::{ServiceRequestId, UserId};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
 use hearth_core::payments::gateway::GatewayKind;
 use hearth_core::payments::{PaymentConfirmation, PaymentIntent, PaymentIntentId, PaymentStore};
+use hearth_core::rooms::{BedReservation, Room, RoomStore};
 use hearth_core::store::{
     After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
     RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
@@ -197,6 +199,28 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()>
             )
             .and_then(|mut st| st.execute(params![user.to_string(), room]))
             .map_err(map_err)?;
+            return Ok(());
+        }
+        Write::Room { value, expect } => ("rooms", EntityKind::Room, room_cols(value), *expect),
+        Write::BedReservation { value, expect } => {
+            ("bed_reservations", EntityKind::BedReservation, reservation_cols(value)?, *expect)
+        }
+        Write::RoomDelta { room, reserved } => {
+            let n = tx
+                .prepare_cached("UPDATE rooms SET reserved = reserved + ?1, version = version + 1 WHERE id = ?2")
+                .and_then(|mut st| st.execute(params![reserved, room.to_string()]))
+                .map_err(|e| match map_err(e) {
+                    StoreError::Constraint { name } => {
+                        StoreError::GuardFailed { entity: EntityKind::Room, guard: name }
+                    }
+                    other => other,
+                })?;
+            if n != 1 {
+                return Err(StoreError::GuardFailed {
+                    entity: EntityKind::BedReservation,
+                    guard: "room_exists".into(),
+                });
+            }
             return Ok(());
         }
         Write::Transfer(t) => {
@@ -823,5 +847,44 @@ impl CanteenStore for SqliteStore {
         );
         let rows = self.read(move |c| many(c, &sql, &[SqlValue::Text(date.to_string())], decode_order)).await?;
         Ok(rows.into_iter().map(|v| v.value).collect())
+    }
+}
+
+#[async_trait]
+impl RoomStore for SqliteStore {
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Versioned<Room>>> {
+        self.read(move |c| one(c, &format!("{ROOM_SELECT} WHERE id = ?"), id.to_string(), decode_room)).await
+    }
+    async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Versioned<BedReservation>>> {
+        self.read(move |c| one(c, &format!("{RESERVATION_SELECT} WHERE id = ?"), id.to_string(), decode_reservation))
+            .await
+    }
+    async fn live_reservation(&self, user: UserId) -> StoreResult<Option<Versioned<BedReservation>>> {
+        let sql = format!("{RESERVATION_SELECT} WHERE user_id = ? AND status IN ('held', 'confirmed')");
+        self.read(move |c| one(c, &sql, user.to_string(), decode_reservation)).await
+    }
+    async fn lapsed_reservations(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<BedReservation>>> {
+        let sql =
+            format!("{RESERVATION_SELECT} WHERE status = 'held' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?");
+        self.read(move |c| {
+            many(
+                c,
+                &sql,
+                &[SqlValue::Integer(now.unix_micros()), SqlValue::Integer(i64::from(limit))],
+                decode_reservation,
+            )
+        })
+        .await
+    }
+    async fn count_live_reservations(&self, room: RoomId) -> StoreResult<u64> {
+        self.read(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM bed_reservations WHERE room_id = ? AND status IN ('held', 'confirmed')",
+                params![room.to_string()],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
     }
 }

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_payments.sql"),
     include_str!("../migrations/0004_amenities.sql"),
     include_str!("../migrations/0005_canteen.sql"),
+    include_str!("../migrations/0006_rooms.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

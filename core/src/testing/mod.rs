@@ -15,6 +15,7 @@ pub mod canteen;
 pub mod fixtures;
 pub mod ledger;
 pub mod payments;
+pub mod rooms;
 pub mod suite;
 
 /// Expands to the whole conformance suite for a store. `$fresh` is an async expression that yields a
@@ -70,6 +71,20 @@ macro_rules! conformance_tests {
             canteen_concurrent_orders_drain_one_wallet_exactly,
             canteen_limits_orders_per_day
         );
+        $crate::conformance_tests!(@rooms $fresh;
+            rooms_the_last_bed_goes_to_exactly_one,
+            rooms_reservations_are_confirmed_or_released_exactly_once,
+            rooms_reserve_and_release_storm_keeps_the_counter_exact
+        );
+    };
+    (@rooms $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::rooms::$name(store).await;
+            }
+        )+
     };
     (@canteen $fresh:expr; $($name:ident),+) => {
         $(
