@@ -6,4 +6,5 @@
 //! any store; the `quickstart` binary runs it on an embedded SQLite file, or on Postgres when given a
 //! database URL.
 
+pub mod bench;
 pub mod quickstart;

@@ -33,6 +33,7 @@ use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
 /// A parameter value, so statements can be built from column lists.
+#[derive(Debug)]
 pub(crate) enum PgValue {
     Uuid(Uuid),
     OptUuid(Option<Uuid>),
@@ -52,6 +53,7 @@ pub(crate) enum PgValue {
     UuidArray(Vec<Uuid>),
     Date(chrono::NaiveDate),
     Json(serde_json::Value),
+    OptJson(Option<serde_json::Value>),
 }
 
 pub(crate) fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: PgValue) -> Query<'q, Postgres, PgArguments> {
@@ -74,6 +76,7 @@ pub(crate) fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: PgValue) -> Query
         PgValue::UuidArray(x) => q.bind(x),
         PgValue::Date(x) => q.bind(x),
         PgValue::Json(x) => q.bind(x),
+        PgValue::OptJson(x) => q.bind(x),
     }
 }
 
@@ -757,4 +760,28 @@ pub(crate) fn decode_reservation(r: &PgRow) -> StoreResult<Versioned<BedReservat
         },
         version: version(r, 10)?,
     })
+}
+
+/// A slot row followed by its amenity's columns (see `slot_with_amenity`).
+pub(crate) fn decode_slot_with_amenity(r: &PgRow) -> StoreResult<(Versioned<Slot>, Versioned<Amenity>)> {
+    let slot = decode_slot(r)?;
+    let o = 8;
+    let amenity = Versioned {
+        value: Amenity {
+            id: AmenityId::from_uuid(get(r, o)?),
+            name: get(r, o + 1)?,
+            template: SlotTemplate {
+                opens_minute: u16_of(get(r, o + 2)?, "opens")?,
+                closes_minute: u16_of(get(r, o + 3)?, "closes")?,
+                slot_minutes: u16_of(get(r, o + 4)?, "slot minutes")?,
+                capacity: u32_of(get(r, o + 5)?, "capacity")?,
+                time_zone: get(r, o + 6)?,
+            },
+            status: wire(&get::<String>(r, o + 7)?, AmenityStatus::parse, "amenity status")?,
+            created_at: ts(r, o + 8)?,
+            updated_at: ts(r, o + 9)?,
+        },
+        version: version(r, o + 10)?,
+    };
+    Ok((slot, amenity))
 }

@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod codec;
+mod statement;
 
 use async_trait::async_trait;
 use codec::*;
@@ -325,149 +326,10 @@ impl PgStore {
     }
 }
 
-/// Applies a ledger-shaped change set (transfer inserts, balance deltas, events; nothing versioned,
-/// no audit, no idempotency key) as ONE statement in autocommit — atomic by itself, one round trip.
-/// Returns `None` for any other shape.
-async fn commit_ledger_statement(pool: &PgPool, changes: &ChangeSet) -> Option<StoreResult<()>> {
-    let ledger_shaped = !changes.writes.is_empty()
-        && changes.audit.is_empty()
-        && changes.idempotency.is_none()
-        && changes.writes.iter().all(|w| matches!(w, Write::Transfer(_) | Write::AccountDelta { .. }));
-    if !ledger_shaped {
-        return None;
-    }
-    Some(ledger_statement(pool, changes).await)
-}
-
-async fn ledger_statement(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()> {
-    let mut args: Vec<PgValue> = Vec::new();
-    let p = |v: PgValue, args: &mut Vec<PgValue>| {
-        args.push(v);
-        format!("${}", args.len())
-    };
-    let mut ctes: Vec<String> = Vec::new();
-    let mut transfers = Vec::new();
-    let mut deltas = Vec::new();
-    for w in &changes.writes {
-        match w {
-            Write::Transfer(t) => transfers.push(t),
-            Write::AccountDelta { account, delta, require_active } => deltas.push((account, delta, require_active)),
-            _ => {}
-        }
-    }
-    if !transfers.is_empty() {
-        let mut rows = Vec::new();
-        for t in transfers {
-            let timeout =
-                i32::try_from(t.timeout_secs).map_err(|_| StoreError::Backend { message: "timeout".into() })?;
-            let cells = [
-                p(PgValue::Uuid(t.id.as_uuid()), &mut args),
-                p(PgValue::Uuid(t.debit_account_id.as_uuid()), &mut args),
-                p(PgValue::Uuid(t.credit_account_id.as_uuid()), &mut args),
-                p(PgValue::I64(t.amount), &mut args),
-                p(PgValue::Text(t.currency.code().into()), &mut args),
-                p(PgValue::Text(t.kind.as_str().into()), &mut args),
-                p(PgValue::OptUuid(t.pending_id.map(|x| x.as_uuid())), &mut args),
-                p(PgValue::I32(timeout), &mut args),
-                p(PgValue::OptTs(t.expires_at.map(|e| e.as_datetime())), &mut args),
-                p(PgValue::Bool(t.linked), &mut args),
-                p(PgValue::Text(t.code.as_str().into()), &mut args),
-                p(PgValue::OptText(t.reference.clone()), &mut args),
-                p(PgValue::Text(t.result.as_str()), &mut args),
-                p(PgValue::Text(t.actor.clone()), &mut args),
-                p(PgValue::Ts(t.created_at.as_datetime()), &mut args),
-            ];
-            rows.push(format!("({})", cells.join(", ")));
-        }
-        ctes.push(format!(
-            "ins_transfers AS (INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, kind,
-                 pending_id, timeout_secs, expires_at, linked, code, reference, result, actor, created_at) VALUES {})",
-            rows.join(", ")
-        ));
-    }
-    if !changes.events.is_empty() {
-        let mut rows = Vec::new();
-        for e in &changes.events {
-            let audience: Vec<uuid::Uuid> = e.audience.iter().map(|u| u.as_uuid()).collect();
-            let cells = [
-                p(PgValue::Uuid(e.id.as_uuid()), &mut args),
-                p(PgValue::Text(e.topic.clone()), &mut args),
-                p(PgValue::Text(e.entity.kind.as_str().into()), &mut args),
-                p(PgValue::Uuid(e.entity.id), &mut args),
-                p(PgValue::Json(e.payload.clone()), &mut args),
-                p(PgValue::UuidArray(audience), &mut args),
-                p(PgValue::Ts(e.at.as_datetime()), &mut args),
-            ];
-            rows.push(format!("({})", cells.join(", ")));
-        }
-        ctes.push(format!(
-            "ins_events AS (INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES {})",
-            rows.join(", ")
-        ));
-    }
-    let n = deltas.len();
-    if n > 0 {
-        let mut rows = Vec::new();
-        for (account, d, active) in &deltas {
-            let cells = [
-                format!("{}::uuid", p(PgValue::Uuid(account.as_uuid()), &mut args)),
-                format!("{}::bigint", p(PgValue::I64(d.debits_pending), &mut args)),
-                format!("{}::bigint", p(PgValue::I64(d.debits_posted), &mut args)),
-                format!("{}::bigint", p(PgValue::I64(d.credits_pending), &mut args)),
-                format!("{}::bigint", p(PgValue::I64(d.credits_posted), &mut args)),
-                format!("{}::boolean", p(PgValue::Bool(**active), &mut args)),
-            ];
-            rows.push(format!("({})", cells.join(", ")));
-        }
-        // Concurrent commits must lock accounts in one order (account id) or they deadlock, and a
-        // deadlock costs `deadlock_timeout` (1 s) before the retry. The rows are listed in id order
-        // (the deltas are a BTreeMap). For two rows Postgres updates the VALUES list in list order; for
-        // more it may hash-join and lock in heap order, so there an explicit `FOR UPDATE` in id order
-        // comes first (measured: without it, linked batches of 100 fell from ~23k to ~0.5k transfers/s).
-        // Either way a deadlock is only slow, never wrong: it becomes a version conflict and a retry.
-        let lock_first = n > 2;
-        let (locked_cte, locked_join) = if lock_first {
-            (
-                "locked AS (SELECT a.id FROM ledger_accounts a JOIN v USING (id) ORDER BY a.id FOR UPDATE OF a),",
-                "JOIN locked USING (id)",
-            )
-        } else {
-            ("", "")
-        };
-        ctes.push(format!(
-            "v (id, dp, dpo, cp, cpo, active) AS (VALUES {}), {locked_cte}
-             upd AS (UPDATE ledger_accounts a SET debits_pending = a.debits_pending + v.dp,
-                         debits_posted = a.debits_posted + v.dpo, credits_pending = a.credits_pending + v.cp,
-                         credits_posted = a.credits_posted + v.cpo, version = a.version + 1
-                     FROM v {locked_join}
-                     WHERE a.id = v.id AND (NOT v.active OR (NOT a.frozen AND NOT a.closed))
-                     RETURNING a.id)",
-            rows.join(", ")
-        ));
-    }
-    let check =
-        if n > 0 { format!("hearth_assert((SELECT count(*) FROM upd) = {n}, 'account_active')") } else { "1".into() };
-    let sql = format!("WITH {} SELECT {check}", ctes.join(",\n"));
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for a in args {
-        q = bind(q, a);
-    }
-    match q.execute(pool).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(match map_write_err(e, EntityKind::LedgerTransfer) {
-            // A flag CHECK or the active guard on an account: decide again on fresh data.
-            StoreError::Constraint { name } if name.starts_with("ledger_accounts") || name == "account_active" => {
-                StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: name }
-            }
-            other => other,
-        }),
-    }
-}
-
 #[async_trait]
 impl Store for PgStore {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
-        if let Some(done) = commit_ledger_statement(&self.pool, &changes).await {
+        if let Some(done) = statement::commit(&self.pool, &changes).await {
             return done;
         }
         let mut tx = self.pool.begin().await.map_err(map_err)?;
@@ -872,6 +734,20 @@ impl AmenityStore for PgStore {
             decode_slot,
         )
         .await
+    }
+    async fn slot_with_amenity(&self, id: SlotId) -> StoreResult<Option<(Versioned<Slot>, Versioned<Amenity>)>> {
+        // One round trip: the slot's columns, then the amenity's.
+        let rows = sqlx::query(
+            "SELECT s.id, s.amenity_id, s.date, s.starts_at, s.ends_at, s.capacity, s.booked, s.version,
+                    a.id, a.name, a.opens_minute, a.closes_minute, a.slot_minutes, a.capacity, a.time_zone, a.status,
+                    a.created_at, a.updated_at, a.version
+             FROM amenity_slots s JOIN amenities a ON a.id = s.amenity_id WHERE s.id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(decode_slot_with_amenity).next().transpose()
     }
     async fn amenity_booking(&self, id: AmenityBookingId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
         self.fetch_one(

@@ -85,3 +85,38 @@ async fn ledger_transfers_are_append_only_in_the_database() {
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
 }
+
+/// A change set that writes one row twice cannot be one statement (CTEs do not see each other's
+/// effects): the store takes the transaction path, which applies the writes in order.
+#[tokio::test]
+async fn change_sets_writing_a_row_twice_take_the_transaction_path() {
+    use hearth_core::ledger::model::{AccountKind, Balance};
+    use hearth_core::ledger::Ledger;
+    use hearth_core::store::{ChangeSet, Expect, LedgerStore, Store, Write};
+    use hearth_core::system::{RandomIds, SystemClock};
+    use std::sync::Arc;
+
+    let store = fresh().await;
+    let ledger = Ledger::new(store.clone(), Arc::new(SystemClock), Arc::new(RandomIds));
+    let fees = ledger
+        .system_account(&hearth_core::Actor::System, AccountKind::Refunds, hearth_core::Currency::INR)
+        .await
+        .unwrap();
+    let credit = |n| Write::AccountDelta {
+        account: fees.id,
+        delta: Balance { credits_posted: n, ..Balance::default() },
+        require_active: true,
+    };
+    store.commit(ChangeSet { writes: vec![credit(100), credit(50)], ..ChangeSet::default() }).await.unwrap();
+    let account = store.ledger_accounts(&[fees.id]).await.unwrap().remove(0);
+    assert_eq!(account.value.balance.credits_posted, 150);
+    // Insert and update of one row, in order, in one change set.
+    let mut renamed = account.value.clone();
+    renamed.flags.frozen = true;
+    let writes = vec![Write::LedgerAccount { value: renamed, expect: Expect::Version(account.version) }, credit(1)];
+    let err = store.commit(ChangeSet { writes, ..ChangeSet::default() }).await.unwrap_err();
+    // The versioned flag write lands first, then the delta finds the account frozen: all rolled back.
+    assert!(matches!(err, hearth_core::store::StoreError::GuardFailed { .. }), "{err:?}");
+    let again = store.ledger_accounts(&[fees.id]).await.unwrap().remove(0);
+    assert_eq!((again.version, again.value.flags.frozen), (account.version, false));
+}

@@ -753,6 +753,11 @@ impl AmenityStore for SqliteStore {
         })
         .await
     }
+    async fn slot_with_amenity(&self, id: SlotId) -> StoreResult<Option<(Versioned<Slot>, Versioned<Amenity>)>> {
+        let slot = self.slot(id).await?;
+        let Some(slot) = slot else { return Ok(None) };
+        Ok(self.amenity(slot.value.amenity_id).await?.map(|a| (slot, a)))
+    }
     async fn amenity_booking(&self, id: AmenityBookingId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
         self.read(move |c| {
             one(c, &format!("{AMENITY_BOOKING_SELECT} WHERE b.id = ?"), id.to_string(), decode_amenity_booking)

@@ -247,6 +247,8 @@ pub trait AmenityStore: Store {
     async fn amenity(&self, id: AmenityId) -> StoreResult<Option<Versioned<Amenity>>>;
     /// A slot.
     async fn slot(&self, id: SlotId) -> StoreResult<Option<Versioned<Slot>>>;
+    /// A slot with its amenity (one round trip where the store can join them).
+    async fn slot_with_amenity(&self, id: SlotId) -> StoreResult<Option<(Versioned<Slot>, Versioned<Amenity>)>>;
     /// The slots of `amenity` on local `date`, by start.
     async fn slots_on(&self, amenity: AmenityId, date: NaiveDate) -> StoreResult<Vec<Versioned<Slot>>>;
     /// A booking.
@@ -424,17 +426,20 @@ impl<S: AmenityStore + ?Sized> Command<S> for BookSlot {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, actor: &Actor, _: &()) -> Result<BookScene, Error> {
-        // The user's own seat is read before the slot: if it is stale, the partial unique index
-        // refuses a second seat and the retry sees it; the slot's counter is guarded at commit.
+    async fn load(&self, store: &S, actor: &Actor, valid: &()) -> Result<BookScene, Error> {
+        self.load_attempt(store, actor, valid, 1).await
+    }
+    async fn load_attempt(&self, store: &S, actor: &Actor, _: &(), attempt: u32) -> Result<BookScene, Error> {
+        // The user's own seat is looked up only on a retry: on the first attempt a second seat fails
+        // the one-seat unique index and the retry reads it. It is read before the slot, whose counter
+        // is guarded at commit anyway.
         let mine = match actor.user_id() {
-            Some(u) => store.live_booking(self.slot_id, u).await?,
-            None => None,
+            Some(u) if attempt > 0 => store.live_booking(self.slot_id, u).await?,
+            _ => None,
         };
-        let slot = store.slot(self.slot_id).await?;
-        let amenity = match &slot {
-            Some(s) => store.amenity(s.value.amenity_id).await?,
-            None => None,
+        let (slot, amenity) = match store.slot_with_amenity(self.slot_id).await? {
+            Some((s, a)) => (Some(s), Some(a)),
+            None => (None, None),
         };
         Ok(BookScene { slot, amenity, mine })
     }

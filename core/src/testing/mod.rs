@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod payments;
 pub mod rooms;
 pub mod suite;
+pub mod walks;
 
 /// Expands to the whole conformance suite for a store. `$fresh` is an async expression that yields a
 /// fresh, isolated store (`impl HomeHeroesStore + Clone + 'static`).
@@ -76,6 +77,18 @@ macro_rules! conformance_tests {
             rooms_reservations_are_confirmed_or_released_exactly_once,
             rooms_reserve_and_release_storm_keeps_the_counter_exact
         );
+        $crate::conformance_tests!(@walks $fresh;
+            random_walks_over_slots_and_orders_keep_every_invariant
+        );
+    };
+    (@walks $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::walks::$name(store).await;
+            }
+        )+
     };
     (@rooms $fresh:expr; $($name:ident),+) => {
         $(

@@ -18,9 +18,10 @@ use hearth_core::store::LedgerStore;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::testing::verified_transfers;
 use hearth_core::Actor;
+use hearth_examples::bench::{pgbench_tps, Rng};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,17 +44,6 @@ const SCENARIOS: [Scenario; 4] = [
     Scenario { name: "many accounts, batch 100 linked", hot: false, batch: BATCH },
     Scenario { name: "hot account, batch 100 linked", hot: true, batch: BATCH },
 ];
-
-/// A tiny deterministic generator (xorshift64*): no randomness crate needed for picking accounts.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
-    }
-}
 
 /// A wallet-to-wallet transfer of `minor` cents, allowed because the bench runs the verified path.
 fn transfer(debit: AccountId, credit: AccountId, minor: i64, linked: bool) -> TransferInput {
@@ -91,7 +81,7 @@ async fn run<S: LedgerStore + Clone + 'static>(
     for c in 0..clients {
         let (ledger, wallets, done) = (ledger.clone(), wallets.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
+            let mut rng = Rng::for_client(c);
             while Instant::now() < deadline {
                 let mut batch = Vec::with_capacity(s.batch);
                 for k in 0..s.batch {
@@ -120,22 +110,6 @@ async fn run<S: LedgerStore + Clone + 'static>(
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
-fn pgbench_path() -> String {
-    if let Ok(p) = std::env::var("PGBENCH") {
-        return p;
-    }
-    let mut found: Vec<String> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|d| d.path().join("bin/pgbench"))
-        .filter(|p| p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    found.sort();
-    found.pop().unwrap_or_else(|| "pgbench".to_owned())
-}
-
 /// The issue's raw-SQL transfer: lock both accounts in id order, insert the two entries, update the
 /// cached balances — one transaction per transfer.
 const RAW_SCRIPT: &str = r"\set a random(1, :naccounts)
@@ -162,23 +136,7 @@ async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64,
     }
     let script =
         if hot { RAW_SCRIPT.replace(r"\set a random(1, :naccounts)", r"\set a 1") } else { RAW_SCRIPT.to_owned() };
-    let path = std::env::temp_dir().join(format!("hearth-raw-transfer-{}.sql", std::process::id()));
-    std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let out = Command::new(pgbench_path())
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &secs.to_string()])
-        .args(["-D", &format!("naccounts={ACCOUNTS}"), "-f"])
-        .arg(&path)
-        .arg(url)
-        .output()
-        .map_err(|e| format!("pgbench: {e}"))?;
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr)));
-    }
-    text.lines()
-        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
-        .ok_or_else(|| format!("no tps in pgbench output: {text}"))
+    pgbench_tps(url, &script, &[("naccounts", ACCOUNTS.to_string())], clients, secs)
 }
 
 async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {

@@ -1,0 +1,58 @@
+//! Helpers shared by the benchmark binaries: a tiny deterministic generator and a `pgbench` runner.
+
+use std::process::Command;
+
+/// xorshift64*: picks accounts and slots without a randomness crate.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for client `c` (distinct, reproducible streams).
+    pub fn for_client(c: usize) -> Self {
+        Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001))
+    }
+    /// A number in `0..n` (`n > 0`).
+    pub fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+/// The `pgbench` to run: `$PGBENCH`, else the newest `/usr/lib/postgresql/*/bin/pgbench`, else `pgbench`.
+pub fn pgbench_path() -> String {
+    if let Ok(p) = std::env::var("PGBENCH") {
+        return p;
+    }
+    let mut found: Vec<String> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("bin/pgbench"))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| "pgbench".to_owned())
+}
+
+/// Runs `script` with pgbench (`-M simple`, so variables are substituted in the text) and returns
+/// its transactions per second.
+pub fn pgbench_tps(url: &str, script: &str, vars: &[(&str, String)], clients: usize, secs: u64) -> Result<f64, String> {
+    let path = std::env::temp_dir().join(format!("hearth-pgbench-{}-{}.sql", std::process::id(), script.len()));
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(pgbench_path());
+    cmd.args(["-n", "-M", "simple", "-c", &clients.to_string(), "-j", "2", "-T", &secs.to_string()]);
+    for (k, v) in vars {
+        cmd.args(["-D", &format!("{k}={v}")]);
+    }
+    let out = cmd.arg("-f").arg(&path).arg(url).output().map_err(|e| format!("pgbench: {e}"))?;
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr)));
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
+        .ok_or_else(|| format!("no tps in pgbench output: {text}"))
+}
