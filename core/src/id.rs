@@ -127,6 +127,18 @@ id_newtype!(
     RoomId
 );
 id_newtype!(
+    /// A Khedma client's request for a service.
+    JobRequestId
+);
+id_newtype!(
+    /// A Khedma provider's quote.
+    QuoteId
+);
+id_newtype!(
+    /// A Khedma booking (an accepted quote).
+    BookingId
+);
+id_newtype!(
     /// A resident's bed reservation in a room.
     ReservationId
 );

@@ -16,6 +16,7 @@ pub mod canteen;
 pub mod error;
 pub mod homeheroes;
 pub mod id;
+pub mod khedma;
 pub mod ledger;
 pub mod machine;
 pub mod money;

@@ -47,6 +47,8 @@ impl Currency {
     pub const INR: Currency = Currency("INR", 2);
     /// Egyptian pound.
     pub const EGP: Currency = Currency("EGP", 2);
+    /// Moroccan dirham.
+    pub const MAD: Currency = Currency("MAD", 2);
 
     /// Looks up an upper-case three-letter code.
     pub fn from_code(code: &str) -> Option<Self> {

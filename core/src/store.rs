@@ -10,6 +10,7 @@ use crate::homeheroes::model::{
     Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
 };
 use crate::id::{AuditId, EventId, ServiceRequestId, UserId};
+use crate::khedma::{Booking, JobRequest, Quote};
 use crate::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use crate::money::{Currency, Money};
 use crate::payments::{PaymentConfirmation, PaymentIntent};
@@ -93,6 +94,12 @@ pub enum EntityKind {
     BedReservation,
     /// A [`Room`].
     Room,
+    /// A Khedma [`JobRequest`].
+    JobRequest,
+    /// A Khedma [`Quote`].
+    Quote,
+    /// A Khedma [`Booking`].
+    Booking,
 }
 
 impl EntityKind {
@@ -114,6 +121,9 @@ impl EntityKind {
             EntityKind::Order => "order",
             EntityKind::BedReservation => "bed_reservation",
             EntityKind::Room => "room",
+            EntityKind::JobRequest => "job_request",
+            EntityKind::Quote => "quote",
+            EntityKind::Booking => "booking",
         }
     }
     /// Parses a wire name.
@@ -134,6 +144,9 @@ impl EntityKind {
             Self::Order,
             Self::BedReservation,
             Self::Room,
+            Self::JobRequest,
+            Self::Quote,
+            Self::Booking,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -156,6 +169,9 @@ impl EntityKind {
             EntityKind::Order => "order",
             EntityKind::BedReservation => "bed reservation",
             EntityKind::Room => "room",
+            EntityKind::JobRequest => "request",
+            EntityKind::Quote => "quote",
+            EntityKind::Booking => "booking",
         }
     }
 }
@@ -215,6 +231,9 @@ entity!(AmenityBooking, AmenityBooking, AmenityBooking, |v| v.id.as_uuid());
 entity!(MenuItem, MenuItem, MenuItem, |v| v.id.as_uuid());
 entity!(Order, Order, Order, |v| v.id.as_uuid());
 entity!(BedReservation, BedReservation, BedReservation, |v| v.id.as_uuid());
+entity!(JobRequest, JobRequest, JobRequest, |v| v.id.as_uuid());
+entity!(Quote, Quote, Quote, |v| v.id.as_uuid());
+entity!(Booking, Booking, Booking, |v| v.id.as_uuid());
 
 /// One entity write: insert (`Expect::Absent`) or versioned update.
 // A change set holds a handful of writes; boxing the large variants would buy nothing.
@@ -310,6 +329,21 @@ pub enum Write {
     /// A bed reservation: inserted, then versioned updates. One live reservation per user.
     BedReservation {
         value: BedReservation,
+        expect: Expect,
+    },
+    /// A Khedma request: inserted, then versioned updates.
+    JobRequest {
+        value: JobRequest,
+        expect: Expect,
+    },
+    /// A Khedma quote: inserted, then versioned updates. One pending quote per provider per request.
+    Quote {
+        value: Quote,
+        expect: Expect,
+    },
+    /// A Khedma booking: inserted, then versioned updates. One booking per request.
+    Booking {
+        value: Booking,
         expect: Expect,
     },
     /// Sets (inserts or replaces) a resident's delivery room.

@@ -10,8 +10,12 @@ use hearth_core::homeheroes::model::{
 };
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{AuditId, EventId, UserId};
+use hearth_core::id::{BookingId, JobRequestId, QuoteId};
 use hearth_core::id::{MenuItemId, OrderId};
 use hearth_core::id::{ReservationId, RoomId};
+use hearth_core::khedma::{
+    Booking, BookingStatus as KhedmaBookingStatus, JobRequest, JobRequestStatus, Quote, QuoteStatus,
+};
 use hearth_core::ledger::model::{
     Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
     TransferResult,
@@ -784,4 +788,102 @@ pub(crate) fn decode_slot_with_amenity(r: &PgRow) -> StoreResult<(Versioned<Slot
         version: version(r, o + 10)?,
     };
     Ok((slot, amenity))
+}
+
+pub(crate) fn job_request_cols(r: &JobRequest) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(r.id.as_uuid())),
+        ("client_id", PgValue::Uuid(r.client_id.as_uuid())),
+        ("title", PgValue::Text(r.title.clone())),
+        ("description", PgValue::Text(r.description.clone())),
+        ("status", PgValue::Text(r.status.as_str().into())),
+        ("created_at", PgValue::Ts(r.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(r.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) const JOB_REQUEST_SELECT: &str =
+    "SELECT id, client_id, title, description, status, created_at, updated_at, version FROM khedma_requests";
+
+pub(crate) fn decode_job_request(r: &PgRow) -> StoreResult<Versioned<JobRequest>> {
+    Ok(Versioned {
+        value: JobRequest {
+            id: JobRequestId::from_uuid(get(r, 0)?),
+            client_id: UserId::from_uuid(get(r, 1)?),
+            title: get(r, 2)?,
+            description: get(r, 3)?,
+            status: wire(&get::<String>(r, 4)?, JobRequestStatus::parse, "request status")?,
+            created_at: ts(r, 5)?,
+            updated_at: ts(r, 6)?,
+        },
+        version: version(r, 7)?,
+    })
+}
+
+pub(crate) fn quote_cols(q: &Quote) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(q.id.as_uuid())),
+        ("request_id", PgValue::Uuid(q.request_id.as_uuid())),
+        ("provider_id", PgValue::Uuid(q.provider_id.as_uuid())),
+        ("amount", PgValue::Decimal(q.amount.amount())),
+        ("currency", PgValue::Text(q.amount.currency().code().into())),
+        ("message", PgValue::Text(q.message.clone())),
+        ("valid_until", PgValue::Ts(q.valid_until.as_datetime())),
+        ("status", PgValue::Text(q.status.as_str().into())),
+        ("created_at", PgValue::Ts(q.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(q.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) const QUOTE_SELECT: &str = "SELECT id, request_id, provider_id, amount, currency, message, valid_until, status, created_at, updated_at, version FROM khedma_quotes";
+
+pub(crate) fn decode_quote(r: &PgRow) -> StoreResult<Versioned<Quote>> {
+    Ok(Versioned {
+        value: Quote {
+            id: QuoteId::from_uuid(get(r, 0)?),
+            request_id: JobRequestId::from_uuid(get(r, 1)?),
+            provider_id: UserId::from_uuid(get(r, 2)?),
+            amount: money(get(r, 3)?, currency(&get::<String>(r, 4)?)?)?,
+            message: get(r, 5)?,
+            valid_until: ts(r, 6)?,
+            status: wire(&get::<String>(r, 7)?, QuoteStatus::parse, "quote status")?,
+            created_at: ts(r, 8)?,
+            updated_at: ts(r, 9)?,
+        },
+        version: version(r, 10)?,
+    })
+}
+
+pub(crate) fn booking_cols(b: &Booking) -> Vec<(&'static str, PgValue)> {
+    vec![
+        ("id", PgValue::Uuid(b.id.as_uuid())),
+        ("request_id", PgValue::Uuid(b.request_id.as_uuid())),
+        ("quote_id", PgValue::Uuid(b.quote_id.as_uuid())),
+        ("client_id", PgValue::Uuid(b.client_id.as_uuid())),
+        ("provider_id", PgValue::Uuid(b.provider_id.as_uuid())),
+        ("amount", PgValue::Decimal(b.amount.amount())),
+        ("currency", PgValue::Text(b.amount.currency().code().into())),
+        ("status", PgValue::Text(b.status.as_str().into())),
+        ("created_at", PgValue::Ts(b.created_at.as_datetime())),
+        ("updated_at", PgValue::Ts(b.updated_at.as_datetime())),
+    ]
+}
+
+pub(crate) const BOOKING_SELECT: &str = "SELECT id, request_id, quote_id, client_id, provider_id, amount, currency, status, created_at, updated_at, version FROM khedma_bookings";
+
+pub(crate) fn decode_booking(r: &PgRow) -> StoreResult<Versioned<Booking>> {
+    Ok(Versioned {
+        value: Booking {
+            id: BookingId::from_uuid(get(r, 0)?),
+            request_id: JobRequestId::from_uuid(get(r, 1)?),
+            quote_id: QuoteId::from_uuid(get(r, 2)?),
+            client_id: UserId::from_uuid(get(r, 3)?),
+            provider_id: UserId::from_uuid(get(r, 4)?),
+            amount: money(get(r, 5)?, currency(&get::<String>(r, 6)?)?)?,
+            status: wire(&get::<String>(r, 7)?, KhedmaBookingStatus::parse, "booking status")?,
+            created_at: ts(r, 8)?,
+            updated_at: ts(r, 9)?,
+        },
+        version: version(r, 10)?,
+    })
 }

@@ -17,9 +17,11 @@ use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
 use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
+use hearth_core::id::{BookingId, JobRequestId};
 use hearth_core::id::{MenuItemId, OrderId};
 use hearth_core::id::{ReservationId, RoomId};
 use hearth_core::id::{ServiceRequestId, UserId};
+use hearth_core::khedma::{Booking, JobRequest, KhedmaStore, Quote};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
 use hearth_core::payments::gateway::GatewayKind;
@@ -264,6 +266,15 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
                 return Err(StoreError::GuardFailed { entity: EntityKind::Room, guard: "room_exists".into() });
             }
             Ok(())
+        }
+        Write::JobRequest { value, expect } => {
+            versioned_write(tx, "khedma_requests", EntityKind::JobRequest, job_request_cols(value), *expect).await
+        }
+        Write::Quote { value, expect } => {
+            versioned_write(tx, "khedma_quotes", EntityKind::Quote, quote_cols(value), *expect).await
+        }
+        Write::Booking { value, expect } => {
+            versioned_write(tx, "khedma_bookings", EntityKind::Booking, booking_cols(value), *expect).await
         }
         Write::Transfer(t) => {
             sqlx::query(
@@ -878,5 +889,29 @@ impl RoomStore for PgStore {
         .await
         .map_err(map_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl KhedmaStore for PgStore {
+    async fn job_request(&self, id: JobRequestId) -> StoreResult<Option<Versioned<JobRequest>>> {
+        self.fetch_one(
+            &format!("{JOB_REQUEST_SELECT} WHERE id = $1"),
+            vec![PgValue::Uuid(id.as_uuid())],
+            decode_job_request,
+        )
+        .await
+    }
+    async fn quotes_for(&self, request: JobRequestId) -> StoreResult<Vec<Versioned<Quote>>> {
+        self.fetch(
+            &format!("{QUOTE_SELECT} WHERE request_id = $1 ORDER BY created_at, id"),
+            vec![PgValue::Uuid(request.as_uuid())],
+            decode_quote,
+        )
+        .await
+    }
+    async fn booking(&self, id: BookingId) -> StoreResult<Option<Versioned<Booking>>> {
+        self.fetch_one(&format!("{BOOKING_SELECT} WHERE id = $1"), vec![PgValue::Uuid(id.as_uuid())], decode_booking)
+            .await
     }
 }

@@ -58,6 +58,11 @@ pub(crate) fn entity_write(w: &Write) -> Option<StoreResult<EntityWrite>> {
         Write::BedReservation { value, expect } => {
             ok("bed_reservations", EntityKind::BedReservation, reservation_cols(value), expect)
         }
+        Write::JobRequest { value, expect } => {
+            ok("khedma_requests", EntityKind::JobRequest, job_request_cols(value), expect)
+        }
+        Write::Quote { value, expect } => ok("khedma_quotes", EntityKind::Quote, quote_cols(value), expect),
+        Write::Booking { value, expect } => ok("khedma_bookings", EntityKind::Booking, booking_cols(value), expect),
         Write::AccountDelta { .. }
         | Write::SlotDelta { .. }
         | Write::RoomDelta { .. }
@@ -84,6 +89,9 @@ pub(crate) fn kind_of_table(table: &str) -> EntityKind {
         "canteen_orders" => EntityKind::Order,
         "rooms" => EntityKind::Room,
         "bed_reservations" => EntityKind::BedReservation,
+        "khedma_requests" => EntityKind::JobRequest,
+        "khedma_quotes" => EntityKind::Quote,
+        "khedma_bookings" => EntityKind::Booking,
         _ => EntityKind::LedgerTransfer,
     }
 }

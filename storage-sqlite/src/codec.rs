@@ -7,6 +7,9 @@ use hearth_core::homeheroes::model::{
     NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
 };
 use hearth_core::id::{AuditId, EventId};
+use hearth_core::khedma::{
+    Booking, BookingStatus as KhedmaBookingStatus, JobRequest, JobRequestStatus, Quote, QuoteStatus,
+};
 use hearth_core::ledger::model::{
     Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
     TransferResult,
@@ -760,6 +763,106 @@ pub(crate) fn decode_reservation(r: &rusqlite::Row<'_>) -> Result<Versioned<BedR
             lunchbox: r.get(4)?,
             additional_charge: Money::from_minor(r.get(5)?, cur),
             expires_at: ts(r.get(7)?)?,
+            created_at: ts(r.get(8)?)?,
+            updated_at: ts(r.get(9)?)?,
+        },
+        version: version(r.get(10)?)?,
+    })
+}
+
+pub(crate) fn job_request_cols(r: &JobRequest) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("id", text(&r.id.to_string())),
+        ("client_id", text(&r.client_id.to_string())),
+        ("title", text(&r.title)),
+        ("description", text(&r.description)),
+        ("status", text(r.status.as_str())),
+        ("created_at", SqlValue::Integer(r.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(r.updated_at.unix_micros())),
+    ]
+}
+
+pub(crate) const JOB_REQUEST_SELECT: &str =
+    "SELECT id, client_id, title, description, status, created_at, updated_at, version FROM khedma_requests";
+
+pub(crate) fn decode_job_request(r: &rusqlite::Row<'_>) -> Result<Versioned<JobRequest>, Fail> {
+    Ok(Versioned {
+        value: JobRequest {
+            id: parse(&r.get::<_, String>(0)?, "request id")?,
+            client_id: parse(&r.get::<_, String>(1)?, "client id")?,
+            title: r.get(2)?,
+            description: r.get(3)?,
+            status: wire(&r.get::<_, String>(4)?, JobRequestStatus::parse, "request status")?,
+            created_at: ts(r.get(5)?)?,
+            updated_at: ts(r.get(6)?)?,
+        },
+        version: version(r.get(7)?)?,
+    })
+}
+
+pub(crate) fn quote_cols(q: &Quote) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&q.id.to_string())),
+        ("request_id", text(&q.request_id.to_string())),
+        ("provider_id", text(&q.provider_id.to_string())),
+        ("amount_minor", SqlValue::Integer(minor(&q.amount)?)),
+        ("currency", text(q.amount.currency().code())),
+        ("message", text(&q.message)),
+        ("valid_until", SqlValue::Integer(q.valid_until.unix_micros())),
+        ("status", text(q.status.as_str())),
+        ("created_at", SqlValue::Integer(q.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(q.updated_at.unix_micros())),
+    ])
+}
+
+pub(crate) const QUOTE_SELECT: &str = "SELECT id, request_id, provider_id, amount_minor, currency, message, valid_until, status, created_at, updated_at, version FROM khedma_quotes";
+
+pub(crate) fn decode_quote(r: &rusqlite::Row<'_>) -> Result<Versioned<Quote>, Fail> {
+    let cur = currency(&r.get::<_, String>(4)?)?;
+    Ok(Versioned {
+        value: Quote {
+            id: parse(&r.get::<_, String>(0)?, "quote id")?,
+            request_id: parse(&r.get::<_, String>(1)?, "request id")?,
+            provider_id: parse(&r.get::<_, String>(2)?, "provider id")?,
+            amount: Money::from_minor(r.get(3)?, cur),
+            message: r.get(5)?,
+            valid_until: ts(r.get(6)?)?,
+            status: wire(&r.get::<_, String>(7)?, QuoteStatus::parse, "quote status")?,
+            created_at: ts(r.get(8)?)?,
+            updated_at: ts(r.get(9)?)?,
+        },
+        version: version(r.get(10)?)?,
+    })
+}
+
+pub(crate) fn booking_cols(b: &Booking) -> StoreResult<Vec<(&'static str, SqlValue)>> {
+    Ok(vec![
+        ("id", text(&b.id.to_string())),
+        ("request_id", text(&b.request_id.to_string())),
+        ("quote_id", text(&b.quote_id.to_string())),
+        ("client_id", text(&b.client_id.to_string())),
+        ("provider_id", text(&b.provider_id.to_string())),
+        ("amount_minor", SqlValue::Integer(minor(&b.amount)?)),
+        ("currency", text(b.amount.currency().code())),
+        ("status", text(b.status.as_str())),
+        ("created_at", SqlValue::Integer(b.created_at.unix_micros())),
+        ("updated_at", SqlValue::Integer(b.updated_at.unix_micros())),
+    ])
+}
+
+pub(crate) const BOOKING_SELECT: &str = "SELECT id, request_id, quote_id, client_id, provider_id, amount_minor, currency, status, created_at, updated_at, version FROM khedma_bookings";
+
+pub(crate) fn decode_booking(r: &rusqlite::Row<'_>) -> Result<Versioned<Booking>, Fail> {
+    let cur = currency(&r.get::<_, String>(6)?)?;
+    Ok(Versioned {
+        value: Booking {
+            id: parse(&r.get::<_, String>(0)?, "booking id")?,
+            request_id: parse(&r.get::<_, String>(1)?, "request id")?,
+            quote_id: parse(&r.get::<_, String>(2)?, "quote id")?,
+            client_id: parse(&r.get::<_, String>(3)?, "client id")?,
+            provider_id: parse(&r.get::<_, String>(4)?, "provider id")?,
+            amount: Money::from_minor(r.get(5)?, cur),
+            status: wire(&r.get::<_, String>(7)?, KhedmaBookingStatus::parse, "booking status")?,
             created_at: ts(r.get(8)?)?,
             updated_at: ts(r.get(9)?)?,
         },

@@ -18,9 +18,11 @@ use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
 use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
+use hearth_core::id::{BookingId, JobRequestId};
 use hearth_core::id::{MenuItemId, OrderId};
 use hearth_core::id::{ReservationId, RoomId};
 use hearth_core::id::{ServiceRequestId, UserId};
+use hearth_core::khedma::{Booking, JobRequest, KhedmaStore, Quote};
 use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
 use hearth_core::money::Currency;
 use hearth_core::payments::gateway::GatewayKind;
@@ -223,6 +225,11 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()>
             }
             return Ok(());
         }
+        Write::JobRequest { value, expect } => {
+            ("khedma_requests", EntityKind::JobRequest, job_request_cols(value), *expect)
+        }
+        Write::Quote { value, expect } => ("khedma_quotes", EntityKind::Quote, quote_cols(value)?, *expect),
+        Write::Booking { value, expect } => ("khedma_bookings", EntityKind::Booking, booking_cols(value)?, *expect),
         Write::Transfer(t) => {
             tx.prepare_cached(TRANSFER_INSERT)
                 .and_then(|mut st| st.execute(rusqlite::params_from_iter(transfer_cols(t))))
@@ -891,5 +898,20 @@ impl RoomStore for SqliteStore {
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
+    }
+}
+
+#[async_trait]
+impl KhedmaStore for SqliteStore {
+    async fn job_request(&self, id: JobRequestId) -> StoreResult<Option<Versioned<JobRequest>>> {
+        self.read(move |c| one(c, &format!("{JOB_REQUEST_SELECT} WHERE id = ?"), id.to_string(), decode_job_request))
+            .await
+    }
+    async fn quotes_for(&self, request: JobRequestId) -> StoreResult<Vec<Versioned<Quote>>> {
+        let sql = format!("{QUOTE_SELECT} WHERE request_id = ? ORDER BY created_at, id");
+        self.read(move |c| many(c, &sql, &[SqlValue::Text(request.to_string())], decode_quote)).await
+    }
+    async fn booking(&self, id: BookingId) -> StoreResult<Option<Versioned<Booking>>> {
+        self.read(move |c| one(c, &format!("{BOOKING_SELECT} WHERE id = ?"), id.to_string(), decode_booking)).await
     }
 }

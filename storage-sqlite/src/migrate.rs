@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_amenities.sql"),
     include_str!("../migrations/0005_canteen.sql"),
     include_str!("../migrations/0006_rooms.sql"),
+    include_str!("../migrations/0007_khedma.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -13,6 +13,7 @@
 pub mod amenities;
 pub mod canteen;
 pub mod fixtures;
+pub mod khedma;
 pub mod ledger;
 pub mod payments;
 pub mod rooms;
@@ -77,9 +78,23 @@ macro_rules! conformance_tests {
             rooms_reservations_are_confirmed_or_released_exactly_once,
             rooms_reserve_and_release_storm_keeps_the_counter_exact
         );
+        $crate::conformance_tests!(@khedma $fresh;
+            khedma_accepting_a_quote_settles_every_quote_in_one_commit,
+            khedma_racing_accepts_make_exactly_one_booking,
+            khedma_bookings_follow_their_workflow_and_stay_private
+        );
         $crate::conformance_tests!(@walks $fresh;
             random_walks_over_slots_and_orders_keep_every_invariant
         );
+    };
+    (@khedma $fresh:expr; $($name:ident),+) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $fresh;
+                $crate::testing::khedma::$name(store).await;
+            }
+        )+
     };
     (@walks $fresh:expr; $($name:ident),+) => {
         $(

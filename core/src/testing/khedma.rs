@@ -1,0 +1,136 @@
+//! Khedma conformance tests: the same on every store.
+
+use crate::actor::{Actor, Role};
+use crate::error::ErrorCode;
+use crate::id::UserId;
+use crate::khedma::{BookingAction, BookingStatus, JobRequestStatus, Khedma, KhedmaStore, QuoteStatus};
+use crate::system::RandomIds;
+use crate::time::ManualClock;
+use rust_decimal::Decimal;
+use std::sync::Arc;
+
+/// What a Khedma conformance test needs of a store.
+pub trait KhedmaTestStore: KhedmaStore + Clone + 'static {}
+impl<T: KhedmaStore + Clone + 'static> KhedmaTestStore for T {}
+
+fn client() -> Actor {
+    Actor::user(UserId::generate(&RandomIds), [Role::Client])
+}
+fn provider() -> Actor {
+    Actor::user(UserId::generate(&RandomIds), [Role::Provider])
+}
+
+fn market<S: KhedmaTestStore>(store: S) -> (Khedma<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
+    (Khedma::new(store, clock.clone(), Arc::new(RandomIds)), clock)
+}
+
+pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: KhedmaTestStore>(store: S) {
+    let (k, clock) = market(store);
+    let salma = client();
+    let pros = [provider(), provider(), provider()];
+    let req = k.post_request(&salma, "Fix a leaking pipe", "Under the kitchen sink, since yesterday.").await.unwrap();
+    let mut quotes = Vec::new();
+    for (i, p) in pros.iter().enumerate() {
+        quotes.push(
+            k.quote(p, req.id, Decimal::new(25_000 + i as i64 * 5_000, 2), "Can come tomorrow", 7).await.unwrap(),
+        );
+    }
+    assert_eq!(
+        k.quote(&pros[0], req.id, Decimal::new(100, 0), "again", 7).await.unwrap_err().code,
+        ErrorCode::Conflict
+    );
+    assert_eq!(k.quote(&salma, req.id, Decimal::new(100, 0), "me", 7).await.unwrap_err().code, ErrorCode::Forbidden);
+    let err = k.quote(&pros[0], req.id, Decimal::new(-1, 0), "", 90).await.unwrap_err();
+    let fields: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["amount", "message", "valid_days"]);
+    // A provider sees their own quote; the client sees all.
+    assert_eq!(k.quotes(&pros[1], req.id).await.unwrap().len(), 1);
+    assert_eq!(k.quotes(&salma, req.id).await.unwrap().len(), 3);
+    assert_eq!(k.accept(&pros[0], req.id, quotes[0].id).await.unwrap_err().code, ErrorCode::NotFound);
+    let booking = k.accept(&salma, req.id, quotes[1].id).await.unwrap();
+    assert_eq!(
+        (booking.status, booking.provider_id, booking.amount.to_minor()),
+        (BookingStatus::Pending, pros[1].user_id().unwrap(), Some(30_000))
+    );
+    let statuses: Vec<QuoteStatus> = k.quotes(&salma, req.id).await.unwrap().into_iter().map(|q| q.status).collect();
+    assert_eq!(statuses, [QuoteStatus::Declined, QuoteStatus::Accepted, QuoteStatus::Declined]);
+    let stored = k.runner().store().job_request(req.id).await.unwrap().unwrap().value;
+    assert_eq!(stored.status, JobRequestStatus::Booked);
+    assert_eq!(k.accept(&salma, req.id, quotes[0].id).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    assert_eq!(
+        k.quote(&provider(), req.id, Decimal::ONE, "late", 1).await.unwrap_err().code,
+        ErrorCode::PreconditionFailed
+    );
+    // An expired quote cannot be accepted.
+    let req2 = k.post_request(&salma, "Paint the hallway", "Two coats, white.").await.unwrap();
+    let q = k.quote(&pros[2], req2.id, Decimal::new(800, 0), "Two days of work", 1).await.unwrap();
+    clock.advance(chrono::Duration::days(2));
+    assert_eq!(k.accept(&salma, req2.id, q.id).await.unwrap_err().code, ErrorCode::PreconditionFailed);
+    assert_eq!(
+        k.post_request(&pros[0], "I need help", "A provider is not a client").await.unwrap_err().code,
+        ErrorCode::Forbidden
+    );
+}
+
+pub async fn khedma_racing_accepts_make_exactly_one_booking<S: KhedmaTestStore>(store: S) {
+    let (k, _) = market(store);
+    let k = Arc::new(k);
+    let omar = client();
+    let req = k.post_request(&omar, "Assemble a wardrobe", "Flat-pack, three doors.").await.unwrap();
+    let mut quotes = Vec::new();
+    for _ in 0..4 {
+        quotes.push(k.quote(&provider(), req.id, Decimal::new(300, 0), "Same day", 3).await.unwrap());
+    }
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (k, who, q) = (k.clone(), omar.clone(), quotes[i % quotes.len()].id);
+            tokio::spawn(async move { k.accept(&who, req.id, q).await })
+        })
+        .collect();
+    let mut booked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => booked += 1,
+            Err(e) => assert!(
+                matches!(e.code, ErrorCode::Conflict | ErrorCode::InvalidTransition | ErrorCode::PreconditionFailed),
+                "{e:?}"
+            ),
+        }
+    }
+    assert_eq!(booked, 1);
+    let accepted =
+        k.quotes(&omar, req.id).await.unwrap().into_iter().filter(|q| q.status == QuoteStatus::Accepted).count();
+    assert_eq!(accepted, 1);
+}
+
+pub async fn khedma_bookings_follow_their_workflow_and_stay_private<S: KhedmaTestStore>(store: S) {
+    let (k, _) = market(store);
+    let (nadia, pro) = (client(), provider());
+    let book = |title: &'static str| {
+        let (k, nadia, pro) = (&k, nadia.clone(), pro.clone());
+        async move {
+            let r = k.post_request(&nadia, title, "Details here.").await.unwrap();
+            let q = k.quote(&pro, r.id, Decimal::new(500, 0), "OK", 5).await.unwrap();
+            k.accept(&nadia, r.id, q.id).await.unwrap()
+        }
+    };
+    let b = book("Repair the boiler").await;
+    assert_eq!(k.act(&nadia, b.id, BookingAction::Confirm).await.unwrap_err().code, ErrorCode::Forbidden);
+    let stranger = client();
+    assert_eq!(k.booking(&stranger, b.id).await.unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(k.act(&stranger, b.id, BookingAction::Cancel).await.unwrap_err().code, ErrorCode::NotFound);
+    for (action, status) in [
+        (BookingAction::Confirm, BookingStatus::Confirmed),
+        (BookingAction::Start, BookingStatus::InProgress),
+        (BookingAction::Complete, BookingStatus::Completed),
+    ] {
+        assert_eq!(k.act(&pro, b.id, action).await.unwrap().status, status);
+    }
+    assert_eq!(k.act(&nadia, b.id, BookingAction::Cancel).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    let c = book("Clean the windows").await;
+    assert_eq!(k.act(&nadia, c.id, BookingAction::Cancel).await.unwrap().status, BookingStatus::Cancelled);
+    let d = book("Move a sofa").await;
+    assert_eq!(k.act(&pro, d.id, BookingAction::Decline).await.unwrap().status, BookingStatus::Declined);
+    assert_eq!(k.booking(&nadia, d.id).await.unwrap().status, BookingStatus::Declined);
+}
