@@ -56,3 +56,34 @@ pub fn pgbench_tps(url: &str, script: &str, vars: &[(&str, String)], clients: us
         .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
         .ok_or_else(|| format!("no tps in pgbench output: {text}"))
 }
+
+/// Runs `clients` concurrent clients for `secs` seconds; each repeatedly awaits `step(client, rng)`,
+/// which returns how many units (transfers, bookings) it completed. Returns units per second.
+pub async fn drive<F, Fut>(clients: usize, secs: u64, step: F) -> Result<f64, String>
+where
+    F: Fn(usize, &mut Rng) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, String>> + Send,
+{
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (step, done) = (step.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng::for_client(c);
+            while Instant::now() < deadline {
+                let n = step(c, &mut rng).await?;
+                done.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}

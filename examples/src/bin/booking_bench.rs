@@ -2,7 +2,7 @@
 //! seed's optimistic-locking SQL driven by `pgbench` against the same Postgres, in one run.
 //!
 //! ```text
-//! scripts/bench-booking.sh            # finds/starts Postgres, release build, prints the table
+//! scripts/bench.sh booking            # finds/starts Postgres, release build, prints the table
 //! cargo run --release -p hearth-examples --bin booking-bench -- <postgres-url> [seconds] [clients]
 //! ```
 //!
@@ -15,13 +15,11 @@ use hearth_core::id::{SlotId, UserId};
 use hearth_core::store::{ChangeSet, Expect, Write};
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::{Actor, Clock, Role};
-use hearth_examples::bench::{pgbench_tps, Rng};
+use hearth_examples::bench::{drive, pgbench_tps};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Slots in the many-slots scenario (and in the raw-SQL table).
 const SLOTS: usize = 1_000;
@@ -94,27 +92,17 @@ async fn run<S: AmenityStore + Clone + 'static>(
     clients: usize,
     secs: u64,
 ) -> Result<f64, String> {
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (svc, slots, done) = (svc.clone(), slots.clone(), done.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut rng = Rng::for_client(c);
-            while Instant::now() < deadline {
-                let slot = if hot { slots[0] } else { slots[rng.next(slots.len())] };
-                let resident = Actor::user(UserId::generate(&RandomIds), [Role::Resident]);
-                svc.book(&resident, slot).await.map_err(|e| e.to_string())?;
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok::<(), String>(())
-        }));
-    }
-    for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    let (svc, slots) = (svc.clone(), slots.clone());
+    drive(clients, secs, move |_c, rng| {
+        let slot = if hot { slots[0] } else { slots[rng.next(slots.len())] };
+        let svc = svc.clone();
+        async move {
+            let resident = Actor::user(UserId::generate(&RandomIds), [Role::Resident]);
+            svc.book(&resident, slot).await.map_err(|e| e.to_string())?;
+            Ok(1)
+        }
+    })
+    .await
 }
 
 async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64, String> {

@@ -2,7 +2,7 @@
 //! transfer as raw SQL driven by `pgbench` against the same Postgres, in one run.
 //!
 //! ```text
-//! scripts/bench-ledger.sh            # finds/starts Postgres, release build, prints the table
+//! scripts/bench.sh ledger            # finds/starts Postgres, release build, prints the table
 //! cargo run --release -p hearth-examples --bin ledger-bench -- <postgres-url> [seconds] [clients]
 //! ```
 //!
@@ -18,13 +18,11 @@ use hearth_core::store::LedgerStore;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::testing::verified_transfers;
 use hearth_core::Actor;
-use hearth_examples::bench::{pgbench_tps, Rng};
+use hearth_examples::bench::{drive, pgbench_tps};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Accounts in the many-accounts scenarios (and in the raw-SQL table).
 const ACCOUNTS: usize = 1_000;
@@ -74,40 +72,25 @@ async fn run<S: LedgerStore + Clone + 'static>(
     clients: usize,
     secs: u64,
 ) -> Result<f64, String> {
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (ledger, wallets, done) = (ledger.clone(), wallets.clone(), done.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut rng = Rng::for_client(c);
-            while Instant::now() < deadline {
-                let mut batch = Vec::with_capacity(s.batch);
-                for k in 0..s.batch {
-                    let a = if s.hot { 0 } else { rng.next(wallets.len()) };
-                    let mut b = rng.next(wallets.len());
-                    if b == a {
-                        b = (b + 1) % wallets.len();
-                    }
-                    batch.push(transfer(wallets[a], wallets[b], 1, k + 1 < s.batch));
-                }
-                let out = ledger.runner().execute(&Actor::System, None, &verified_transfers(batch)).await;
-                match out {
-                    Ok(o) => {
-                        let ok = o.iter().filter(|x| x.result == TransferResult::Ok).count() as u64;
-                        done.fetch_add(ok, Ordering::Relaxed);
-                    }
-                    Err(e) => return Err(e.to_string()),
-                }
+    let (ledger, wallets) = (ledger.clone(), wallets.clone());
+    drive(clients, secs, move |_c, rng| {
+        let mut batch = Vec::with_capacity(s.batch);
+        for k in 0..s.batch {
+            let a = if s.hot { 0 } else { rng.next(wallets.len()) };
+            let mut b = rng.next(wallets.len());
+            if b == a {
+                b = (b + 1) % wallets.len();
             }
-            Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+            batch.push(transfer(wallets[a], wallets[b], 1, k + 1 < s.batch));
+        }
+        let ledger = ledger.clone();
+        async move {
+            let out = ledger.runner().execute(&Actor::System, None, &verified_transfers(batch)).await;
+            let out = out.map_err(|e| e.to_string())?;
+            Ok(out.iter().filter(|x| x.result == TransferResult::Ok).count() as u64)
+        }
+    })
+    .await
 }
 
 /// The issue's raw-SQL transfer: lock both accounts in id order, insert the two entries, update the
