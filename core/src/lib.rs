@@ -30,6 +30,8 @@ pub mod validate;
 #[cfg(feature = "system")]
 pub mod system;
 
+mod fuzz_inputs;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 

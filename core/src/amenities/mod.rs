@@ -274,15 +274,9 @@ pub struct CreateAmenity {
     pub template: TemplateInput,
 }
 
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: AmenityStore + ?Sized> Command<S> for CreateAmenity {
-    const NAME: &'static str = "amenity.create";
-    type Valid = (String, SlotTemplate);
-    type Loaded = ();
-    type Output = Amenity;
-
-    fn validate(&self, _now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+impl CreateAmenity {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, _now: Timestamp) -> Result<(String, SlotTemplate), ValidationErrors> {
         let mut v = Validator::new();
         let name = v.text("name", self.name.as_deref(), NAME);
         let template = match self.template.validate() {
@@ -295,6 +289,19 @@ impl<S: AmenityStore + ?Sized> Command<S> for CreateAmenity {
             }
         };
         v.finish(|| Some((name?, template?)))
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: AmenityStore + ?Sized> Command<S> for CreateAmenity {
+    const NAME: &'static str = "amenity.create";
+    type Valid = (String, SlotTemplate);
+    type Loaded = ();
+    type Output = Amenity;
+
+    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
         Ok(())

@@ -251,15 +251,9 @@ pub struct AddMenuItem {
     pub price: Option<Decimal>,
 }
 
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for AddMenuItem {
-    const NAME: &'static str = "canteen.add_menu_item";
-    type Valid = (String, Money);
-    type Loaded = ();
-    type Output = MenuItem;
-
-    fn validate(&self, _now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+impl AddMenuItem {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, _now: Timestamp) -> Result<(String, Money), ValidationErrors> {
         let mut v = Validator::new();
         let name = v.text("name", self.name.as_deref(), DISH_NAME);
         let price = match self.price {
@@ -276,6 +270,19 @@ impl<S: CanteenStore + ?Sized> Command<S> for AddMenuItem {
                 .ok(),
         };
         v.finish(|| Some((name?, price?)))
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: CanteenStore + ?Sized> Command<S> for AddMenuItem {
+    const NAME: &'static str = "canteen.add_menu_item";
+    type Valid = (String, Money);
+    type Loaded = ();
+    type Output = MenuItem;
+
+    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
         Ok(())
@@ -369,8 +376,16 @@ pub struct PlaceOrder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidOrder {
     date: NaiveDate,
+    // INVARIANT (lines): 1–20 distinct items, each quantity 1–10.
     lines: Vec<(MenuItemId, u32)>,
     now: Timestamp,
+}
+
+impl ValidOrder {
+    /// How many lines the order has.
+    pub fn line_count(&self) -> usize {
+        self.lines.len()
+    }
 }
 
 /// What placing an order reads.
@@ -383,15 +398,9 @@ pub struct PlaceScene {
     snapshot: Snapshot,
 }
 
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for PlaceOrder {
-    const NAME: &'static str = "canteen.place_order";
-    type Valid = ValidOrder;
-    type Loaded = PlaceScene;
-    type Output = Order;
-
-    fn validate(&self, now: Timestamp) -> Result<ValidOrder, ValidationErrors> {
+impl PlaceOrder {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, now: Timestamp) -> Result<ValidOrder, ValidationErrors> {
         let mut v = Validator::new();
         if self.input.date.is_none() {
             v.push("date", Violation::Required);
@@ -421,6 +430,19 @@ impl<S: CanteenStore + ?Sized> Command<S> for PlaceOrder {
             }
         }
         v.finish(|| Some(ValidOrder { date: self.input.date?, lines, now }))
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: CanteenStore + ?Sized> Command<S> for PlaceOrder {
+    const NAME: &'static str = "canteen.place_order";
+    type Valid = ValidOrder;
+    type Loaded = PlaceScene;
+    type Output = Order;
+
+    fn validate(&self, now: Timestamp) -> Result<ValidOrder, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, store: &S, actor: &Actor, valid: &ValidOrder) -> Result<PlaceScene, Error> {
         let ids: Vec<MenuItemId> = valid.lines.iter().map(|(id, _)| *id).collect();
@@ -684,6 +706,15 @@ pub struct AssignRoom {
     pub room: String,
 }
 
+impl AssignRoom {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, _now: Timestamp) -> Result<String, ValidationErrors> {
+        let mut v = Validator::new();
+        let room = v.text("room", Some(&self.room), TextRule { min_chars: 1, max_chars: 20, multiline: false });
+        v.finish(|| room)
+    }
+}
+
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl<S: CanteenStore + ?Sized> Command<S> for AssignRoom {
@@ -692,10 +723,8 @@ impl<S: CanteenStore + ?Sized> Command<S> for AssignRoom {
     type Loaded = ();
     type Output = ();
 
-    fn validate(&self, _now: Timestamp) -> Result<String, ValidationErrors> {
-        let mut v = Validator::new();
-        let room = v.text("room", Some(&self.room), TextRule { min_chars: 1, max_chars: 20, multiline: false });
-        v.finish(|| room)
+    fn validate(&self, now: Timestamp) -> Result<String, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, _store: &S, _actor: &Actor, _: &String) -> Result<(), Error> {
         Ok(())

@@ -182,6 +182,16 @@ pub struct PostJobRequest {
     pub description: Option<String>,
 }
 
+impl PostJobRequest {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, _now: Timestamp) -> Result<(String, String), ValidationErrors> {
+        let mut v = Validator::new();
+        let title = v.text("title", self.title.as_deref(), TITLE);
+        let description = v.text("description", self.description.as_deref(), TEXT);
+        v.finish(|| Some((title?, description?)))
+    }
+}
+
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl<S: KhedmaStore + ?Sized> Command<S> for PostJobRequest {
@@ -190,11 +200,8 @@ impl<S: KhedmaStore + ?Sized> Command<S> for PostJobRequest {
     type Loaded = ();
     type Output = JobRequest;
 
-    fn validate(&self, _now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
-        let mut v = Validator::new();
-        let title = v.text("title", self.title.as_deref(), TITLE);
-        let description = v.text("description", self.description.as_deref(), TEXT);
-        v.finish(|| Some((title?, description?)))
+    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
         Ok(())
@@ -235,15 +242,9 @@ pub struct SubmitQuote {
     pub valid_days: Option<i64>,
 }
 
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: KhedmaStore + ?Sized> Command<S> for SubmitQuote {
-    const NAME: &'static str = "khedma.quote";
-    type Valid = (Money, String, i64);
-    type Loaded = (Option<Versioned<JobRequest>>, Vec<Versioned<Quote>>);
-    type Output = Quote;
-
-    fn validate(&self, _now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+impl SubmitQuote {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, _now: Timestamp) -> Result<(Money, String, i64), ValidationErrors> {
         let mut v = Validator::new();
         let amount = match self.amount {
             None => {
@@ -265,6 +266,19 @@ impl<S: KhedmaStore + ?Sized> Command<S> for SubmitQuote {
         let message = v.text("message", self.message.as_deref(), TEXT);
         let days = v.int_range("valid_days", self.valid_days, 1, QUOTE_VALID_DAYS_MAX);
         v.finish(|| Some((amount?, message?, days?)))
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl<S: KhedmaStore + ?Sized> Command<S> for SubmitQuote {
+    const NAME: &'static str = "khedma.quote";
+    type Valid = (Money, String, i64);
+    type Loaded = (Option<Versioned<JobRequest>>, Vec<Versioned<Quote>>);
+    type Output = Quote;
+
+    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, store: &S, _actor: &Actor, _: &Self::Valid) -> Result<Self::Loaded, Error> {
         Ok((store.job_request(self.request_id).await?, store.quotes_for(self.request_id).await?))

@@ -232,13 +232,18 @@ pub struct TopUpInput {
     pub reauthenticated: bool,
 }
 
-struct ValidTopUp {
-    amount: Money,
-    gateway: GatewayKind,
+/// A validated top-up request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidTopUp {
+    /// The amount, at its currency's scale.
+    pub amount: Money,
+    /// The gateway.
+    pub gateway: GatewayKind,
 }
 
 impl TopUpInput {
-    fn validate(&self) -> Result<ValidTopUp, ValidationErrors> {
+    /// Validates (amount, currency, gateway), without a store.
+    pub fn validate(&self) -> Result<ValidTopUp, ValidationErrors> {
         let mut v = Validator::new();
         let currency = v.currency("currency", self.currency.as_deref(), None);
         let amount = match (self.amount, currency) {

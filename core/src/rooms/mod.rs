@@ -106,6 +106,16 @@ pub struct AddRoom {
     pub beds: i64,
 }
 
+impl AddRoom {
+    /// Validates the input against `now`, without a store (clients call this offline).
+    pub fn check(&self, _now: Timestamp) -> Result<(String, u32), ValidationErrors> {
+        let mut v = Validator::new();
+        let number = v.text("number", Some(&self.number), TextRule { min_chars: 1, max_chars: 20, multiline: false });
+        let beds = v.int_range("beds", Some(self.beds), 1, BEDS_MAX);
+        v.finish(|| Some((number?, u32::try_from(beds?).ok()?)))
+    }
+}
+
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl<S: RoomStore + ?Sized> Command<S> for AddRoom {
@@ -114,11 +124,8 @@ impl<S: RoomStore + ?Sized> Command<S> for AddRoom {
     type Loaded = ();
     type Output = Room;
 
-    fn validate(&self, _now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
-        let mut v = Validator::new();
-        let number = v.text("number", Some(&self.number), TextRule { min_chars: 1, max_chars: 20, multiline: false });
-        let beds = v.int_range("beds", Some(self.beds), 1, BEDS_MAX);
-        v.finish(|| Some((number?, u32::try_from(beds?).ok()?)))
+    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
+        self.check(now)
     }
     async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
         Ok(())
