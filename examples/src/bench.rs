@@ -87,3 +87,26 @@ where
     }
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
+
+/// The shared `main` of a benchmark binary: `<name> <postgres-url> [seconds] [clients]` (the URL may
+/// come from `DATABASE_URL`), defaults 5 s and 8 clients.
+pub async fn main_with<F, Fut>(name: &str, bench: F) -> std::process::ExitCode
+where
+    F: FnOnce(String, u64, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut args = std::env::args().skip(1);
+    let Some(url) = args.next().or_else(|| std::env::var("DATABASE_URL").ok()) else {
+        eprintln!("usage: {name} <postgres-url> [seconds per scenario] [clients]");
+        return std::process::ExitCode::FAILURE;
+    };
+    let secs = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let clients = args.next().and_then(|s| s.parse().ok()).unwrap_or(8);
+    match bench(url, secs, clients).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name} failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

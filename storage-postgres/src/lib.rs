@@ -151,30 +151,14 @@ async fn apply_delta(
 }
 
 async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> StoreResult<()> {
+    // Row-shaped writes: one table/column mapping, shared with the one-statement commit.
+    if let Some(entity) = statement::entity_write(write) {
+        let (table, kind, cols, expect) = entity?;
+        return versioned_write(tx, table, kind, cols, expect).await;
+    }
     match write {
-        Write::Profile { value, expect } => {
-            versioned_write(tx, "profiles", EntityKind::Profile, profile_cols(value), *expect).await
-        }
-        Write::CivilianProfile { value, expect } => {
-            versioned_write(tx, "civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect).await
-        }
-        Write::HeroProfile { value, expect } => {
-            versioned_write(tx, "hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect).await
-        }
-        Write::ServiceRequest { value, expect } => {
-            versioned_write(tx, "service_requests", EntityKind::ServiceRequest, request_cols(value), *expect).await
-        }
-        Write::JobInterest { value, expect } => {
-            versioned_write(tx, "job_interest", EntityKind::JobInterest, interest_cols(value), *expect).await
-        }
-        Write::LedgerAccount { value, expect } => {
-            versioned_write(tx, "ledger_accounts", EntityKind::LedgerAccount, account_cols(value), *expect).await
-        }
         Write::AccountDelta { account, delta, require_active } => {
             apply_delta(tx, *account, delta, *require_active).await
-        }
-        Write::PaymentIntent { value, expect } => {
-            versioned_write(tx, "payment_intents", EntityKind::PaymentIntent, intent_cols(value), *expect).await
         }
         Write::PaymentConfirmation(c) => {
             let status = serde_json::to_value(c.status)
@@ -199,16 +183,6 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             .map_err(|e| map_write_err(e, EntityKind::PaymentIntent))?;
             Ok(())
         }
-        Write::Amenity { value, expect } => {
-            versioned_write(tx, "amenities", EntityKind::Amenity, amenity_cols(value)?, *expect).await
-        }
-        Write::Slot { value, expect } => {
-            versioned_write(tx, "amenity_slots", EntityKind::AmenitySlot, slot_cols(value)?, *expect).await
-        }
-        Write::AmenityBooking { value, expect } => {
-            versioned_write(tx, "amenity_bookings", EntityKind::AmenityBooking, amenity_booking_cols(value), *expect)
-                .await
-        }
         Write::SlotDelta { slot, booked } => {
             let done =
                 sqlx::query("UPDATE amenity_slots SET booked = booked + $1, version = version + 1 WHERE id = $2")
@@ -227,12 +201,6 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             }
             Ok(())
         }
-        Write::MenuItem { value, expect } => {
-            versioned_write(tx, "canteen_menu_items", EntityKind::MenuItem, menu_item_cols(value), *expect).await
-        }
-        Write::Order { value, expect } => {
-            versioned_write(tx, "canteen_orders", EntityKind::Order, order_cols(value)?, *expect).await
-        }
         Write::ResidentRoom { user, room } => {
             sqlx::query(
                 "INSERT INTO resident_rooms (user_id, room) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET room = $2",
@@ -243,12 +211,6 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             .await
             .map_err(map_err)?;
             Ok(())
-        }
-        Write::Room { value, expect } => {
-            versioned_write(tx, "rooms", EntityKind::Room, room_cols(value)?, *expect).await
-        }
-        Write::BedReservation { value, expect } => {
-            versioned_write(tx, "bed_reservations", EntityKind::BedReservation, reservation_cols(value), *expect).await
         }
         Write::RoomDelta { room, reserved } => {
             let done = sqlx::query("UPDATE rooms SET reserved = reserved + $1, version = version + 1 WHERE id = $2")
@@ -266,15 +228,6 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
                 return Err(StoreError::GuardFailed { entity: EntityKind::Room, guard: "room_exists".into() });
             }
             Ok(())
-        }
-        Write::JobRequest { value, expect } => {
-            versioned_write(tx, "khedma_requests", EntityKind::JobRequest, job_request_cols(value), *expect).await
-        }
-        Write::Quote { value, expect } => {
-            versioned_write(tx, "khedma_quotes", EntityKind::Quote, quote_cols(value), *expect).await
-        }
-        Write::Booking { value, expect } => {
-            versioned_write(tx, "khedma_bookings", EntityKind::Booking, booking_cols(value), *expect).await
         }
         Write::Transfer(t) => {
             sqlx::query(
@@ -302,6 +255,7 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, write: &Write) -> Store
             .map_err(|e| map_write_err(e, EntityKind::LedgerTransfer))?;
             Ok(())
         }
+        _ => Err(StoreError::Backend { message: "entity write not mapped".into() }),
     }
 }
 

@@ -15,7 +15,7 @@ use hearth_core::id::{SlotId, UserId};
 use hearth_core::store::{ChangeSet, Expect, Write};
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::{Actor, Clock, Role};
-use hearth_examples::bench::{drive, pgbench_tps};
+use hearth_examples::bench::{drive, main_with, pgbench_tps};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
@@ -152,18 +152,5 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(url) = args.next().or_else(|| std::env::var("DATABASE_URL").ok()) else {
-        eprintln!("usage: booking-bench <postgres-url> [seconds per scenario] [clients]");
-        return ExitCode::FAILURE;
-    };
-    let secs = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let clients = args.next().and_then(|s| s.parse().ok()).unwrap_or(8);
-    match bench(&url, secs, clients).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("booking-bench failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    main_with("booking-bench", |url, secs, clients| async move { bench(&url, secs, clients).await }).await
 }

@@ -18,7 +18,7 @@ use hearth_core::store::LedgerStore;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::testing::verified_transfers;
 use hearth_core::Actor;
-use hearth_examples::bench::{drive, pgbench_tps};
+use hearth_examples::bench::{drive, main_with, pgbench_tps};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
@@ -168,18 +168,5 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(url) = args.next().or_else(|| std::env::var("DATABASE_URL").ok()) else {
-        eprintln!("usage: ledger-bench <postgres-url> [seconds per scenario] [clients]");
-        return ExitCode::FAILURE;
-    };
-    let secs = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let clients = args.next().and_then(|s| s.parse().ok()).unwrap_or(8);
-    match bench(&url, secs, clients).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ledger-bench failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    main_with("ledger-bench", |url, secs, clients| async move { bench(&url, secs, clients).await }).await
 }
