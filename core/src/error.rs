@@ -42,6 +42,8 @@ pub enum ErrorCode {
     CapacityExhausted,
     /// The store is unreachable or busy; retrying later may succeed.
     Unavailable,
+    /// An offline action depended on an earlier one that was rejected.
+    DependencyRejected,
     /// A bug or a broken invariant; the message is generic.
     Internal,
 }
@@ -64,6 +66,7 @@ impl ErrorCode {
             ErrorCode::InsufficientFunds => "insufficient_funds",
             ErrorCode::CapacityExhausted => "capacity_exhausted",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::DependencyRejected => "dependency_rejected",
             ErrorCode::Internal => "internal",
         }
     }
@@ -157,6 +160,7 @@ impl From<StoreError> for Error {
             StoreError::IdempotencyKeyTaken => {
                 Error::conflict("a request with this idempotency key is already being applied")
             }
+            StoreError::ClientSeqTaken => Error::conflict("this offline action was applied concurrently"),
             StoreError::Constraint { name } => {
                 Error::conflict(format!("the change breaks the store constraint `{name}`"))
             }

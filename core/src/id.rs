@@ -146,6 +146,10 @@ id_newtype!(
     /// A canteen order; also the id of its payment transfer.
     OrderId
 );
+id_newtype!(
+    /// One installation of a client app: the stream its offline actions are numbered in.
+    ClientId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

@@ -256,18 +256,33 @@ impl<S: Store> Runner<S> {
         key: Option<&IdempotencyKey>,
         cmd: &C,
     ) -> Result<C::Output, Error> {
+        self.run(actor, key, cmd, None).await.map_err(|e| match e {
+            RunError::Refused(e) | RunError::Exhausted(e) => e,
+            RunError::SeqTaken => Error::internal("client action recorded without a slot"),
+        })
+    }
+
+    /// [`Runner::execute`] that also commits `slot`'s offline-action record with the effects (the
+    /// offline queue's exactly-once step), and tells a refusal from giving up under contention.
+    pub(crate) async fn run<C: Command<S>>(
+        &self,
+        actor: &Actor,
+        key: Option<&IdempotencyKey>,
+        cmd: &C,
+        slot: Option<&RecordSlot>,
+    ) -> Result<C::Output, RunError> {
         let scope = actor.principal();
         let fingerprint = match key {
             Some(_) => Some(fingerprint(C::NAME, cmd)?),
             None => None,
         };
         if let (Some(key), Some(fp)) = (key, fingerprint.as_deref()) {
-            if let Some(rec) = self.store.idempotency_record(&scope, key.as_str()).await? {
-                return replay::<C::Output>(&rec, fp);
+            if let Some(rec) = self.store.idempotency_record(&scope, key.as_str()).await.map_err(Error::from)? {
+                return Ok(replay::<C::Output>(&rec, fp)?);
             }
         }
         let now = self.clock.now();
-        let valid = cmd.validate(now)?;
+        let valid = cmd.validate(now).map_err(Error::from)?;
         for attempt in 0..COMMIT_ATTEMPTS_MAX {
             let loaded = cmd.load_attempt(&self.store, actor, &valid, attempt).await?;
             let mut cx = Decide::new(now, self.ids.as_ref(), actor);
@@ -275,9 +290,9 @@ impl<S: Store> Runner<S> {
                 Ok(o) => o,
                 // The first decision was legal; after a concurrent change it no longer is. Say so.
                 Err(e) if attempt > 0 && e.code == ErrorCode::InvalidTransition => {
-                    return Err(Error::conflict(format!("changed concurrently: {}", e.message)));
+                    return Err(Error::conflict(format!("changed concurrently: {}", e.message)).into());
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             let mut changes = cx.into_changes();
             if let (Some(key), Some(fp)) = (key, fingerprint.as_ref()) {
@@ -289,6 +304,10 @@ impl<S: Store> Runner<S> {
                     response: serde_json::to_value(&output).map_err(|e| Error::internal(format!("response: {e}")))?,
                     at: now,
                 });
+            }
+            if let Some(slot) = slot {
+                let result = serde_json::to_value(&output).map_err(|e| Error::internal(format!("response: {e}")))?;
+                changes.client_action = Some(slot.record(&scope, crate::offline::Outcome::Applied { result }, now)?);
             }
             if changes.is_empty() {
                 return Ok(output);
@@ -303,17 +322,75 @@ impl<S: Store> Runner<S> {
                 ) => continue,
                 Err(StoreError::IdempotencyKeyTaken) => {
                     let (Some(key), Some(fp)) = (key, fingerprint.as_deref()) else {
-                        return Err(Error::internal("idempotency conflict without a key"));
+                        return Err(Error::internal("idempotency conflict without a key").into());
                     };
-                    return match self.store.idempotency_record(&scope, key.as_str()).await? {
-                        Some(rec) => replay::<C::Output>(&rec, fp),
-                        None => Err(Error::new(ErrorCode::Unavailable, "idempotency record not visible yet; retry")),
+                    return match self.store.idempotency_record(&scope, key.as_str()).await.map_err(Error::from)? {
+                        Some(rec) => Ok(replay::<C::Output>(&rec, fp)?),
+                        None => {
+                            Err(Error::new(ErrorCode::Unavailable, "idempotency record not visible yet; retry").into())
+                        }
                     };
                 }
-                Err(e) => return Err(e.into()),
+                Err(StoreError::ClientSeqTaken) if slot.is_some() => return Err(RunError::SeqTaken),
+                Err(e) => return Err(Error::from(e).into()),
             }
         }
-        Err(Error::conflict(format!("gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again")))
+        Err(RunError::Exhausted(Error::conflict(format!(
+            "gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again"
+        ))))
+    }
+}
+
+/// How [`Runner::run`] failed.
+#[derive(Debug)]
+pub(crate) enum RunError {
+    /// The command was refused (validation, authorization, state, store): a final answer, unless its
+    /// code is transient.
+    Refused(Error),
+    /// Every attempt lost to a concurrent change: worth trying again later.
+    Exhausted(Error),
+    /// A concurrent run recorded the same offline action first.
+    SeqTaken,
+}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> Self {
+        RunError::Refused(e.into())
+    }
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Refused(e)
+    }
+}
+
+/// The offline action a run applies: recorded in the same commit as its effects.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordSlot {
+    pub(crate) client_id: crate::id::ClientId,
+    pub(crate) seq: u64,
+    pub(crate) action: &'static str,
+    pub(crate) fingerprint: String,
+}
+
+impl RecordSlot {
+    /// The record of this action with `outcome`.
+    pub(crate) fn record(
+        &self,
+        principal: &str,
+        outcome: crate::offline::Outcome,
+        at: Timestamp,
+    ) -> Result<crate::store::ClientActionRecord, Error> {
+        Ok(crate::store::ClientActionRecord {
+            client_id: self.client_id,
+            seq: self.seq,
+            principal: principal.to_owned(),
+            action: self.action.to_owned(),
+            fingerprint: self.fingerprint.clone(),
+            outcome: serde_json::to_value(&outcome).map_err(|e| Error::internal(format!("outcome: {e}")))?,
+            at,
+        })
     }
 }
 

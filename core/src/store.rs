@@ -9,7 +9,7 @@ use crate::canteen::{MenuItem, Order};
 use crate::homeheroes::model::{
     Category, CivilianProfile, HeroProfile, JobInterest, Profile, RequestStatus, ServiceRequest,
 };
-use crate::id::{AuditId, EventId, ServiceRequestId, UserId};
+use crate::id::{AuditId, ClientId, EventId, ServiceRequestId, UserId};
 use crate::khedma::{Booking, JobRequest, Quote};
 use crate::ledger::model::{Account, AccountId, AccountKind, Balance, Transfer, TransferId, TransferKind};
 use crate::money::{Currency, Money};
@@ -410,6 +410,37 @@ pub struct IdempotencyRecord {
     pub at: Timestamp,
 }
 
+/// The server's record of one offline action (`crate::offline`): committed with the action's
+/// effects, so an action is applied exactly once and its answer can be replayed.
+///
+/// `(client_id, seq)` is unique; a client's `last_seq` is its highest recorded `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientActionRecord {
+    /// The client stream.
+    pub client_id: ClientId,
+    /// The action's position in it (1, 2, 3, … without gaps).
+    pub seq: u64,
+    /// The principal that owns the stream.
+    pub principal: String,
+    /// The action's command name.
+    pub action: String,
+    /// SHA-256 of the action's canonical JSON: a replay must carry the same action.
+    pub fingerprint: String,
+    /// The recorded outcome (`crate::offline::Outcome` as JSON).
+    pub outcome: serde_json::Value,
+    /// When recorded.
+    pub at: Timestamp,
+}
+
+/// Where a client stream stands on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCursor {
+    /// The principal that owns the stream.
+    pub principal: String,
+    /// The highest recorded sequence number.
+    pub last_seq: u64,
+}
+
 /// Everything one command changes, committed atomically.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChangeSet {
@@ -421,12 +452,18 @@ pub struct ChangeSet {
     pub events: Vec<OutboxEvent>,
     /// The idempotency record to store (its key must not exist yet).
     pub idempotency: Option<IdempotencyRecord>,
+    /// The offline action this change set applies (its `(client_id, seq)` must not exist yet).
+    pub client_action: Option<ClientActionRecord>,
 }
 
 impl ChangeSet {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.audit.is_empty() && self.events.is_empty() && self.idempotency.is_none()
+        self.writes.is_empty()
+            && self.audit.is_empty()
+            && self.events.is_empty()
+            && self.idempotency.is_none()
+            && self.client_action.is_none()
     }
 }
 
@@ -456,6 +493,9 @@ pub enum StoreError {
     /// The idempotency key was recorded by a concurrent commit.
     #[error("idempotency key already recorded")]
     IdempotencyKeyTaken,
+    /// The offline action `(client_id, seq)` was recorded by a concurrent commit.
+    #[error("client action already recorded")]
+    ClientSeqTaken,
     /// A named backstop constraint refused the write: core let through something it should not have.
     #[error("constraint `{name}` violated")]
     Constraint {
@@ -497,6 +537,10 @@ pub trait Store: MaybeSendSync {
     async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>>;
     /// Outbox events with a position greater than `after`, in position order, at most `limit`.
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>>;
+    /// Where the client stream stands: its owner and highest recorded `seq`; `None` when unused.
+    async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>>;
+    /// The recorded actions of a client with `from <= seq <= to`, in `seq` order.
+    async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>>;
 }
 
 /// Filters for listing service requests; every set field must match.

@@ -90,6 +90,15 @@ pub enum Violation {
         /// The expected JSON type (`string`, `number`, `object`, …).
         expected: String,
     },
+    /// Not valid JSON at all.
+    MalformedJson,
+    /// An offline action's sequence number is not the next one the server expects.
+    SeqGap {
+        /// The sequence number expected.
+        expected: u64,
+    },
+    /// Names an action that is not before this one in the same client's stream.
+    NotEarlier,
 }
 
 impl Violation {
@@ -113,6 +122,9 @@ impl Violation {
             Violation::NotBeforeField { .. } => "not_before_field",
             Violation::Duplicate => "duplicate",
             Violation::WrongType { .. } => "wrong_type",
+            Violation::MalformedJson => "malformed_json",
+            Violation::SeqGap { .. } => "seq_gap",
+            Violation::NotEarlier => "not_earlier",
         }
     }
 }
@@ -143,6 +155,9 @@ impl fmt::Display for Violation {
             Violation::NotBeforeField { other } => write!(f, "must be before `{other}`"),
             Violation::Duplicate => f.write_str("must not repeat a value"),
             Violation::WrongType { expected } => write!(f, "must be a {expected}"),
+            Violation::MalformedJson => f.write_str("is not valid JSON"),
+            Violation::SeqGap { expected } => write!(f, "must be {expected}, the next in this client's stream"),
+            Violation::NotEarlier => f.write_str("must name an earlier action"),
         }
     }
 }
@@ -511,6 +526,51 @@ fn strip_markup_once(input: &str) -> String {
 
 fn find_seq(chars: &[char], from: usize, seq: &[char]) -> Option<usize> {
     (from..chars.len()).find(|&k| chars[k..].starts_with(seq))
+}
+
+/// Parses `json` into an input type, turning what serde refuses into field errors: text that is
+/// not JSON is `malformed_json` on `$`, a value of the wrong type is `wrong_type` on its path
+/// (`location.latitude`, `skills[2]`). Every SDK parses through here, so they agree to the letter.
+pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ValidationErrors> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    if parsed.is_ok() && de.end().is_err() {
+        return Err(ValidationErrors::single("$", Violation::MalformedJson));
+    }
+    parsed.map_err(|e| {
+        let path = match e.path().to_string() {
+            p if p == "." || p.is_empty() => "$".to_owned(),
+            p => p,
+        };
+        let inner = e.into_inner();
+        let violation = match inner.classify() {
+            serde_json::error::Category::Data => Violation::WrongType { expected: expected_type(&inner.to_string()) },
+            _ => Violation::MalformedJson,
+        };
+        let field = if violation == Violation::MalformedJson { "$".to_owned() } else { path };
+        ValidationErrors::single(field, violation)
+    })
+}
+
+/// The JSON type serde expected, named the same in every language (`string`, `integer`, …).
+fn expected_type(message: &str) -> String {
+    let expected = message.split_once("expected ").map_or("", |(_, rest)| rest);
+    let expected = expected.split(" at line ").next().unwrap_or("");
+    let names: [(&[&str], &str); 6] = [
+        (&["i64", "u64", "i32", "u32", "u8", "u16", "integer"], "integer"),
+        (&["decimal", "f64", "f32", "number"], "number"),
+        (&["string", "str", "char"], "string"),
+        (&["bool"], "boolean"),
+        (&["sequence", "array", "tuple"], "array"),
+        (&["map", "struct", "object"], "object"),
+    ];
+    let lower = expected.to_lowercase();
+    for (needles, name) in names {
+        if needles.iter().any(|n| lower.contains(n)) {
+            return name.to_owned();
+        }
+    }
+    "valid value".to_owned()
 }
 
 #[cfg(test)]

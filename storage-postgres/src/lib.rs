@@ -16,6 +16,7 @@ use codec::*;
 use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
 use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::id::ClientId;
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{BookingId, JobRequestId};
 use hearth_core::id::{MenuItemId, OrderId};
@@ -31,7 +32,7 @@ use hearth_core::store::{
     After, AuditRecord, ChangeSet, EntityKind, EntityRef, Expect, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
     RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
 };
-use hearth_core::store::{CurrencyTotals, LedgerStore};
+use hearth_core::store::{ClientActionRecord, ClientCursor, CurrencyTotals, LedgerStore};
 use hearth_core::time::Timestamp;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
@@ -349,7 +350,63 @@ impl Store for PgStore {
             .await
             .map_err(|e| if is_unique_violation(&e) { StoreError::IdempotencyKeyTaken } else { map_err(e) })?;
         }
+        if let Some(a) = &changes.client_action {
+            sqlx::query(
+                "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(a.client_id.as_uuid())
+            .bind(i64::try_from(a.seq).map_err(|_| StoreError::Constraint { name: "client_actions_seq_positive".into() })?)
+            .bind(&a.principal)
+            .bind(&a.action)
+            .bind(&a.fingerprint)
+            .bind(&a.outcome)
+            .bind(a.at.as_datetime())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { StoreError::ClientSeqTaken } else { map_err(e) })?;
+        }
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
+        self.fetch_one(
+            "SELECT principal, seq FROM client_actions WHERE client_id = $1 ORDER BY seq DESC LIMIT 1",
+            vec![PgValue::Uuid(client_id.as_uuid())],
+            |r| {
+                let seq: i64 = get(r, 1)?;
+                Ok(ClientCursor {
+                    principal: get(r, 0)?,
+                    last_seq: u64::try_from(seq)
+                        .map_err(|_| StoreError::Corrupt { message: "client action seq".into() })?,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>> {
+        self.fetch(
+            "SELECT client_id, seq, principal, action, fingerprint, outcome, at FROM client_actions
+             WHERE client_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+            vec![
+                PgValue::Uuid(client_id.as_uuid()),
+                PgValue::I64(i64::try_from(from).unwrap_or(i64::MAX)),
+                PgValue::I64(i64::try_from(to).unwrap_or(i64::MAX)),
+            ],
+            |r| {
+                let seq: i64 = get(r, 1)?;
+                Ok(ClientActionRecord {
+                    client_id: ClientId::from_uuid(get(r, 0)?),
+                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt { message: "client action seq".into() })?,
+                    principal: get(r, 2)?,
+                    action: get(r, 3)?,
+                    fingerprint: get(r, 4)?,
+                    outcome: get(r, 5)?,
+                    at: Timestamp::from_datetime(get(r, 6)?),
+                })
+            },
+        )
+        .await
     }
 
     async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {

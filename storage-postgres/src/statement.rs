@@ -374,6 +374,24 @@ fn build(changes: &ChangeSet) -> Option<StoreResult<Stmt>> {
         ]]);
         s.cte(format!("INSERT INTO idempotency_keys (scope, key, command, fingerprint, response, at) VALUES {values}"));
     }
+    if let Some(a) = &changes.client_action {
+        let seq = match i64::try_from(a.seq) {
+            Ok(seq) => seq,
+            Err(_) => return Some(Err(StoreError::Constraint { name: "client_actions_seq_positive".into() })),
+        };
+        let values = s.values(vec![vec![
+            PgValue::Uuid(a.client_id.as_uuid()),
+            PgValue::I64(seq),
+            PgValue::Text(a.principal.clone()),
+            PgValue::Text(a.action.clone()),
+            PgValue::Text(a.fingerprint.clone()),
+            PgValue::Json(a.outcome.clone()),
+            PgValue::Ts(a.at.as_datetime()),
+        ]]);
+        s.cte(format!(
+            "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES {values}"
+        ));
+    }
     if s.ctes.is_empty() {
         return None;
     }
@@ -387,6 +405,7 @@ fn map_statement_err(e: sqlx::Error) -> StoreError {
         let table = d.table().unwrap_or_default().to_owned();
         match code.as_str() {
             "23505" if table == "idempotency_keys" => return StoreError::IdempotencyKeyTaken,
+            "23505" if table == "client_actions" => return StoreError::ClientSeqTaken,
             "23505" => return StoreError::AlreadyExists { entity: kind_of_table(&table) },
             "23514" => {
                 if let Some(kind) = constraint.strip_prefix("version:") {

@@ -6,7 +6,7 @@ use hearth_core::homeheroes::model::{
     BudgetRange, Category, CivilianProfile, HeroProfile, InterestSource, InterestStatus, JobInterest, Location,
     NotificationPreferences, Profile, ProfileRole, Rating, RequestStatus, ServiceRequest,
 };
-use hearth_core::id::{AuditId, EventId};
+use hearth_core::id::{AuditId, ClientId, EventId};
 use hearth_core::khedma::{
     Booking, BookingStatus as KhedmaBookingStatus, JobRequest, JobRequestStatus, Quote, QuoteStatus,
 };
@@ -21,7 +21,9 @@ use hearth_core::payments::{
 };
 use hearth_core::rooms::{BedReservation, ReservationStatus, Room};
 use hearth_core::store::CurrencyTotals;
-use hearth_core::store::{AuditRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned};
+use hearth_core::store::{
+    AuditRecord, ClientActionRecord, EntityKind, EntityRef, OutboxEvent, StoreError, StoreResult, Versioned,
+};
 use hearth_core::time::Timestamp;
 use rusqlite::ErrorCode;
 use rust_decimal::Decimal;
@@ -91,7 +93,7 @@ fn constraint_name(msg: &str) -> String {
     msg.rsplit(": ").next().unwrap_or(msg).trim().to_owned()
 }
 
-fn corrupt(what: &str) -> Fail {
+pub(crate) fn corrupt(what: &str) -> Fail {
     Fail::Store(StoreError::Corrupt { message: what.to_owned() })
 }
 
@@ -345,6 +347,18 @@ pub(crate) fn decode_audit(r: &rusqlite::Row<'_>) -> Result<AuditRecord, Fail> {
         after: json(&r.get::<_, String>(6)?)?,
         version: version(r.get(7)?)?,
         at: ts(r.get(8)?)?,
+    })
+}
+
+pub(crate) fn decode_client_action(r: &rusqlite::Row<'_>) -> Result<ClientActionRecord, Fail> {
+    Ok(ClientActionRecord {
+        client_id: ClientId::from_uuid(parse(&r.get::<_, String>(0)?, "client id")?),
+        seq: u64::try_from(r.get::<_, i64>(1)?).map_err(|_| corrupt("client action seq"))?,
+        principal: r.get(2)?,
+        action: r.get(3)?,
+        fingerprint: r.get(4)?,
+        outcome: json(&r.get::<_, String>(5)?)?,
+        at: ts(r.get(6)?)?,
     })
 }
 

@@ -17,6 +17,7 @@ use codec::*;
 use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
 use hearth_core::canteen::{CanteenStore, MenuItem, Order};
 use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
+use hearth_core::id::ClientId;
 use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
 use hearth_core::id::{BookingId, JobRequestId};
 use hearth_core::id::{MenuItemId, OrderId};
@@ -32,7 +33,7 @@ use hearth_core::store::{
     After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
     RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
 };
-use hearth_core::store::{CurrencyTotals, LedgerStore};
+use hearth_core::store::{ClientActionRecord, ClientCursor, CurrencyTotals, LedgerStore};
 use hearth_core::time::Timestamp;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -365,6 +366,21 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
         )
         .map_err(|e| if is_unique_violation(&e) { StoreError::IdempotencyKeyTaken } else { map_err(e) })?;
     }
+    if let Some(a) = &changes.client_action {
+        tx.execute(
+            "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                a.client_id.to_string(),
+                i64::try_from(a.seq).map_err(|_| StoreError::Constraint { name: "client_actions_seq_positive".into() })?,
+                a.principal,
+                a.action,
+                a.fingerprint,
+                a.outcome.to_string(),
+                a.at.unix_micros()
+            ],
+        )
+        .map_err(|e| if is_unique_violation(&e) { StoreError::ClientSeqTaken } else { map_err(e) })?;
+    }
     tx.commit().map_err(map_err)
 }
 
@@ -429,6 +445,36 @@ impl Store for SqliteStore {
                 Ok(IdempotencyRecord { scope, key, command, fingerprint, response: json(&response)?, at: ts(at)? })
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT principal, seq FROM client_actions WHERE client_id = ? ORDER BY seq DESC LIMIT 1",
+                [client_id.to_string()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?
+            .map(|(principal, seq)| {
+                Ok(ClientCursor { principal, last_seq: u64::try_from(seq).map_err(|_| corrupt("seq"))? })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>> {
+        let (from, to) = (i64::try_from(from).unwrap_or(i64::MAX), i64::try_from(to).unwrap_or(i64::MAX));
+        self.read(move |c| {
+            many(
+                c,
+                "SELECT client_id, seq, principal, action, fingerprint, outcome, at FROM client_actions
+                 WHERE client_id = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                &[SqlValue::Text(client_id.to_string()), SqlValue::Integer(from), SqlValue::Integer(to)],
+                decode_client_action,
+            )
         })
         .await
     }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_canteen.sql"),
     include_str!("../migrations/0006_rooms.sql"),
     include_str!("../migrations/0007_khedma.sql"),
+    include_str!("../migrations/0008_client_actions.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -17,11 +17,11 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hearth.db");
     let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 7);
+    assert_eq!(store.schema_version().await.unwrap(), 8);
     assert!(store.outbox_after(0, 10).await.unwrap().is_empty());
     drop(store);
     let again = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 7);
+    assert_eq!(again.schema_version().await.unwrap(), 8);
     let mode: String = {
         let conn = rusqlite_conn(&path);
         conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap()

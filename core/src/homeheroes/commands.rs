@@ -296,6 +296,10 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateHeroProfile {
 /// Posts a new service request (seed 000 §3 "Create Request").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateServiceRequest {
+    /// A client-chosen id (offline clients name the request before it reaches the server, so later
+    /// queued actions can refer to it); the server generates one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ServiceRequestId>,
     /// The request as sent.
     pub input: ServiceRequestInput,
 }
@@ -304,6 +308,7 @@ pub struct CreateServiceRequest {
 pub struct CreateScene {
     profile: Option<Versioned<Profile>>,
     created_last_minute: u64,
+    id_taken: bool,
 }
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
@@ -319,12 +324,17 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
     }
     async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<CreateScene, Error> {
         let Some(user) = actor.user_id() else {
-            return Ok(CreateScene { profile: None, created_last_minute: 0 });
+            return Ok(CreateScene { profile: None, created_last_minute: 0, id_taken: false });
         };
         let since = valid.1.checked_sub(chrono::Duration::minutes(1)).unwrap_or(valid.1);
+        let id_taken = match self.id {
+            Some(id) => store.service_request(id).await?.is_some(),
+            None => false,
+        };
         Ok(CreateScene {
             profile: store.profile(user).await?,
             created_last_minute: store.count_requests_created_since(user, since).await?,
+            id_taken,
         })
     }
     fn decide(
@@ -348,10 +358,13 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
                 format!("at most {} requests per minute", limits::REQUESTS_PER_MINUTE_MAX),
             ));
         }
+        if scene.id_taken {
+            return Err(Error::conflict("a service request with this id already exists"));
+        }
         let v = &valid.0;
         let now = cx.now();
         let request = ServiceRequest {
-            id: ServiceRequestId::generate(cx.ids()),
+            id: self.id.unwrap_or_else(|| ServiceRequestId::generate(cx.ids())),
             civilian_id: civilian,
             hero_id: None,
             title: v.title.clone(),
@@ -412,6 +425,15 @@ pub enum RequestOp {
 }
 
 impl RequestOp {
+    /// Checks the action's own arguments (no store needed).
+    pub fn validate(&self) -> Result<ValidOp, ValidationErrors> {
+        Ok(match self {
+            RequestOp::ExpressInterest { interest } => ValidOp::Interest(interest.validate()?),
+            RequestOp::Cancel { reason } => ValidOp::Cancel(validate_cancel_reason(reason.as_deref())?),
+            RequestOp::Rate { score } => ValidOp::Score(validate_score(*score)?),
+            _ => ValidOp::Plain,
+        })
+    }
     /// The workflow action.
     pub fn action(&self) -> RequestAction {
         match self {
@@ -521,12 +543,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
     type Output = RequestOutcome;
 
     fn validate(&self, _now: Timestamp) -> Result<ValidOp, ValidationErrors> {
-        Ok(match &self.op {
-            RequestOp::ExpressInterest { interest } => ValidOp::Interest(interest.validate()?),
-            RequestOp::Cancel { reason } => ValidOp::Cancel(validate_cancel_reason(reason.as_deref())?),
-            RequestOp::Rate { score } => ValidOp::Score(validate_score(*score)?),
-            _ => ValidOp::Plain,
-        })
+        self.op.validate()
     }
     async fn load(&self, store: &S, actor: &Actor, _: &ValidOp) -> Result<RequestScene, Error> {
         load_request_scene(store, actor, self.request_id).await

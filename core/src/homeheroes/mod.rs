@@ -198,7 +198,17 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
         input: ServiceRequestInput,
         key: Option<&IdempotencyKey>,
     ) -> Result<ServiceRequest, Error> {
-        self.runner.execute(actor, key, &CreateServiceRequest { input }).await
+        self.runner.execute(actor, key, &CreateServiceRequest { id: None, input }).await
+    }
+    /// Applies a batch of a client's offline actions in order, exactly once each
+    /// ([`crate::offline::apply_batch`]).
+    pub async fn apply_batch(
+        &self,
+        actor: &Actor,
+        client_id: crate::id::ClientId,
+        envelopes: &[crate::offline::Envelope],
+    ) -> Result<Vec<crate::offline::ActionResult>, Error> {
+        crate::offline::apply_batch(&self.runner, actor, client_id, envelopes).await
     }
     /// Runs one workflow action on a request.
     pub async fn act(

@@ -124,14 +124,59 @@ pub static SERVICE_REQUEST: Machine<RequestStatus, RequestAction, Relation, Requ
 
 /// The relations `actor` holds to `request`.
 pub fn relations(actor: &Actor, request: &ServiceRequest) -> Vec<Relation> {
+    relations_to(actor, request.civilian_id, request.hero_id)
+}
+
+fn relations_to(actor: &Actor, civilian: UserId, hero: Option<UserId>) -> Vec<Relation> {
     let mut out = Vec::new();
-    if actor.is(request.civilian_id) {
+    if actor.is(civilian) {
         out.push(Relation::Owner);
     }
-    if request.hero_id.is_some_and(|h| actor.is(h)) {
+    if hero.is_some_and(|h| actor.is(h)) {
         out.push(Relation::AssignedHero);
     }
     out
+}
+
+/// What a client knows about a request and about itself: enough to ask the transition table which
+/// actions it may take, without a store (the SDKs' "what can I do here?" query).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFacts {
+    /// The request's status.
+    pub status: RequestStatus,
+    /// Who posted it.
+    pub civilian_id: UserId,
+    /// The assigned hero, if any.
+    #[serde(default)]
+    pub hero_id: Option<UserId>,
+    /// Whether it was rated.
+    #[serde(default)]
+    pub rated: bool,
+    /// Whether the asking actor has a hero profile with skills and a rate.
+    #[serde(default)]
+    pub hero_ready: bool,
+    /// The asking actor's own interest in it.
+    #[serde(default)]
+    pub own_interest: Option<InterestStatus>,
+    /// Interests still open.
+    #[serde(default)]
+    pub open_interests: u32,
+}
+
+impl RequestFacts {
+    /// The actions `actor` may take given these facts — the same table the server fires.
+    pub fn available_actions(&self, actor: &Actor) -> Vec<RequestAction> {
+        let held = held_parties(actor, &relations_to(actor, self.civilian_id, self.hero_id));
+        let ctx = RequestContext {
+            is_owner: actor.is(self.civilian_id),
+            hero_ready: self.hero_ready,
+            own_interest: self.own_interest,
+            open_interests: self.open_interests as usize,
+            rated: self.rated,
+        };
+        SERVICE_REQUEST.available(self.status, &held, &ctx)
+    }
 }
 
 /// Fires `action` on `request` for `actor`: the new status, or why not.

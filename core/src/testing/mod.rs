@@ -6,7 +6,7 @@
 //! hearth_core::conformance_tests!(crate::fresh_store().await);
 //! ```
 //!
-//! The macro expands to one `#[tokio::test]` per test in [`suite`], each on a multi-threaded runtime
+//! The macro expands to one `#[tokio::test]` per test in [`suite`] and its sibling modules, each on a multi-threaded runtime
 //! so the concurrent tests really race.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod canteen;
 pub mod fixtures;
 pub mod khedma;
 pub mod ledger;
+pub mod offline;
 pub mod payments;
 pub mod rooms;
 pub mod suite;
@@ -25,7 +26,7 @@ pub mod walks;
 #[macro_export]
 macro_rules! conformance_tests {
     ($fresh:expr) => {
-        $crate::conformance_tests!(@tests $fresh;
+        $crate::conformance_tests!(@suite $fresh;
             ensure_profile_is_idempotent_under_a_signup_race,
             profile_updates_are_validated_and_owner_only,
             created_request_round_trips_exactly,
@@ -86,76 +87,19 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@walks $fresh;
             random_walks_over_slots_and_orders_keep_every_invariant
         );
+        $crate::conformance_tests!(@offline $fresh;
+            offline_batches_replayed_five_times_apply_exactly_once,
+            offline_copies_of_a_fresh_batch_race_and_apply_once,
+            offline_a_crash_mid_batch_loses_nothing_acknowledged,
+            offline_dependents_gaps_and_ownership
+        );
     };
-    (@khedma $fresh:expr; $($name:ident),+) => {
+    (@$module:ident $fresh:expr; $($name:ident),+) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let store = $fresh;
-                $crate::testing::khedma::$name(store).await;
-            }
-        )+
-    };
-    (@walks $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::walks::$name(store).await;
-            }
-        )+
-    };
-    (@rooms $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::rooms::$name(store).await;
-            }
-        )+
-    };
-    (@canteen $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::canteen::$name(store).await;
-            }
-        )+
-    };
-    (@amenities $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::amenities::$name(store).await;
-            }
-        )+
-    };
-    (@payments $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::payments::$name(store).await;
-            }
-        )+
-    };
-    (@ledger $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::ledger::$name(store).await;
-            }
-        )+
-    };
-    (@tests $fresh:expr; $($name:ident),+) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let store = $fresh;
-                $crate::testing::suite::$name(store).await;
+                $crate::testing::$module::$name(store).await;
             }
         )+
     };
