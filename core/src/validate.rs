@@ -196,6 +196,10 @@ impl ValidationErrors {
     pub fn into_errors(self) -> Vec<FieldError> {
         self.0
     }
+    /// The same errors with every field path under `prefix` (`title` → `input.title`).
+    pub fn prefixed(self, prefix: &str) -> Self {
+        Self(self.0.into_iter().map(|e| FieldError { field: format!("{prefix}.{}", e.field), ..e }).collect())
+    }
     /// The violation reported for `field`, if any (the first one).
     pub fn get(&self, field: &str) -> Option<&Violation> {
         self.0.iter().find(|e| e.field == field).map(|e| &e.violation)
@@ -531,7 +535,16 @@ fn find_seq(chars: &[char], from: usize, seq: &[char]) -> Option<usize> {
 /// Parses `json` into an input type, turning what serde refuses into field errors: text that is
 /// not JSON is `malformed_json` on `$`, a value of the wrong type is `wrong_type` on its path
 /// (`location.latitude`, `skills[2]`). Every SDK parses through here, so they agree to the letter.
+///
+/// Every input is a JSON object: any other top-level value is `wrong_type` (`object`) on `$` — serde
+/// would otherwise read an array positionally into a struct.
 pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ValidationErrors> {
+    if !json.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(json) {
+            Ok(_) => ValidationErrors::single("$", Violation::WrongType { expected: "object".into() }),
+            Err(_) => ValidationErrors::single("$", Violation::MalformedJson),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(json);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     if parsed.is_ok() && de.end().is_err() {
@@ -556,13 +569,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Valid
 fn expected_type(message: &str) -> String {
     let expected = message.split_once("expected ").map_or("", |(_, rest)| rest);
     let expected = expected.split(" at line ").next().unwrap_or("");
+    // Most specific first: "struct …" must not read as "str".
     let names: [(&[&str], &str); 6] = [
+        (&["map", "struct", "object"], "object"),
+        (&["sequence", "array", "tuple"], "array"),
         (&["i64", "u64", "i32", "u32", "u8", "u16", "integer"], "integer"),
         (&["decimal", "f64", "f32", "number"], "number"),
         (&["string", "str", "char"], "string"),
         (&["bool"], "boolean"),
-        (&["sequence", "array", "tuple"], "array"),
-        (&["map", "struct", "object"], "object"),
     ];
     let lower = expected.to_lowercase();
     for (needles, name) in names {

@@ -2,7 +2,7 @@
 
 use crate::actor::Actor;
 use crate::homeheroes::commands::{
-    CreateServiceRequest, RequestCommand, UpdateCivilianProfile, UpdateHeroProfile, UpdateProfile,
+    CreateServiceRequest, RequestCommand, RequestOp, UpdateCivilianProfile, UpdateHeroProfile, UpdateProfile,
 };
 use crate::id::ClientId;
 use crate::service::{Command, RecordSlot, RunError, Runner};
@@ -45,12 +45,17 @@ impl Action {
 
     /// The same checks the server runs first, against `now`: every field error at once.
     pub fn validate(&self, now: Timestamp) -> Result<(), ValidationErrors> {
+        // Field paths are the action's JSON paths: `input.title`, `interest.phone`, `score`.
+        let input = |e: ValidationErrors| e.prefixed("input");
         match self {
-            Action::UpdateProfile(c) => c.input.validate().map(drop),
-            Action::UpdateCivilianProfile(c) => c.input.validate().map(drop),
-            Action::UpdateHeroProfile(c) => c.input.validate().map(drop),
-            Action::CreateServiceRequest(c) => c.input.validate(now).map(drop),
-            Action::ServiceRequest(c) => c.op.validate().map(drop),
+            Action::UpdateProfile(c) => c.input.validate().map(drop).map_err(input),
+            Action::UpdateCivilianProfile(c) => c.input.validate().map(drop).map_err(input),
+            Action::UpdateHeroProfile(c) => c.input.validate().map(drop).map_err(input),
+            Action::CreateServiceRequest(c) => c.input.validate(now).map(drop).map_err(input),
+            Action::ServiceRequest(c) => c.op.validate().map(drop).map_err(|e| match &c.op {
+                RequestOp::ExpressInterest { .. } => e.prefixed("interest"),
+                _ => e,
+            }),
         }
     }
 
