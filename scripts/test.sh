@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: lints, every crate's tests (the conformance suite on a real SQLite file AND a
-# real Postgres), doc tests, and the quickstart on both stores. Works on a fresh machine: it finds or
-# starts Postgres itself and fails — never skips — when it cannot.
+# real Postgres), doc tests, the SDKs (the npm package under Node and tsc, the UniFFI bindings under
+# Python and Kotlin/JVM, each replaying the golden vectors), and the quickstart on both stores. Works on
+# a fresh machine: it installs the SDK toolchain (scripts/sdk-tools.sh), finds or starts Postgres
+# itself, and fails — never skips — when it cannot.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,8 +35,19 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests (core, SQLite store, Postgres store, examples, doc tests)"
 log=$(mktemp)
 cargo test --workspace 2>&1 | tee "$log"
-passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s += $1} END {print s + 0}')
-failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s += $1} END {print s + 0}')
+
+echo "== SDK: the npm package (wasm32; wasm-bindgen tests, Node tests of the built package, tsc)"
+bash scripts/wasm.sh 2>&1 | tee -a "$log"
+echo "== SDK: UniFFI bindings (Python unittest, Kotlin on the JVM, Swift generated)"
+bash scripts/mobile.sh 2>&1 | tee -a "$log"
+
+# Every runner's count: cargo's `test result:` lines, node's `# pass`/`# fail`, and `x: N passed, N failed`.
+# `count RE` sums the last number of every match of RE.
+count() { grep -Eo "$1" "$log" | sed -E 's/^.*[^0-9]([0-9]+)[^0-9]*$/\1/' | awk '{s += $1} END {print s + 0}'; }
+passed=$(( $(count '^test result: [a-zA-Z]+\. [0-9]+ passed') + $(count '^# pass [0-9]+') + $(count '^[a-z]+: [0-9]+ passed') ))
+failed=$(( $(count '^test result: [^;]*; [0-9]+ failed') + $(count '^# fail [0-9]+') + $(count '^[a-z]+: [0-9]+ passed, [0-9]+ failed') ))
+echo "== golden vectors, per language"
+grep -Eh 'vectors: [a-z]+\.json [0-9]+ passed' "$log" | sed -E 's/^.*(vectors:)/\1/' | sort -u
 rm -f "$log"
 
 echo "== docs build without warnings"
