@@ -3,6 +3,44 @@
 //!
 //! The wire form of one error is flat and stable:
 //! `{"field":"title","code":"too_short","min":5}`.
+//!
+//! # Text rules
+//!
+//! Every piece of user text goes through [`clean_single_line`] or [`clean_multiline`] and is then
+//! bounded by a [`TextRule`]. The rule is *a person must see `min_chars` characters*, and nothing
+//! invisible reaches storage unnoticed:
+//!
+//! - **Bidirectional embeddings, overrides and isolates** (U+202A–U+202E, U+2066–U+2069) are
+//!   refused with `bidi_control`: an override can make text read differently from what it holds
+//!   (Trojan Source, CVE-2021-42574). They are never silently dropped by validation, so the person
+//!   is told; the cleaning functions themselves also remove them, as defence in depth.
+//! - **Other invisible characters are removed** by the cleaning, like control characters: every
+//!   format character (general category `Cf`: U+200B ZERO WIDTH SPACE, U+FEFF BOM, U+00AD SOFT
+//!   HYPHEN, U+180E, U+2060 WORD JOINER, the bidi marks U+200E, U+200F and U+061C, tag characters, …)
+//!   and the other default-ignorable code points that render as nothing (the Hangul fillers
+//!   U+115F, U+1160, U+3164, U+FFA0 and the unassigned default-ignorables). Kept: the prepended
+//!   concatenation marks (U+0600–U+0605, U+06DD, …), which are `Cf` but visible. A consequence:
+//!   emoji tag sequences (the flag of Scotland) fall back to their base emoji (a black flag).
+//! - **ZWJ (U+200D) and ZWNJ (U+200C)** are kept only between two visible characters (`👨‍👩‍👧`,
+//!   Persian and Indic words need them); leading, trailing, next to white space or repeated, they are
+//!   removed (a run keeps its first joiner).
+//! - **Combining marks** (general category `M`) with no base — at the start, after white space or
+//!   after a removed character — are removed. Marks on a base stay (NFC composes most of them).
+//!   Variation selectors, U+034F COMBINING GRAPHEME JOINER, the Mongolian free variation selectors
+//!   and U+17B4/U+17B5 are invisible marks: kept on a base, removed otherwise.
+//!
+//! Lengths are then counted on the cleaned text, which is what is stored:
+//!
+//! - `min_chars` against [`visible_len`]: Unicode scalar values less the kept joiners and invisible
+//!   marks (white space between words counts);
+//! - `max_chars` against [`char_len`]: every Unicode scalar value stored, joiners included, so that a
+//!   database `CHECK (char_length(x) BETWEEN min AND max)` (Postgres `char_length`, SQLite
+//!   `length`) always holds for a value that passed; `visible_len <= char_len`, so the lower bound
+//!   holds as well.
+//!
+//! Text that is blank (only white space and control characters) is `required`; any other text
+//! that shows fewer than `min_chars` characters once cleaned — five zero-width spaces, five bare
+//! accents, markup alone — is `too_short`.
 
 use crate::money::Currency;
 use rust_decimal::Decimal;
@@ -18,16 +56,20 @@ use unicode_normalization::UnicodeNormalization;
 pub enum Violation {
     /// Missing or empty after cleaning.
     Required,
-    /// Fewer characters (Unicode scalar values, after cleaning) than `min`.
+    /// Fewer visible characters (after cleaning: Unicode scalar values less kept joiners and
+    /// invisible marks, see the [module docs](self)) than `min`.
     TooShort {
         /// Least characters allowed.
         min: u32,
     },
-    /// More characters than `max`.
+    /// More characters (Unicode scalar values of the cleaned text, as stored) than `max`.
     TooLong {
         /// Most characters allowed.
         max: u32,
     },
+    /// Holds a bidirectional embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), which
+    /// can disguise what the text says.
+    BidiControl,
     /// Fewer items than `min`.
     TooFew {
         /// Least items allowed.
@@ -108,6 +150,7 @@ impl Violation {
             Violation::Required => "required",
             Violation::TooShort { .. } => "too_short",
             Violation::TooLong { .. } => "too_long",
+            Violation::BidiControl => "bidi_control",
             Violation::TooFew { .. } => "too_few",
             Violation::TooMany { .. } => "too_many",
             Violation::OutOfRange { .. } => "out_of_range",
@@ -135,6 +178,7 @@ impl fmt::Display for Violation {
             Violation::Required => f.write_str("is required"),
             Violation::TooShort { min } => write!(f, "must be at least {min} characters"),
             Violation::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Violation::BidiControl => f.write_str("must not contain bidirectional control characters"),
             Violation::TooFew { min } => write!(f, "must have at least {min} items"),
             Violation::TooMany { max } => write!(f, "must have at most {max} items"),
             Violation::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
@@ -229,9 +273,9 @@ pub struct Validator {
 /// How a piece of user text is cleaned and bounded.
 #[derive(Debug, Clone, Copy)]
 pub struct TextRule {
-    /// Least characters after cleaning (0: optional when empty is allowed by `required: false`).
+    /// Least visible characters after cleaning ([`visible_len`]).
     pub min_chars: u32,
-    /// Most characters after cleaning.
+    /// Most characters after cleaning, as stored ([`char_len`]).
     pub max_chars: u32,
     /// Whether line breaks survive (descriptions) or fold into spaces (titles, names).
     pub multiline: bool,
@@ -292,15 +336,11 @@ impl Validator {
         }
     }
 
-    /// An optional text field: absent or empty after cleaning gives `Some(None)`; invalid gives `None`.
+    /// An optional text field: absent or blank gives `Some(None)`; invalid gives `None`.
     pub fn optional_text(&mut self, field: &str, raw: Option<&str>, rule: TextRule) -> Option<Option<String>> {
         let Some(raw) = raw else { return Some(None) };
-        match check_text(raw, TextRule { min_chars: 0, ..rule }) {
+        match check_text(raw, rule) {
             Ok(t) if t.is_empty() => Some(None),
-            Ok(t) if char_len(&t) < rule.min_chars as usize => {
-                self.push(field, Violation::TooShort { min: rule.min_chars });
-                None
-            }
             Ok(t) => Some(Some(t)),
             Err(v) => {
                 self.push(field, v);
@@ -382,36 +422,171 @@ impl Validator {
 /// which bounds the cost of cleaning (a denial-of-service guard, not a business rule).
 pub const RAW_TEXT_MAX_BYTES: usize = 64 * 1024;
 
-/// Length in Unicode scalar values (what Postgres `char_length` and SQLite `length` count).
+/// Length in Unicode scalar values (what Postgres `char_length` and SQLite `length` count): what
+/// `max_chars` bounds.
 pub fn char_len(s: &str) -> usize {
     s.chars().count()
+}
+
+/// Length in characters a person sees, of *cleaned* text: Unicode scalar values less ZWJ, ZWNJ and
+/// the invisible marks (variation selectors, …) that cleaning keeps, and less anything cleaning
+/// would remove. White space counts. What `min_chars` bounds (see the [module docs](self)).
+pub fn visible_len(s: &str) -> usize {
+    s.chars().filter(|&c| !matches!(kind(c), Kind::Joiner | Kind::InvisibleMark | Kind::Removed)).count()
+}
+
+/// The bidirectional embeddings, overrides and isolates, which text is refused for holding
+/// (`bidi_control`). The bidi *marks* (U+200E, U+200F, U+061C) only steer neutral characters and
+/// are removed by the cleaning instead.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Blank text: what `required` means (absent, empty, white space and control characters only).
+fn is_blank(raw: &str) -> bool {
+    raw.chars().all(|c| c.is_whitespace() || c.is_control())
 }
 
 fn check_text(raw: &str, rule: TextRule) -> Result<String, Violation> {
     if raw.len() > RAW_TEXT_MAX_BYTES {
         return Err(Violation::TooLong { max: rule.max_chars });
     }
+    if raw.chars().any(is_bidi_control) {
+        return Err(Violation::BidiControl);
+    }
     let cleaned = if rule.multiline { clean_multiline(raw) } else { clean_single_line(raw) };
-    let n = char_len(&cleaned);
-    if n > 0 && n < rule.min_chars as usize {
+    // Blank text cleans to "", which the callers report as `required` (or treat as absent).
+    if !is_blank(raw) && visible_len(&cleaned) < rule.min_chars as usize {
         return Err(Violation::TooShort { min: rule.min_chars });
     }
-    if n > rule.max_chars as usize {
+    if char_len(&cleaned) > rule.max_chars as usize {
         return Err(Violation::TooLong { max: rule.max_chars });
     }
     Ok(cleaned)
 }
 
+/// How cleaning treats one character (control characters aside, see [`drop_invisible`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// White space: kept and counted; carries no mark.
+    Space,
+    /// A visible character that starts a cluster (letter, digit, punctuation, symbol, …).
+    Base,
+    /// A combining mark (general category `M`): kept and counted on a base, removed otherwise.
+    Mark,
+    /// An invisible mark (variation selectors, CGJ, …): kept on a base, removed otherwise; not counted.
+    InvisibleMark,
+    /// ZWJ or ZWNJ: kept once between two visible characters; not counted.
+    Joiner,
+    /// Removed: format characters (bidi controls included) and other invisible default-ignorables.
+    Removed,
+}
+
+fn kind(c: char) -> Kind {
+    use unicode_properties::{GeneralCategory as Gc, UnicodeGeneralCategory};
+    match c {
+        '\u{200C}' | '\u{200D}' => Kind::Joiner,
+        // Default-ignorable marks: CGJ, Khmer inherent vowels, Mongolian FVS, variation selectors.
+        '\u{034F}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{180B}'..='\u{180D}'
+        | '\u{180F}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0100}'..='\u{E01EF}' => Kind::InvisibleMark,
+        // Default-ignorable letters that render as nothing (Hangul fillers), the unassigned
+        // default-ignorables (and the tag characters, which are `Cf` anyway).
+        '\u{115F}'
+        | '\u{1160}'
+        | '\u{3164}'
+        | '\u{FFA0}'
+        | '\u{2065}'
+        | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{E0000}'..='\u{E0FFF}' => Kind::Removed,
+        // Prepended concatenation marks: `Cf`, yet drawn (the Arabic number sign spans the digits).
+        '\u{0600}'..='\u{0605}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'
+        | '\u{0891}'
+        | '\u{08E2}'
+        | '\u{110BD}'
+        | '\u{110CD}' => Kind::Base,
+        _ if c.is_whitespace() => Kind::Space,
+        _ => match c.general_category() {
+            Gc::Format => Kind::Removed,
+            Gc::NonspacingMark | Gc::SpacingMark | Gc::EnclosingMark => Kind::Mark,
+            _ => Kind::Base,
+        },
+    }
+}
+
+/// The context-sensitive part of cleaning (the [module docs](self) give the rule): removes control
+/// characters (single-line: each becomes a space; multi-line: newline and tab stay), format and
+/// other invisible characters, combining marks with no base, and ZWJ/ZWNJ that do not stand between
+/// two visible characters. A removed character leaves no base behind: a mark after it is bare.
+///
+/// Never joins a base to a mark or two marks that were apart, so NFC text stays NFC.
+fn drop_invisible(text: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The last kept character belongs to a visible cluster (a base and its marks).
+    let mut on_base = false;
+    // A joiner after a visible cluster, kept when a visible character follows it.
+    let mut joiner: Option<char> = None;
+    for c in text.chars() {
+        let k = match c {
+            '\n' | '\t' if multiline => Kind::Space,
+            _ if c.is_control() && multiline => Kind::Removed,
+            _ if c.is_control() => {
+                joiner = None;
+                on_base = false;
+                out.push(' ');
+                continue;
+            }
+            _ => kind(c),
+        };
+        match k {
+            Kind::Space => {
+                joiner = None;
+                on_base = false;
+                out.push(c);
+            }
+            Kind::Base => {
+                out.extend(joiner.take());
+                on_base = true;
+                out.push(c);
+            }
+            Kind::Mark if on_base => {
+                out.extend(joiner.take());
+                out.push(c);
+            }
+            // An invisible mark belongs right after its cluster, not after a pending joiner.
+            Kind::InvisibleMark if on_base && joiner.is_none() => out.push(c),
+            Kind::Joiner if on_base && joiner.is_none() => joiner = Some(c),
+            // Bare marks and repeated joiners are dropped and change nothing else.
+            Kind::Mark | Kind::InvisibleMark | Kind::Joiner => {}
+            Kind::Removed => {
+                joiner = None;
+                on_base = false;
+            }
+        }
+    }
+    out
+}
+
 /// Cleans multi-line user text: NFC normalisation, CRLF → LF, markup removed ([`strip_markup`]),
-/// control characters other than newline and tab removed, trailing spaces on lines and the whole text
+/// control characters other than newline and tab removed, invisible characters and bare combining
+/// marks removed (the [module docs](self) give the rule), trailing spaces on lines and the whole text
 /// trimmed, runs of more than two blank lines folded.
 pub fn clean_multiline(raw: &str) -> String {
     // Order matters: NFC first (a canonical singleton such as U+212A KELVIN SIGN becomes an ASCII
-    // letter), control characters out before markup (`<\u{1}b>` must not become `<b>`), NFC again
-    // after (removing a tag can leave a base letter next to its combining mark).
+    // letter), control and invisible characters out before markup (`<\u{1}b>` and `<\u{200B}b>`
+    // must not become `<b>`), NFC again after (removing a tag can leave a base letter next to its
+    // combining mark), invisible characters again last (removing a tag can leave a joiner or a mark
+    // with nothing visible beside it).
     let text = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let text: String = text.nfc().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect();
-    let text: String = strip_markup(&text).nfc().collect();
+    let text = drop_invisible(&text.nfc().collect::<String>(), true);
+    let text = drop_invisible(&strip_markup(&text).nfc().collect::<String>(), true);
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.split('\n') {
@@ -433,8 +608,8 @@ pub fn clean_multiline(raw: &str) -> String {
 /// Cleans single-line user text: like [`clean_multiline`], then every run of white space (line breaks
 /// included) becomes one space.
 pub fn clean_single_line(raw: &str) -> String {
-    let text: String = raw.nfc().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let text: String = strip_markup(&text).nfc().collect();
+    let text = drop_invisible(&raw.nfc().collect::<String>(), false);
+    let text = drop_invisible(&strip_markup(&text).nfc().collect::<String>(), false);
     let mut out = String::with_capacity(text.len());
     for word in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
@@ -593,6 +768,7 @@ mod tests {
     use proptest::prelude::*;
 
     const TITLE: TextRule = TextRule { min_chars: 5, max_chars: 100, multiline: false };
+    const DESCRIPTION: TextRule = TextRule { min_chars: 10, max_chars: 1000, multiline: true };
 
     #[test]
     fn text_lengths_count_characters_not_bytes() {
@@ -633,7 +809,169 @@ mod tests {
         assert_eq!(e.to_string(), "invalid input: `title` must be at least 5 characters");
     }
 
+    fn errors_json(v: Validator) -> serde_json::Value {
+        serde_json::to_value(v.finish(|| Some(())).unwrap_err()).unwrap()
+    }
+
+    #[test]
+    fn invisible_only_text_is_too_short_and_bidi_controls_are_refused() {
+        let mut v = Validator::new();
+        assert_eq!(v.text("title", Some(&"\u{200B}".repeat(5)), TITLE), None);
+        assert_eq!(v.text("title", Some(&"\u{301}".repeat(5)), TITLE), None);
+        assert_eq!(v.text("title", Some("Fix the \u{202E}knis"), TITLE), None);
+        assert_eq!(v.text("title", Some("\u{2066}Fix the sink\u{2069}"), TITLE), None);
+        assert_eq!(v.text("title", Some("\u{FEFF}\u{AD}\u{200D}\u{2060}\u{180E}\u{200C}"), TITLE), None);
+        // Blank text is still `required`.
+        assert_eq!(v.text("title", Some(" \n\t "), TITLE), None);
+        assert_eq!(
+            errors_json(v),
+            serde_json::json!([
+                {"field": "title", "code": "too_short", "min": 5},
+                {"field": "title", "code": "too_short", "min": 5},
+                {"field": "title", "code": "bidi_control"},
+                {"field": "title", "code": "bidi_control"},
+                {"field": "title", "code": "too_short", "min": 5},
+                {"field": "title", "code": "required"},
+            ])
+        );
+        let mut v = Validator::new();
+        assert_eq!(v.text("description", Some("Leaks\nunder the \u{202D}sink"), DESCRIPTION), None);
+        assert_eq!(v.optional_text("note", Some("\u{200B}\u{200B}"), TextRule { min_chars: 1, ..TITLE }), None);
+        assert_eq!(v.optional_text("note", Some("  "), TextRule { min_chars: 1, ..TITLE }), Some(None));
+        assert_eq!(
+            errors_json(v),
+            serde_json::json!([
+                {"field": "description", "code": "bidi_control"},
+                {"field": "note", "code": "too_short", "min": 1},
+            ])
+        );
+        let e = ValidationErrors::single("title", Violation::BidiControl);
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"[{"field":"title","code":"bidi_control"}]"#);
+        assert_eq!(
+            serde_json::from_str::<ValidationErrors>(r#"[{"field":"title","code":"bidi_control"}]"#).unwrap(),
+            e
+        );
+        assert_eq!(e.to_string(), "invalid input: `title` must not contain bidirectional control characters");
+    }
+
+    #[test]
+    fn invisible_characters_are_removed_from_the_cleaned_value() {
+        let mut v = Validator::new();
+        // An embedded zero-width space, a BOM at the start, a soft hyphen, bidi marks: removed.
+        assert_eq!(v.text("title", Some("Fix the\u{200B} sink"), TITLE).as_deref(), Some("Fix the sink"));
+        assert_eq!(v.text("title", Some("Fix\u{200B}the sink"), TITLE).as_deref(), Some("Fixthe sink"));
+        assert_eq!(v.text("title", Some("\u{FEFF}Fix the sink"), TITLE).as_deref(), Some("Fix the sink"));
+        assert_eq!(v.text("title", Some("Dish\u{AD}washer"), TITLE).as_deref(), Some("Dishwasher"));
+        assert_eq!(v.text("title", Some("abc\u{200E}de\u{200F}f\u{61C}"), TITLE).as_deref(), Some("abcdef"));
+        // ZWJ inside an emoji sequence and ZWNJ inside a Persian word are kept.
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(v.text("title", Some(&format!("{family} home")), TITLE), Some(format!("{family} home")));
+        let persian = "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}";
+        assert_eq!(v.text("title", Some(persian), TITLE).as_deref(), Some(persian));
+        let heart_on_fire = "\u{2764}\u{FE0F}\u{200D}\u{1F525}";
+        assert_eq!(clean_single_line(heart_on_fire), heart_on_fire);
+        assert!(v.is_ok());
+        // Leading, trailing, repeated and space-adjacent joiners go.
+        assert_eq!(clean_single_line("\u{200D}ab\u{200D}\u{200D}\u{200C}cd \u{200D}e\u{200C}"), "ab\u{200D}cd e");
+        assert_eq!(clean_multiline("ab\u{200D}\ncd\u{200C}\n"), "ab\ncd");
+        // Bare marks go (at the start, after white space, after a removed character); marks on a base stay.
+        assert_eq!(clean_single_line("\u{301}abc \u{301}\u{308}de"), "abc de");
+        assert_eq!(clean_single_line("e\u{200B}\u{301}x"), "ex");
+        assert_eq!(clean_multiline("e\u{1}\u{301}x"), "ex");
+        assert_eq!(clean_single_line("e\u{301}\u{323}x"), "\u{1EB9}\u{301}x");
+        assert_eq!(clean_single_line("\u{FE0F}x\u{FE0F}"), "x\u{FE0F}");
+        // A zero-width character cannot smuggle markup past the stripper.
+        assert_eq!(clean_single_line("<\u{200B}script>alert(1)</script>ok"), "ok");
+        assert_eq!(clean_single_line("<b>\u{301}</b>ok"), "ok");
+        // Prepended concatenation marks are `Cf` but visible: kept.
+        assert_eq!(clean_single_line("\u{600}\u{661}\u{662}"), "\u{600}\u{661}\u{662}");
+    }
+
+    #[test]
+    fn joiners_count_toward_max_but_not_min() {
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!((visible_len(family), char_len(family)), (3, 5));
+        assert_eq!(visible_len("\u{2764}\u{FE0F}"), 1);
+        let rule = TextRule { min_chars: 4, max_chars: 5, multiline: false };
+        let mut v = Validator::new();
+        // Four visible characters and three joiners: shows 4, stores 7.
+        assert_eq!(v.text("a", Some("a\u{200D}b\u{200D}c\u{200D}d"), rule), None);
+        // Three visible: too short whatever the joiners.
+        assert_eq!(v.text("b", Some("a\u{200D}b\u{200D}c"), rule), None);
+        assert_eq!(v.text("c", Some("ab\u{200D}cd"), rule).as_deref(), Some("ab\u{200D}cd"));
+        assert_eq!(
+            errors_json(v),
+            serde_json::json!([
+                {"field": "a", "code": "too_long", "max": 5},
+                {"field": "b", "code": "too_short", "min": 4},
+            ])
+        );
+    }
+
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let pieces = prop_oneof![
+            Just('\u{200B}'),
+            Just('\u{202E}'),
+            Just('\u{FEFF}'),
+            Just('\u{0301}'),
+            Just('\n'),
+            Just('\u{200D}'),
+            Just('\u{200C}'),
+            Just('\u{FE0F}'),
+            Just('\u{AD}'),
+            Just(' '),
+            Just('<'),
+            Just('>'),
+            Just('e'),
+            Just('b'),
+            Just('\u{1F469}'),
+            prop::char::range('a', 'z'),
+        ];
+        prop::collection::vec(pieces, 0..40).prop_map(|cs| cs.into_iter().collect())
+    }
+
     proptest! {
+        #[test]
+        fn invisible_characters_never_survive_cleaning(s in tricky_text(), multiline in any::<bool>()) {
+            let rule = TextRule { min_chars: 3, max_chars: 8, multiline };
+            let cleaned = if multiline { clean_multiline(&s) } else { clean_single_line(&s) };
+            for c in cleaned.chars() {
+                prop_assert!(!is_bidi_control(c) && c != '\u{200B}' && c != '\u{FEFF}', "{:?} in {:?}", c, cleaned);
+                prop_assert!(kind(c) != Kind::Removed, "{:?} in {:?}", c, cleaned);
+            }
+            let first = cleaned.chars().next().map(kind);
+            prop_assert!(!matches!(first, Some(Kind::Mark | Kind::InvisibleMark | Kind::Joiner)), "{:?}", cleaned);
+            let kinds: Vec<Kind> = cleaned.chars().map(kind).collect();
+            for (i, w) in kinds.windows(2).enumerate() {
+                // A mark never follows white space; a joiner stands between two visible characters.
+                prop_assert!(!(w[0] == Kind::Space && matches!(w[1], Kind::Mark | Kind::InvisibleMark)), "{:?}", cleaned);
+                if w[1] == Kind::Joiner {
+                    prop_assert!(matches!(w[0], Kind::Base | Kind::Mark | Kind::InvisibleMark), "{:?}", cleaned);
+                    prop_assert!(matches!(kinds.get(i + 2), Some(Kind::Base | Kind::Mark)), "{:?}", cleaned);
+                }
+            }
+            let again = if multiline { clean_multiline(&cleaned) } else { clean_single_line(&cleaned) };
+            prop_assert_eq!(&again, &cleaned);
+            prop_assert_eq!(cleaned.nfc().collect::<String>(), cleaned.clone());
+            let has_bidi = s.chars().any(is_bidi_control);
+            match check_text(&s, rule) {
+                Ok(t) => {
+                    prop_assert_eq!(&t, &cleaned);
+                    prop_assert!(t.is_empty() || visible_len(&t) >= 3, "{:?}", t);
+                    prop_assert!(char_len(&t) <= 8, "{:?}", t);
+                    prop_assert!(!has_bidi);
+                }
+                Err(Violation::BidiControl) => prop_assert!(has_bidi),
+                Err(Violation::TooShort { min: 3 }) => {
+                    prop_assert!(!has_bidi && visible_len(&cleaned) < 3 && !is_blank(&s));
+                }
+                Err(Violation::TooLong { max: 8 }) => {
+                    prop_assert!(!has_bidi && visible_len(&cleaned) >= 3 && char_len(&cleaned) > 8);
+                }
+                Err(other) => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+
         #[test]
         fn cleaned_text_never_contains_markup(s in "(<|>|/|!|-|\"|'|[a-zA-Z]|script| |\n|é){0,60}") {
             let out = strip_markup(&s);
@@ -646,11 +984,18 @@ mod tests {
         }
 
         #[test]
-        fn cleaning_is_idempotent(s in "\\PC{0,80}") {
+        fn cleaning_is_idempotent(
+            s in prop_oneof!["\\PC{0,80}", prop::collection::vec(any::<char>(), 0..80).prop_map(String::from_iter)]
+        ) {
             let once = clean_multiline(&s);
             prop_assert_eq!(clean_multiline(&once), once.clone());
             let line = clean_single_line(&s);
             prop_assert_eq!(clean_single_line(&line), line.clone());
+            // Whatever the input, nothing cleaning removes is left, and the result stays NFC.
+            for text in [&once, &line] {
+                prop_assert!(text.chars().all(|c| kind(c) != Kind::Removed && !is_bidi_control(c)), "{:?}", text);
+                prop_assert_eq!(text.nfc().collect::<String>(), text.clone());
+            }
         }
     }
 }
