@@ -14,9 +14,11 @@ pub mod amenities;
 pub mod authz;
 pub mod canteen;
 pub mod client;
+pub mod domains;
 pub mod error;
 pub mod homeheroes;
 pub mod id;
+pub mod kernel;
 pub mod khedma;
 pub mod ledger;
 pub mod machine;
@@ -24,8 +26,10 @@ pub mod money;
 pub mod offline;
 pub mod payments;
 pub mod rooms;
-pub mod service;
-pub mod store;
+/// Commands and the runner (the kernel's [`kernel::command`], under its historical path).
+pub use kernel::command as service;
+/// The storage contract (the kernel's [`kernel::store`], under its historical path).
+pub use kernel::store;
 pub mod time;
 pub mod validate;
 

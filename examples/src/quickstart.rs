@@ -6,7 +6,7 @@ use hearth_core::homeheroes::input::{
 use hearth_core::homeheroes::model::ProfileRole;
 use hearth_core::homeheroes::{HomeHeroes, PendingQuery};
 use hearth_core::id::UserId;
-use hearth_core::store::{Entity, HomeHeroesStore};
+use hearth_core::store::{Entity, Store};
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::{Actor, Clock, Error, Role};
 use rust_decimal::Decimal;
@@ -50,7 +50,7 @@ fn request_input(scheduled: &str) -> ServiceRequestInput {
 }
 
 /// Runs the whole HomeHeroes story on `store`; errors only on a broken store or a broken rule.
-pub async fn run<S: HomeHeroesStore + Clone + 'static>(store: S, store_name: &str) -> Result<(), Error> {
+pub async fn run<S: Store + Clone + 'static>(store: S, store_name: &str) -> Result<(), Error> {
     let clock = Arc::new(SystemClock);
     let hh = HomeHeroes::new(store, clock.clone(), Arc::new(RandomIds));
     println!("hearth quickstart — HomeHeroes on {store_name}\n");

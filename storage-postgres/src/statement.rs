@@ -1,445 +1,376 @@
 //! The one-statement commit: a whole change set as a single SQL statement of data-modifying CTEs,
 //! sent in autocommit — atomic by itself, one round trip whatever the change set holds.
 //!
-//! Inserts fail on their unique keys; versioned updates, balance and counter deltas are checked by
-//! `hearth_assert` in the final `SELECT` (a stale version or an inactive account aborts the whole
-//! statement); CHECK constraints guard the counters. Errors map back onto the store contract by table
-//! and constraint name. A change set that writes one row twice (data-modifying CTEs cannot see each
-//! other's effects) is left to the transaction path.
+//! Every write is one of the kernel's three generic shapes, executed from the entity's declaration:
+//! inserts (`Write::Row` at `Expect::Absent`, `Write::Append`; several rows of one table and column
+//! list share one `INSERT`) fail on their unique keys; versioned updates and guarded deltas are
+//! checked by `hearth_assert` in the final `SELECT` (a stale version, or a delta whose row is gone or
+//! fails its `require`, aborts the whole statement); the tables' CHECK constraints guard the
+//! counters. Errors map back onto the store contract by table and constraint name
+//! ([`crate::error::map_commit_err`]).
+//!
+//! A change set that writes one row twice (data-modifying CTEs cannot see each other's effects) takes
+//! the transaction path instead: the same statements, one per write, in order, in one transaction.
 
-use crate::codec::*;
-use hearth_core::ledger::model::{AccountId, Balance, Transfer};
-use hearth_core::store::{ChangeSet, EntityKind, Expect, StoreError, StoreResult, Write};
+use crate::codec::{ident, version_i64, Param, Sql};
+use crate::error::{map_commit_err, map_err, DELTA_GUARD, VERSION_GUARD};
+use hearth_core::kernel::store::{ChangeSet, Expect, Write};
+use hearth_core::kernel::value::{Row, Value};
+use hearth_core::kernel::{EntityKind, StoreError, StoreResult};
 use sqlx::postgres::PgPool;
 use std::collections::HashSet;
+use uuid::Uuid;
 
-/// The table, entity kind, columns (primary key first) and expectation of an entity write.
-pub(crate) type EntityWrite = (&'static str, EntityKind, Vec<(&'static str, PgValue)>, Expect);
-
-/// The row-shaped writes; `None` for the others (deltas, appends, upserts).
-pub(crate) fn entity_write(w: &Write) -> Option<StoreResult<EntityWrite>> {
-    let ok = |t: &'static str, k: EntityKind, c: Vec<(&'static str, PgValue)>, e: &Expect| Some(Ok((t, k, c, *e)));
-    match w {
-        Write::Profile { value, expect } => ok("profiles", EntityKind::Profile, profile_cols(value), expect),
-        Write::CivilianProfile { value, expect } => {
-            ok("civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), expect)
-        }
-        Write::HeroProfile { value, expect } => {
-            Some(hero_cols(value).map(|c| ("hero_profiles", EntityKind::HeroProfile, c, *expect)))
-        }
-        Write::ServiceRequest { value, expect } => {
-            ok("service_requests", EntityKind::ServiceRequest, request_cols(value), expect)
-        }
-        Write::JobInterest { value, expect } => {
-            ok("job_interest", EntityKind::JobInterest, interest_cols(value), expect)
-        }
-        Write::LedgerAccount { value, expect } => {
-            ok("ledger_accounts", EntityKind::LedgerAccount, account_cols(value), expect)
-        }
-        Write::PaymentIntent { value, expect } => {
-            ok("payment_intents", EntityKind::PaymentIntent, intent_cols(value), expect)
-        }
-        Write::Amenity { value, expect } => {
-            Some(amenity_cols(value).map(|c| ("amenities", EntityKind::Amenity, c, *expect)))
-        }
-        Write::Slot { value, expect } => {
-            Some(slot_cols(value).map(|c| ("amenity_slots", EntityKind::AmenitySlot, c, *expect)))
-        }
-        Write::AmenityBooking { value, expect } => {
-            ok("amenity_bookings", EntityKind::AmenityBooking, amenity_booking_cols(value), expect)
-        }
-        Write::MenuItem { value, expect } => {
-            ok("canteen_menu_items", EntityKind::MenuItem, menu_item_cols(value), expect)
-        }
-        Write::Order { value, expect } => {
-            Some(order_cols(value).map(|c| ("canteen_orders", EntityKind::Order, c, *expect)))
-        }
-        Write::Room { value, expect } => Some(room_cols(value).map(|c| ("rooms", EntityKind::Room, c, *expect))),
-        Write::BedReservation { value, expect } => {
-            ok("bed_reservations", EntityKind::BedReservation, reservation_cols(value), expect)
-        }
-        Write::JobRequest { value, expect } => {
-            ok("khedma_requests", EntityKind::JobRequest, job_request_cols(value), expect)
-        }
-        Write::Quote { value, expect } => ok("khedma_quotes", EntityKind::Quote, quote_cols(value), expect),
-        Write::Booking { value, expect } => ok("khedma_bookings", EntityKind::Booking, booking_cols(value), expect),
-        Write::AccountDelta { .. }
-        | Write::SlotDelta { .. }
-        | Write::RoomDelta { .. }
-        | Write::Transfer(_)
-        | Write::PaymentConfirmation(_)
-        | Write::ResidentRoom { .. } => None,
+/// Commits `changes`: as one statement, or in a transaction when they write one row twice.
+pub(crate) async fn commit(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
     }
-}
-
-/// The entity a table holds (for `AlreadyExists` and conflicts reported by the database).
-pub(crate) fn kind_of_table(table: &str) -> EntityKind {
-    match table {
-        "profiles" => EntityKind::Profile,
-        "civilian_profiles" => EntityKind::CivilianProfile,
-        "hero_profiles" => EntityKind::HeroProfile,
-        "service_requests" => EntityKind::ServiceRequest,
-        "job_interest" => EntityKind::JobInterest,
-        "ledger_accounts" => EntityKind::LedgerAccount,
-        "payment_intents" | "payment_confirmations" => EntityKind::PaymentIntent,
-        "amenities" => EntityKind::Amenity,
-        "amenity_slots" => EntityKind::AmenitySlot,
-        "amenity_bookings" => EntityKind::AmenityBooking,
-        "canteen_menu_items" => EntityKind::MenuItem,
-        "canteen_orders" => EntityKind::Order,
-        "rooms" => EntityKind::Room,
-        "bed_reservations" => EntityKind::BedReservation,
-        "khedma_requests" => EntityKind::JobRequest,
-        "khedma_quotes" => EntityKind::Quote,
-        "khedma_bookings" => EntityKind::Booking,
-        _ => EntityKind::LedgerTransfer,
+    if writes_a_row_twice(&changes.writes) {
+        return commit_in_transaction(pool, changes).await;
     }
+    let mut s = Stmt::default();
+    plan_writes(&mut s, &changes.writes)?;
+    plan_records(&mut s, changes)?;
+    s.run(pool, changes.writes.first().map(Write::kind)).await
 }
 
-/// Constraints that guard counters: a breach means "decide again on fresh data".
-fn is_guard(constraint: &str) -> bool {
-    constraint.starts_with("ledger_accounts_")
-        || constraint == "amenity_slots_capacity"
-        || constraint == "rooms_reserved_within_beds"
+/// The transaction path: each write its own statement, in order (so a later write sees an earlier
+/// one), then the kernel's records; any failure rolls everything back.
+async fn commit_in_transaction(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()> {
+    let mut tx = crate::begin(pool, None).await?;
+    for w in &changes.writes {
+        let mut s = Stmt::default();
+        plan_writes(&mut s, std::slice::from_ref(w))?;
+        s.run(&mut *tx, Some(w.kind())).await?;
+    }
+    let mut s = Stmt::default();
+    plan_records(&mut s, changes)?;
+    s.run(&mut *tx, changes.writes.first().map(Write::kind)).await?;
+    tx.commit().await.map_err(map_err)
 }
 
+/// True when two writes name the same row.
+fn writes_a_row_twice(writes: &[Write]) -> bool {
+    let mut seen: HashSet<(&'static str, Uuid)> = HashSet::new();
+    writes.iter().any(|w| !seen.insert((w.kind().decl().table, w.id())))
+}
+
+/// A statement being built: its CTEs, the checks of its final `SELECT`, and its parameters.
+#[derive(Default)]
 struct Stmt {
-    args: Vec<PgValue>,
+    sql: Sql,
     ctes: Vec<String>,
     asserts: Vec<String>,
 }
 
 impl Stmt {
-    fn p(&mut self, v: PgValue) -> String {
-        self.args.push(v);
-        format!("${}", self.args.len())
+    fn p(&mut self, v: &Value) -> StoreResult<String> {
+        self.sql.value(v)
     }
+    /// A fresh CTE name with `prefix`.
+    fn name(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.ctes.len())
+    }
+    /// Adds a CTE; returns its name.
     fn cte(&mut self, body: String) -> String {
-        let name = format!("w{}", self.ctes.len());
+        let name = self.name("w");
         self.ctes.push(format!("{name} AS ({body})"));
         name
     }
-    /// Adds a checked update: exactly one row must match, else the statement aborts with `guard`.
-    fn checked(&mut self, body: String, guard: String) {
+    /// Adds a checked update: exactly `rows` rows must change, else the statement aborts with `guard`.
+    fn checked(&mut self, body: String, rows: usize, guard: &str) -> StoreResult<()> {
+        let guard = literal(guard)?;
         let name = self.cte(format!("{body} RETURNING 1"));
-        self.asserts.push(format!("hearth_assert((SELECT count(*) FROM {name}) = 1, '{guard}')"));
+        self.asserts.push(format!("hearth_assert((SELECT count(*) FROM {name}) = {rows}, '{guard}')"));
+        Ok(())
     }
-    fn values(&mut self, rows: Vec<Vec<PgValue>>) -> String {
-        let rows: Vec<String> = rows
-            .into_iter()
-            .map(|row| {
-                let cells: Vec<String> = row.into_iter().map(|v| self.p(v)).collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect();
-        rows.join(", ")
+    /// `$1, $2, …`: one placeholder per value.
+    fn marks(&mut self, values: &[Value]) -> StoreResult<Vec<String>> {
+        values.iter().map(|v| self.p(v)).collect()
     }
-}
-
-fn transfer_row(t: &Transfer) -> StoreResult<Vec<PgValue>> {
-    let timeout = i32::try_from(t.timeout_secs).map_err(|_| StoreError::Backend { message: "timeout".into() })?;
-    Ok(vec![
-        PgValue::Uuid(t.id.as_uuid()),
-        PgValue::Uuid(t.debit_account_id.as_uuid()),
-        PgValue::Uuid(t.credit_account_id.as_uuid()),
-        PgValue::I64(t.amount),
-        PgValue::Text(t.currency.code().into()),
-        PgValue::Text(t.kind.as_str().into()),
-        PgValue::OptUuid(t.pending_id.map(|x| x.as_uuid())),
-        PgValue::I32(timeout),
-        PgValue::OptTs(t.expires_at.map(|e| e.as_datetime())),
-        PgValue::Bool(t.linked),
-        PgValue::Text(t.code.as_str().into()),
-        PgValue::OptText(t.reference.clone()),
-        PgValue::Text(t.result.as_str()),
-        PgValue::Text(t.actor.clone()),
-        PgValue::Ts(t.created_at.as_datetime()),
-    ])
-}
-
-/// Builds the statement, or `None` when the change set writes one row twice.
-fn build(changes: &ChangeSet) -> Option<StoreResult<Stmt>> {
-    let mut s = Stmt { args: Vec::new(), ctes: Vec::new(), asserts: Vec::new() };
-    let mut rows_written: HashSet<(&'static str, String)> = HashSet::new();
-    let mut transfers = Vec::new();
-    let mut deltas: Vec<(AccountId, Balance, bool)> = Vec::new();
-    for w in &changes.writes {
-        if let Some(ew) = entity_write(w) {
-            let (table, kind, cols, expect) = match ew {
-                Ok(x) => x,
-                Err(e) => return Some(Err(e)),
-            };
-            let key = cols.first().map(|(_, v)| format!("{v:?}")).unwrap_or_default();
-            if !rows_written.insert((table, key)) {
-                return None;
-            }
-            let next = match version_i64(expect.next_version()) {
-                Ok(v) => v,
-                Err(e) => return Some(Err(e)),
-            };
-            match expect {
-                Expect::Absent => {
-                    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-                    let mut row: Vec<PgValue> = cols.into_iter().map(|(_, v)| v).collect();
-                    row.push(PgValue::I64(next));
-                    let values = s.values(vec![row]);
-                    s.cte(format!("INSERT INTO {table} ({}, version) VALUES {values}", names.join(", ")));
-                }
-                Expect::Version(v) => {
-                    let mut iter = cols.into_iter();
-                    let (id_name, id_value) = iter.next()?;
-                    let sets: Vec<String> = iter.map(|(c, val)| format!("{c} = {}", s.p(val))).collect();
-                    let next = s.p(PgValue::I64(next));
-                    let id = s.p(id_value);
-                    let expected = match version_i64(v) {
-                        Ok(v) => s.p(PgValue::I64(v)),
-                        Err(e) => return Some(Err(e)),
-                    };
-                    s.checked(
-                        format!(
-                            "UPDATE {table} SET {}, version = {next} WHERE {id_name} = {id} AND version = {expected}",
-                            sets.join(", ")
-                        ),
-                        format!("version:{}", kind.as_str()),
-                    );
-                }
-            }
-            continue;
+    /// `($1, $2, …)`.
+    fn tuple(&mut self, values: &[Value]) -> StoreResult<String> {
+        Ok(format!("({})", self.marks(values)?.join(", ")))
+    }
+    /// Runs the statement (nothing when it is empty). `writing` names the entity a deadlock reports.
+    async fn run<'c, E: sqlx::PgExecutor<'c>>(mut self, e: E, writing: Option<EntityKind>) -> StoreResult<()> {
+        if self.ctes.is_empty() {
+            return Ok(());
         }
+        let check = if self.asserts.is_empty() { "1".to_owned() } else { self.asserts.join(" + ") };
+        self.sql.text = format!("WITH {} SELECT {check}", self.ctes.join(",\n"));
+        self.sql.query().execute(e).await.map(|_| ()).map_err(|err| map_commit_err(err, writing))
+    }
+}
+
+/// A guard name inside a SQL string literal: only the characters of kinds and names.
+fn literal(s: &str) -> StoreResult<&str> {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')) {
+        Ok(s)
+    } else {
+        Err(StoreError::Backend { message: format!("`{s}` cannot name a guard") })
+    }
+}
+
+/// Rows inserted into one table with one column list.
+struct Inserts<'a> {
+    kind: EntityKind,
+    columns: Vec<&'static str>,
+    rows: Vec<&'a Row>,
+}
+
+/// Deltas on one table with one set of added and required columns.
+struct Deltas {
+    kind: EntityKind,
+    add: Vec<&'static str>,
+    require: Vec<&'static str>,
+    /// Key, amounts (in `add` order), required values (in `require` order).
+    rows: Vec<(Uuid, Vec<i64>, Vec<Value>)>,
+}
+
+/// Plans the entity writes: updates in order, inserts grouped per table and column list, deltas
+/// grouped per table and column set.
+fn plan_writes(s: &mut Stmt, writes: &[Write]) -> StoreResult<()> {
+    let mut inserts: Vec<Inserts<'_>> = Vec::new();
+    let mut deltas: Vec<Deltas> = Vec::new();
+    for w in writes {
         match w {
-            Write::Transfer(t) => transfers.push(t),
-            Write::AccountDelta { account, delta, require_active } => {
-                if deltas.iter().any(|(a, _, _)| a == account) {
-                    return None;
+            Write::Row { kind, row, expect: Expect::Absent, .. } | Write::Append { kind, row, .. } => {
+                let columns: Vec<&'static str> = row.columns().iter().map(|(c, _)| *c).collect();
+                match inserts.iter_mut().find(|b| b.kind == *kind && b.columns == columns) {
+                    Some(b) => b.rows.push(row),
+                    None => inserts.push(Inserts { kind: *kind, columns, rows: vec![row] }),
                 }
-                deltas.push((*account, *delta, *require_active));
             }
-            Write::SlotDelta { slot, booked } => {
-                if !rows_written.insert(("amenity_slots", format!("{:?}", PgValue::Uuid(slot.as_uuid())))) {
-                    return None;
+            Write::Row { kind, id, row, expect: Expect::Version(v) } => update(s, *kind, *id, row, *v)?,
+            Write::Delta { kind, id, add, require } => {
+                let add_cols: Vec<&'static str> = add.iter().map(|(c, _)| *c).collect();
+                let req_cols: Vec<&'static str> = require.iter().map(|(c, _)| *c).collect();
+                let row =
+                    (*id, add.iter().map(|(_, n)| *n).collect(), require.iter().map(|(_, v)| v.clone()).collect());
+                match deltas.iter_mut().find(|g| g.kind == *kind && g.add == add_cols && g.require == req_cols) {
+                    Some(g) => g.rows.push(row),
+                    None => deltas.push(Deltas { kind: *kind, add: add_cols, require: req_cols, rows: vec![row] }),
                 }
-                let (d, id) = (s.p(PgValue::I32(*booked)), s.p(PgValue::Uuid(slot.as_uuid())));
-                s.checked(
-                    format!("UPDATE amenity_slots SET booked = booked + {d}, version = version + 1 WHERE id = {id}"),
-                    "exists:amenity_slot".into(),
-                );
             }
-            Write::RoomDelta { room, reserved } => {
-                if !rows_written.insert(("rooms", format!("{:?}", PgValue::Uuid(room.as_uuid())))) {
-                    return None;
-                }
-                let (d, id) = (s.p(PgValue::I32(*reserved)), s.p(PgValue::Uuid(room.as_uuid())));
-                s.checked(
-                    format!("UPDATE rooms SET reserved = reserved + {d}, version = version + 1 WHERE id = {id}"),
-                    "exists:room".into(),
-                );
+            other => {
+                return Err(StoreError::Backend { message: format!("write {other:?} has no postgres form") });
             }
-            Write::PaymentConfirmation(c) => {
-                let status =
-                    serde_json::to_value(c.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                let values = s.values(vec![vec![
-                    PgValue::Text(c.gateway.as_str().into()),
-                    PgValue::Text(c.provider_txn_id.clone()),
-                    PgValue::OptUuid(c.intent_id.map(|i| i.as_uuid())),
-                    PgValue::I64(c.amount_minor),
-                    PgValue::OptText(c.currency.map(|c| c.code().to_owned())),
-                    PgValue::Text(status),
-                    PgValue::Text(c.outcome.as_str().into()),
-                    PgValue::OptUuid(c.transfer_id.map(|t| t.as_uuid())),
-                    PgValue::Ts(c.received_at.as_datetime()),
-                ]]);
-                s.cte(format!(
-                    "INSERT INTO payment_confirmations (gateway, provider_txn_id, intent_id, amount_minor, currency, status,
-                         outcome, transfer_id, received_at) VALUES {values}"
-                ));
-            }
-            Write::ResidentRoom { user, room } => {
-                let values = s.values(vec![vec![PgValue::Uuid(user.as_uuid()), PgValue::Text(room.clone())]]);
-                s.cte(format!(
-                    "INSERT INTO resident_rooms (user_id, room) VALUES {values}
-                     ON CONFLICT (user_id) DO UPDATE SET room = EXCLUDED.room"
-                ));
-            }
-            _ => {}
         }
     }
-    if !transfers.is_empty() {
-        let mut rows = Vec::new();
-        for t in transfers {
-            match transfer_row(t) {
-                Ok(r) => rows.push(r),
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        let values = s.values(rows);
-        s.cte(format!(
-            "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, kind, pending_id,
-                 timeout_secs, expires_at, linked, code, reference, result, actor, created_at) VALUES {values}"
-        ));
+    for batch in &inserts {
+        insert(s, batch)?;
     }
-    if !deltas.is_empty() {
-        deltas.sort_by_key(|(a, _, _)| *a);
-        let n = deltas.len();
-        let rows: Vec<String> = deltas
-            .iter()
-            .map(|(a, d, active)| {
-                format!(
-                    "({}::uuid, {}::bigint, {}::bigint, {}::bigint, {}::bigint, {}::boolean)",
-                    s.p(PgValue::Uuid(a.as_uuid())),
-                    s.p(PgValue::I64(d.debits_pending)),
-                    s.p(PgValue::I64(d.debits_posted)),
-                    s.p(PgValue::I64(d.credits_pending)),
-                    s.p(PgValue::I64(d.credits_posted)),
-                    s.p(PgValue::Bool(*active)),
-                )
-            })
-            .collect();
-        // Concurrent commits must lock accounts in one order (account id) or they deadlock, and a
-        // deadlock costs `deadlock_timeout` (1 s) before the retry. The rows are listed in id order.
-        // For two rows Postgres updates the VALUES list in list order; for more it may hash-join and
-        // lock in heap order, so there an explicit `FOR UPDATE` in id order comes first (measured:
-        // without it, linked batches of 100 fell from ~23k to ~0.5k transfers/s). Either way a
-        // deadlock is only slow, never wrong: it becomes a version conflict and a retry.
-        let (locked_cte, locked_join) = if n > 2 {
-            (
-                "locked AS (SELECT a.id FROM ledger_accounts a JOIN v USING (id) ORDER BY a.id FOR UPDATE OF a),",
-                "JOIN locked USING (id)",
-            )
+    for group in &mut deltas {
+        if group.rows.len() == 1 {
+            delta_one(s, group)?;
         } else {
-            ("", "")
-        };
-        s.ctes.push(format!(
-            "v (id, dp, dpo, cp, cpo, active) AS (VALUES {}), {locked_cte}
-             upd AS (UPDATE ledger_accounts a SET debits_pending = a.debits_pending + v.dp,
-                         debits_posted = a.debits_posted + v.dpo, credits_pending = a.credits_pending + v.cp,
-                         credits_posted = a.credits_posted + v.cpo, version = a.version + 1
-                     FROM v {locked_join}
-                     WHERE a.id = v.id AND (NOT v.active OR (NOT a.frozen AND NOT a.closed))
-                     RETURNING a.id)",
-            rows.join(", ")
-        ));
-        s.asserts.push(format!("hearth_assert((SELECT count(*) FROM upd) = {n}, 'active:ledger_account')"));
-    }
-    if !changes.audit.is_empty() {
-        let mut rows = Vec::new();
-        for a in &changes.audit {
-            let version = match version_i64(a.version) {
-                Ok(v) => v,
-                Err(e) => return Some(Err(e)),
-            };
-            rows.push(vec![
-                PgValue::Uuid(a.id.as_uuid()),
-                PgValue::Text(a.entity.kind.as_str().into()),
-                PgValue::Uuid(a.entity.id),
-                PgValue::Text(a.action.clone()),
-                PgValue::Text(a.actor.clone()),
-                PgValue::OptJson(a.before.clone()),
-                PgValue::Json(a.after.clone()),
-                PgValue::I64(version),
-                PgValue::Ts(a.at.as_datetime()),
-            ]);
+            delta_many(s, group)?;
         }
-        let values = s.values(rows);
+    }
+    Ok(())
+}
+
+/// `INSERT INTO t (…, version) VALUES (…), (…)`: versioned rows start at version 1.
+fn insert(s: &mut Stmt, batch: &Inserts<'_>) -> StoreResult<()> {
+    let decl = batch.kind.decl();
+    let versioned = decl.is_versioned();
+    let mut names = batch.columns.iter().map(|c| ident(c)).collect::<StoreResult<Vec<_>>>()?;
+    if versioned {
+        names.push(ident("version")?);
+    }
+    let first = version_i64(Expect::Absent.next_version())?;
+    let mut tuples = Vec::with_capacity(batch.rows.len());
+    for row in &batch.rows {
+        let mut values: Vec<Value> = row.columns().iter().map(|(_, v)| v.clone()).collect();
+        if versioned {
+            values.push(Value::Int(first));
+        }
+        tuples.push(s.tuple(&values)?);
+    }
+    s.cte(format!("INSERT INTO {} ({}) VALUES {}", ident(decl.table)?, names.join(", "), tuples.join(", ")));
+    Ok(())
+}
+
+/// `UPDATE t SET … , version = next WHERE key = id AND version = expected`, checked to change one row.
+fn update(s: &mut Stmt, kind: EntityKind, id: Uuid, row: &Row, expected: u64) -> StoreResult<()> {
+    let decl = kind.decl();
+    if !decl.is_versioned() {
+        return Err(StoreError::Backend { message: format!("{} is append-only: it is never updated", decl.kind) });
+    }
+    let mut sets = Vec::with_capacity(row.columns().len());
+    for (c, v) in row.columns().iter().filter(|(c, _)| *c != decl.key) {
+        sets.push(format!("{} = {}", ident(c)?, s.p(v)?));
+    }
+    let version = ident("version")?;
+    let next = s.p(&Value::Int(version_i64(Expect::Version(expected).next_version())?))?;
+    let key = s.p(&Value::Uuid(id))?;
+    let expected = s.p(&Value::Int(version_i64(expected)?))?;
+    sets.push(format!("{version} = {next}"));
+    let body = format!(
+        "UPDATE {} SET {} WHERE {} = {key} AND {version} = {expected}",
+        ident(decl.table)?,
+        sets.join(", "),
+        ident(decl.key)?
+    );
+    s.checked(body, 1, &format!("{VERSION_GUARD}{}", decl.kind))
+}
+
+/// One guarded delta: `UPDATE t SET c = c + n, …, version = version + 1 WHERE key = id AND <require>`,
+/// checked to change its row.
+fn delta_one(s: &mut Stmt, group: &Deltas) -> StoreResult<()> {
+    let decl = group.kind.decl();
+    let Some((id, amounts, required)) = group.rows.first() else { return Ok(()) };
+    let mut sets = Vec::with_capacity(amounts.len() + 1);
+    for (c, n) in group.add.iter().zip(amounts) {
+        let c = ident(c)?;
+        sets.push(format!("{c} = {c} + {}", s.p(&Value::Int(*n))?));
+    }
+    if decl.is_versioned() {
+        let version = ident("version")?;
+        sets.push(format!("{version} = {version} + 1"));
+    }
+    let mut conds = vec![format!("{} = {}", ident(decl.key)?, s.p(&Value::Uuid(*id))?)];
+    for (c, v) in group.require.iter().zip(required) {
+        conds.push(format!("{} IS NOT DISTINCT FROM {}", ident(c)?, s.p(v)?));
+    }
+    let body = format!("UPDATE {} SET {} WHERE {}", ident(decl.table)?, sets.join(", "), conds.join(" AND "));
+    s.checked(body, 1, &format!("{DELTA_GUARD}{}", decl.kind))
+}
+
+/// Several deltas on one table: one `UPDATE … FROM (VALUES …)` over the rows sorted by key, checked
+/// to change every row.
+fn delta_many(s: &mut Stmt, group: &mut Deltas) -> StoreResult<()> {
+    let decl = group.kind.decl();
+    let (table, key) = (ident(decl.table)?, ident(decl.key)?);
+    group.rows.sort_by_key(|(id, _, _)| *id);
+    let n = group.rows.len();
+    let v = s.name("v");
+    let mut tuples = Vec::with_capacity(n);
+    for (id, amounts, required) in &group.rows {
+        let mut cells = vec![cast(s, &Value::Uuid(*id))?];
+        for a in amounts {
+            cells.push(cast(s, &Value::Int(*a))?);
+        }
+        for r in required {
+            cells.push(cast(s, r)?);
+        }
+        tuples.push(format!("({})", cells.join(", ")));
+    }
+    let add_names: Vec<String> = (0..group.add.len()).map(|i| format!("a{i}")).collect();
+    let req_names: Vec<String> = (0..group.require.len()).map(|i| format!("r{i}")).collect();
+    let v_cols: Vec<&str> = std::iter::once("k")
+        .chain(add_names.iter().map(String::as_str))
+        .chain(req_names.iter().map(String::as_str))
+        .collect();
+    s.ctes.push(format!("{v} ({}) AS (VALUES {})", v_cols.join(", "), tuples.join(", ")));
+    // Concurrent commits must lock rows in one order (the key) or they deadlock, and a deadlock
+    // costs `deadlock_timeout` (1 s) before the retry. The rows are listed in key order. For two
+    // rows Postgres updates the VALUES list in list order; for more it may hash-join and lock in
+    // heap order, so there an explicit `FOR UPDATE` in key order comes first (measured on the
+    // ledger: without it, linked batches of 100 fell from ~23k to ~0.5k transfers/s). Either way a
+    // deadlock is only slow, never wrong: it becomes a version conflict and a retry.
+    let join = if n > 2 {
+        let l = s.name("l");
+        s.ctes.push(format!(
+            "{l} AS (SELECT t.{key} AS k FROM {table} t JOIN {v} ON t.{key} = {v}.k ORDER BY t.{key} FOR UPDATE OF t)"
+        ));
+        format!(" JOIN {l} ON {l}.k = {v}.k")
+    } else {
+        String::new()
+    };
+    let mut sets = Vec::with_capacity(group.add.len() + 1);
+    for (c, a) in group.add.iter().zip(&add_names) {
+        let c = ident(c)?;
+        sets.push(format!("{c} = t.{c} + {v}.{a}"));
+    }
+    if decl.is_versioned() {
+        let version = ident("version")?;
+        sets.push(format!("{version} = t.{version} + 1"));
+    }
+    let mut conds = vec![format!("t.{key} = {v}.k")];
+    for (c, r) in group.require.iter().zip(&req_names) {
+        conds.push(format!("t.{} IS NOT DISTINCT FROM {v}.{r}", ident(c)?));
+    }
+    let body = format!("UPDATE {table} t SET {} FROM {v}{join} WHERE {}", sets.join(", "), conds.join(" AND "));
+    s.checked(body, n, &format!("{DELTA_GUARD}{}", decl.kind))
+}
+
+/// `$n::type`: a typed cell of a `VALUES` list.
+fn cast(s: &mut Stmt, v: &Value) -> StoreResult<String> {
+    let p = Param::of(v)?;
+    let ty = p.sql_type();
+    Ok(format!("{}::{ty}", s.sql.param(p)))
+}
+
+/// The kernel's own records: audit log, outbox, idempotency key, offline action.
+fn plan_records(s: &mut Stmt, changes: &ChangeSet) -> StoreResult<()> {
+    if !changes.audit.is_empty() {
+        let mut tuples = Vec::with_capacity(changes.audit.len());
+        for a in &changes.audit {
+            tuples.push(s.tuple(&[
+                Value::Uuid(a.id.as_uuid()),
+                Value::Text(a.entity.kind.as_str().to_owned()),
+                Value::Uuid(a.entity.id),
+                Value::Text(a.action.clone()),
+                Value::Text(a.actor.clone()),
+                a.before.clone().map_or(Value::Null(hearth_core::kernel::ValueType::Json), Value::Json),
+                Value::Json(a.after.clone()),
+                Value::Int(version_i64(a.version)?),
+                Value::Ts(a.at),
+            ])?);
+        }
         s.cte(format!(
-            "INSERT INTO audit_log (id, entity_kind, entity_id, action, actor, before, after, version, at) VALUES {values}"
+            "INSERT INTO audit_log (id, entity_kind, entity_id, action, actor, before, after, version, at) VALUES {}",
+            tuples.join(", ")
         ));
     }
     if !changes.events.is_empty() {
-        let rows: Vec<Vec<PgValue>> = changes
-            .events
-            .iter()
-            .map(|e| {
-                vec![
-                    PgValue::Uuid(e.id.as_uuid()),
-                    PgValue::Text(e.topic.clone()),
-                    PgValue::Text(e.entity.kind.as_str().into()),
-                    PgValue::Uuid(e.entity.id),
-                    PgValue::Json(e.payload.clone()),
-                    PgValue::UuidArray(e.audience.iter().map(|u| u.as_uuid()).collect()),
-                    PgValue::Ts(e.at.as_datetime()),
-                ]
-            })
-            .collect();
-        let values = s.values(rows);
-        s.cte(format!("INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES {values}"));
-    }
-    if let Some(k) = &changes.idempotency {
-        let values = s.values(vec![vec![
-            PgValue::Text(k.scope.clone()),
-            PgValue::Text(k.key.clone()),
-            PgValue::Text(k.command.clone()),
-            PgValue::Text(k.fingerprint.clone()),
-            PgValue::Json(k.response.clone()),
-            PgValue::Ts(k.at.as_datetime()),
-        ]]);
-        s.cte(format!("INSERT INTO idempotency_keys (scope, key, command, fingerprint, response, at) VALUES {values}"));
-    }
-    if let Some(a) = &changes.client_action {
-        let seq = match i64::try_from(a.seq) {
-            Ok(seq) => seq,
-            Err(_) => return Some(Err(StoreError::Constraint { name: "client_actions_seq_positive".into() })),
-        };
-        let values = s.values(vec![vec![
-            PgValue::Uuid(a.client_id.as_uuid()),
-            PgValue::I64(seq),
-            PgValue::Text(a.principal.clone()),
-            PgValue::Text(a.action.clone()),
-            PgValue::Text(a.fingerprint.clone()),
-            PgValue::Json(a.outcome.clone()),
-            PgValue::Ts(a.at.as_datetime()),
-        ]]);
+        let mut tuples = Vec::with_capacity(changes.events.len());
+        for e in &changes.events {
+            let mut marks = s.marks(&[
+                Value::Uuid(e.id.as_uuid()),
+                Value::Text(e.topic.clone()),
+                Value::Text(e.entity.kind.as_str().to_owned()),
+                Value::Uuid(e.entity.id),
+                Value::Json(e.payload.clone()),
+            ])?;
+            marks.push(s.sql.param(Param::Uuids(e.audience.iter().map(|u| u.as_uuid()).collect())));
+            marks.push(s.p(&Value::Ts(e.at))?);
+            tuples.push(format!("({})", marks.join(", ")));
+        }
         s.cte(format!(
-            "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES {values}"
+            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES {}",
+            tuples.join(", ")
         ));
     }
-    if s.ctes.is_empty() {
-        return None;
+    if let Some(k) = &changes.idempotency {
+        let t = s.tuple(&[
+            Value::Text(k.scope.clone()),
+            Value::Text(k.key.clone()),
+            Value::Text(k.command.clone()),
+            Value::Text(k.fingerprint.clone()),
+            Value::Json(k.response.clone()),
+            Value::Ts(k.at),
+        ])?;
+        s.cte(format!("INSERT INTO idempotency_keys (scope, key, command, fingerprint, response, at) VALUES {t}"));
     }
-    Some(Ok(s))
-}
-
-fn map_statement_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
-        let constraint = d.constraint().unwrap_or_default().to_owned();
-        let table = d.table().unwrap_or_default().to_owned();
-        match code.as_str() {
-            "23505" if table == "idempotency_keys" => return StoreError::IdempotencyKeyTaken,
-            "23505" if table == "client_actions" => return StoreError::ClientSeqTaken,
-            "23505" => return StoreError::AlreadyExists { entity: kind_of_table(&table) },
-            "23514" => {
-                if let Some(kind) = constraint.strip_prefix("version:") {
-                    let entity = EntityKind::parse(kind).unwrap_or(EntityKind::LedgerTransfer);
-                    return StoreError::VersionConflict { entity };
-                }
-                if let Some(kind) = constraint.strip_prefix("active:").or_else(|| constraint.strip_prefix("exists:")) {
-                    let entity = EntityKind::parse(kind).unwrap_or(EntityKind::LedgerAccount);
-                    return StoreError::GuardFailed { entity, guard: constraint.clone() };
-                }
-                if is_guard(&constraint) {
-                    return StoreError::GuardFailed { entity: kind_of_table(&table), guard: constraint };
-                }
-            }
-            // A deadlock or serialization failure: the commit can be decided again.
-            "40P01" | "40001" => return StoreError::VersionConflict { entity: kind_of_table(&table) },
-            _ => {}
-        }
+    if let Some(a) = &changes.client_action {
+        let seq =
+            i64::try_from(a.seq).map_err(|_| StoreError::Constraint { name: "client_actions_seq_positive".into() })?;
+        let t = s.tuple(&[
+            Value::Uuid(a.client_id.as_uuid()),
+            Value::Int(seq),
+            Value::Text(a.principal.clone()),
+            Value::Text(a.action.clone()),
+            Value::Text(a.fingerprint.clone()),
+            Value::Json(a.outcome.clone()),
+            Value::Ts(a.at),
+        ])?;
+        s.cte(format!(
+            "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES {t}"
+        ));
     }
-    map_err(e)
-}
-
-/// Commits `changes` as one statement, or returns `None` when they must take the transaction path.
-pub(crate) async fn commit(pool: &PgPool, changes: &ChangeSet) -> Option<StoreResult<()>> {
-    let stmt = match build(changes)? {
-        Ok(s) => s,
-        Err(e) => return Some(Err(e)),
-    };
-    let check = if stmt.asserts.is_empty() { "1".to_owned() } else { stmt.asserts.join(" + ") };
-    let sql = format!("WITH {} SELECT {check}", stmt.ctes.join(",\n"));
-    // Safe: built from static table/column names and `$n` placeholders; every value is bound.
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for a in stmt.args {
-        q = bind(q, a);
-    }
-    Some(q.execute(pool).await.map(|_| ()).map_err(map_statement_err))
+    Ok(())
 }

@@ -1,48 +1,52 @@
 //! hearth-sqlite: the embedded store.
 //!
 //! rusqlite with bundled SQLite in WAL mode; the schema is embedded and migrated on open
-//! (`PRAGMA user_version`); every [`Store::commit`] is one `BEGIN IMMEDIATE` transaction on the single
-//! writer connection, while reads use a small pool of reader connections (WAL lets them run beside
-//! the writer). Blocking SQLite calls run on tokio's blocking pool, never on the async workers.
+//! (`PRAGMA user_version`, see [`MIGRATIONS`]). Every [`Store::commit`] is one `BEGIN IMMEDIATE`
+//! transaction on the single writer connection, while reads use a small pool of reader connections
+//! (WAL lets them run beside the writer). A [`Store::snapshot`] for many reads holds one reader
+//! connection in a read transaction until it is dropped, so all its reads see one committed state.
+//! Blocking SQLite calls run on tokio's blocking pool, never on the async workers.
 //!
-//! This crate holds no business rule: it maps rows to hearth-core's types and back, and maps SQLite
-//! errors onto [`StoreError`].
+//! This crate holds no business rule and no domain code: it executes hearth-core's generic reads
+//! ([`Query`]) and writes ([`Write`]) from each entity's declaration, maps hearth-core's neutral
+//! [`Value`](hearth_core::kernel::value::Value)s to SQLite's in one place (money is `INTEGER` minor
+//! units, timestamps `INTEGER` microseconds, UUIDs lowercase text), and maps SQLite errors onto
+//! [`StoreError`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod codec;
 mod migrate;
+mod query;
+
+pub use migrate::{migrate_to, MIGRATIONS, SCHEMA_VERSION};
 
 use async_trait::async_trait;
-use codec::*;
-use hearth_core::amenities::{Amenity, AmenityBooking, AmenityStore, Slot};
-use hearth_core::canteen::{CanteenStore, MenuItem, Order};
-use hearth_core::homeheroes::model::{CivilianProfile, HeroProfile, JobInterest, Profile, ServiceRequest};
-use hearth_core::id::ClientId;
-use hearth_core::id::{AmenityBookingId, AmenityId, SlotId};
-use hearth_core::id::{BookingId, JobRequestId};
-use hearth_core::id::{MenuItemId, OrderId};
-use hearth_core::id::{ReservationId, RoomId};
-use hearth_core::id::{ServiceRequestId, UserId};
-use hearth_core::khedma::{Booking, JobRequest, KhedmaStore, Quote};
-use hearth_core::ledger::model::{Account, AccountId, AccountKind, Transfer, TransferId, TransferKind};
-use hearth_core::money::Currency;
-use hearth_core::payments::gateway::GatewayKind;
-use hearth_core::payments::{PaymentConfirmation, PaymentIntent, PaymentIntentId, PaymentStore};
-use hearth_core::rooms::{BedReservation, Room, RoomStore};
-use hearth_core::store::{
-    After, AuditRecord, ChangeSet, EntityKind, EntityRef, HomeHeroesStore, IdempotencyRecord, OutboxEvent,
-    RequestFilter, Store, StoreError, StoreResult, Versioned, Write,
+use codec::{
+    decode_audit, decode_client_action, decode_event, failed_check, is_unique_violation, json, map_err, to_sql, ts,
+    uuid_text, Fail, SqlRow, SqlValue,
 };
-use hearth_core::store::{ClientActionRecord, ClientCursor, CurrencyTotals, LedgerStore};
-use hearth_core::time::Timestamp;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use hearth_core::id::ClientId;
+use hearth_core::kernel::entity::{EntityDecl, EntityKind, EntityRef};
+use hearth_core::kernel::query::Query;
+use hearth_core::kernel::store::{
+    AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, Expect, IdempotencyRecord, OneRead, OutboxEvent, Reader,
+    Reads, Store, StoreError, StoreResult, StoredRow, Write,
+};
+use hearth_core::kernel::value::Row;
+use query::ident;
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// Reader connections kept open beside the writer.
 pub const READERS_MAX: usize = 4;
-/// How long a connection waits on a lock held by another process before reporting `unavailable`.
+/// How long a connection waits on a lock held by another process, and a read on a free reader
+/// connection, before reporting `unavailable`.
 pub const BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Prepared statements cached per connection (the generic reads and writes are a few per entity).
+pub const STATEMENT_CACHE: usize = 128;
 
 /// A hearth store in one SQLite file. Cheap to clone (shared connections).
 #[derive(Clone)]
@@ -50,22 +54,45 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     path: PathBuf,
+    schema: query::Schema,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    pool: Mutex<Pool>,
     reader_ready: Condvar,
 }
 
+/// The idle reader connections, and how many were dropped because they could not be cleaned up
+/// (replaced by fresh ones on demand, so the pool never shrinks for good).
+struct Pool {
+    idle: Vec<Connection>,
+    lost: usize,
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(map_err)?;
+    configure(&conn).map_err(map_err)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, switches it to WAL and migrates it.
+    /// Opens (creating if needed) the database at `path`, switches it to WAL and migrates it to
+    /// [`SCHEMA_VERSION`].
     pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
         tokio::task::spawn_blocking(move || Self::open_blocking(&path))
@@ -78,19 +105,17 @@ impl SqliteStore {
         writer.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
         configure(&writer).map_err(map_err)?;
         migrate::run(&mut writer)?;
-        let mut readers = Vec::with_capacity(READERS_MAX);
+        let schema = query::Schema::load(&writer).map_err(map_err)?;
+        let mut idle = Vec::with_capacity(READERS_MAX);
         for _ in 0..READERS_MAX {
-            let r =
-                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map_err(map_err)?;
-            configure(&r).map_err(map_err)?;
-            readers.push(r);
+            idle.push(open_reader(path)?);
         }
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                schema,
                 writer: Mutex::new(writer),
-                readers: Mutex::new(readers),
+                pool: Mutex::new(Pool { idle, lost: 0 }),
                 reader_ready: Condvar::new(),
             }),
         })
@@ -101,37 +126,13 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// The schema version (the number of migrations applied).
+    /// The schema version (the number of migrations applied; [`SCHEMA_VERSION`] once open).
     pub async fn schema_version(&self) -> StoreResult<i64> {
-        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).await
+        self.source().run(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).await
     }
 
-    /// Runs `f` on a reader connection on the blocking pool.
-    async fn read<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, Fail> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = {
-                let mut pool = inner.readers.lock().map_err(|_| poisoned())?;
-                loop {
-                    if let Some(c) = pool.pop() {
-                        break c;
-                    }
-                    pool = inner.reader_ready.wait(pool).map_err(|_| poisoned())?;
-                }
-            };
-            let out = f(&conn);
-            if let Ok(mut pool) = inner.readers.lock() {
-                pool.push(conn);
-                inner.reader_ready.notify_one();
-            }
-            out.map_err(Fail::into_store)
-        })
-        .await
-        .map_err(|e| StoreError::Backend { message: format!("read task: {e}") })?
+    fn source(&self) -> Source {
+        Source { inner: self.inner.clone(), view: None }
     }
 }
 
@@ -139,184 +140,405 @@ fn poisoned() -> StoreError {
     StoreError::Backend { message: "connection lock poisoned by a panic".into() }
 }
 
-/// Applies one write inside the commit's transaction.
-fn apply_write(tx: &rusqlite::Transaction<'_>, write: &Write) -> StoreResult<()> {
-    let (table, kind, cols, expect) = match write {
-        Write::Profile { value, expect } => ("profiles", EntityKind::Profile, profile_cols(value), *expect),
-        Write::CivilianProfile { value, expect } => {
-            ("civilian_profiles", EntityKind::CivilianProfile, civilian_cols(value), *expect)
-        }
-        Write::HeroProfile { value, expect } => ("hero_profiles", EntityKind::HeroProfile, hero_cols(value)?, *expect),
-        Write::ServiceRequest { value, expect } => {
-            ("service_requests", EntityKind::ServiceRequest, request_cols(value)?, *expect)
-        }
-        Write::JobInterest { value, expect } => {
-            ("job_interest", EntityKind::JobInterest, interest_cols(value), *expect)
-        }
-        Write::LedgerAccount { value, expect } => {
-            ("ledger_accounts", EntityKind::LedgerAccount, account_cols(value), *expect)
-        }
-        Write::AccountDelta { account, delta, require_active } => {
-            return apply_delta(tx, *account, delta, *require_active);
-        }
-        Write::PaymentIntent { value, expect } => {
-            ("payment_intents", EntityKind::PaymentIntent, intent_cols(value)?, *expect)
-        }
-        Write::PaymentConfirmation(c) => {
-            let values = confirmation_values(c)?;
-            tx.prepare_cached(
-                "INSERT INTO payment_confirmations (gateway, provider_txn_id, intent_id, amount_minor, currency, status,
-                     outcome, transfer_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .and_then(|mut st| st.execute(rusqlite::params_from_iter(values)))
-            .map_err(|e| map_write_err(e, EntityKind::PaymentIntent))?;
-            return Ok(());
-        }
-        Write::Amenity { value, expect } => ("amenities", EntityKind::Amenity, amenity_cols(value), *expect),
-        Write::Slot { value, expect } => ("amenity_slots", EntityKind::AmenitySlot, slot_cols(value), *expect),
-        Write::AmenityBooking { value, expect } => {
-            ("amenity_bookings", EntityKind::AmenityBooking, amenity_booking_cols(value), *expect)
-        }
-        Write::SlotDelta { slot, booked } => {
-            let n = tx
-                .prepare_cached("UPDATE amenity_slots SET booked = booked + ?1, version = version + 1 WHERE id = ?2")
-                .and_then(|mut st| st.execute(params![booked, slot.to_string()]))
-                .map_err(|e| match map_err(e) {
-                    StoreError::Constraint { name } => {
-                        StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: name }
-                    }
-                    other => other,
-                })?;
-            if n != 1 {
-                return Err(StoreError::GuardFailed { entity: EntityKind::AmenitySlot, guard: "slot_exists".into() });
+fn task_failed(what: &str, e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend { message: format!("{what} task: {e}") }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader connections.
+
+/// A reader connection taken from the pool; given back (outside any transaction) when dropped.
+struct Pooled {
+    conn: Option<Connection>,
+    inner: Arc<Inner>,
+}
+
+impl Pooled {
+    /// Takes a free reader connection, waiting at most [`BUSY_TIMEOUT_MS`] for one.
+    fn acquire(inner: &Arc<Inner>) -> StoreResult<Self> {
+        let deadline = Instant::now() + Duration::from_millis(BUSY_TIMEOUT_MS);
+        let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(Self { conn: Some(conn), inner: inner.clone() });
             }
-            return Ok(());
-        }
-        Write::MenuItem { value, expect } => {
-            ("canteen_menu_items", EntityKind::MenuItem, menu_item_cols(value)?, *expect)
-        }
-        Write::Order { value, expect } => ("canteen_orders", EntityKind::Order, order_cols(value)?, *expect),
-        Write::ResidentRoom { user, room } => {
-            tx.prepare_cached(
-                "INSERT INTO resident_rooms (user_id, room) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET room = ?2",
-            )
-            .and_then(|mut st| st.execute(params![user.to_string(), room]))
-            .map_err(map_err)?;
-            return Ok(());
-        }
-        Write::Room { value, expect } => ("rooms", EntityKind::Room, room_cols(value), *expect),
-        Write::BedReservation { value, expect } => {
-            ("bed_reservations", EntityKind::BedReservation, reservation_cols(value)?, *expect)
-        }
-        Write::RoomDelta { room, reserved } => {
-            let n = tx
-                .prepare_cached("UPDATE rooms SET reserved = reserved + ?1, version = version + 1 WHERE id = ?2")
-                .and_then(|mut st| st.execute(params![reserved, room.to_string()]))
-                .map_err(|e| match map_err(e) {
-                    StoreError::Constraint { name } => {
-                        StoreError::GuardFailed { entity: EntityKind::Room, guard: name }
+            if pool.lost > 0 {
+                pool.lost -= 1;
+                drop(pool);
+                return match open_reader(&inner.path) {
+                    Ok(conn) => Ok(Self { conn: Some(conn), inner: inner.clone() }),
+                    Err(e) => {
+                        inner.pool.lock().unwrap_or_else(PoisonError::into_inner).lost += 1;
+                        Err(e)
                     }
-                    other => other,
-                })?;
-            if n != 1 {
-                return Err(StoreError::GuardFailed {
-                    entity: EntityKind::BedReservation,
-                    guard: "room_exists".into(),
-                });
+                };
             }
-            return Ok(());
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Unavailable { message: "no reader connection free".into() });
+            }
+            pool = inner.reader_ready.wait_timeout(pool, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
-        Write::JobRequest { value, expect } => {
-            ("khedma_requests", EntityKind::JobRequest, job_request_cols(value), *expect)
+    }
+
+    fn conn(&self) -> Result<&Connection, Fail> {
+        self.conn.as_ref().ok_or_else(|| Fail::Store(StoreError::Backend { message: "reader already returned".into() }))
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // A view's read transaction ends here; a connection that cannot leave its transaction is
+        // closed rather than handed to the next reader (a fresh one replaces it on demand).
+        let clean = conn.is_autocommit()
+            || (conn.execute_batch("COMMIT").is_ok() && conn.is_autocommit())
+            || (conn.execute_batch("ROLLBACK").is_ok() && conn.is_autocommit());
+        let mut pool = self.inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if clean {
+            pool.idle.push(conn);
+        } else {
+            pool.lost += 1;
         }
-        Write::Quote { value, expect } => ("khedma_quotes", EntityKind::Quote, quote_cols(value)?, *expect),
-        Write::Booking { value, expect } => ("khedma_bookings", EntityKind::Booking, booking_cols(value)?, *expect),
-        Write::Transfer(t) => {
-            tx.prepare_cached(TRANSFER_INSERT)
-                .and_then(|mut st| st.execute(rusqlite::params_from_iter(transfer_cols(t))))
-                .map_err(|e| map_write_err(e, EntityKind::LedgerTransfer))?;
-            return Ok(());
+        drop(pool);
+        self.inner.reader_ready.notify_one();
+    }
+}
+
+/// Where a read runs: any free reader connection, or the one a view holds.
+#[derive(Clone)]
+struct Source {
+    inner: Arc<Inner>,
+    view: Option<Arc<Mutex<Pooled>>>,
+}
+
+impl Source {
+    /// Runs `f` on this source's connection, on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Fail> + Send + 'static,
+    {
+        let source = self.clone();
+        tokio::task::spawn_blocking(move || match source.view {
+            None => {
+                let pooled = Pooled::acquire(&source.inner)?;
+                pooled.conn().and_then(f).map_err(Fail::into_store)
+            }
+            Some(view) => {
+                let pooled = view.lock().map_err(|_| poisoned())?;
+                pooled.conn().and_then(f).map_err(Fail::into_store)
+            }
+        })
+        .await
+        .map_err(|e| task_failed("read", e))?
+    }
+
+    async fn get_row(&self, kind: EntityKind, id: Uuid) -> StoreResult<Option<StoredRow>> {
+        let decl = kind.decl();
+        let sql = query::get(decl)?;
+        let args = [SqlValue::Text(uuid_text(id))];
+        self.run(move |c| Ok(fetch(c, decl, &sql, &args)?.into_iter().next())).await
+    }
+
+    async fn query_rows(&self, q: &Query) -> StoreResult<Vec<StoredRow>> {
+        let decl = q.kind.decl();
+        let sql = query::select(q, &self.inner.schema)?;
+        self.run(move |c| fetch(c, decl, &sql.text, &sql.args)).await
+    }
+
+    async fn count_rows(&self, q: &Query) -> StoreResult<u64> {
+        let sql = query::count(q)?;
+        self.run(move |c| {
+            let n: i64 = c.prepare_cached(&sql.text)?.query_row(params_from_iter(sql.args.iter()), |r| r.get(0))?;
+            u64::try_from(n).map_err(|_| codec::corrupt("negative count"))
+        })
+        .await
+    }
+
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT scope, key, command, fingerprint, response, at FROM idempotency_keys WHERE scope = ? AND key = ?",
+            )?
+            .query_row(params![scope, key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?, r.get(5)?))
+            })
+            .optional()?
+            .map(|(scope, key, command, fingerprint, response, at)| {
+                Ok(IdempotencyRecord { scope, key, command, fingerprint, response: json(&response)?, at: ts(at)? })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>> {
+        let decl = entity.kind.decl();
+        // Records written under the kind's earlier wire names belong to the same trail.
+        let mut args = vec![SqlValue::Text(uuid_text(entity.id)), SqlValue::Text(decl.kind.to_owned())];
+        args.extend(decl.aliases.iter().map(|a| SqlValue::Text((*a).to_owned())));
+        let sql = format!(
+            "SELECT id, entity_kind, entity_id, action, actor, before, after, version, at FROM audit_log
+             WHERE entity_id = ? AND entity_kind IN ({}) ORDER BY seq",
+            vec!["?"; args.len() - 1].join(", ")
+        );
+        self.run(move |c| many(c, &sql, &args, decode_audit)).await
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+        self.run(move |c| {
+            many(
+                c,
+                "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at FROM outbox
+                 WHERE position > ? ORDER BY position LIMIT ?",
+                &[SqlValue::Integer(after), SqlValue::Integer(i64::from(limit))],
+                decode_event,
+            )
+        })
+        .await
+    }
+
+    async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
+        self.run(move |c| {
+            c.prepare_cached("SELECT principal, seq FROM client_actions WHERE client_id = ? ORDER BY seq DESC LIMIT 1")?
+                .query_row([uuid_text(client_id.as_uuid())], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .optional()?
+                .map(|(principal, seq)| {
+                    Ok(ClientCursor {
+                        principal,
+                        last_seq: u64::try_from(seq).map_err(|_| codec::corrupt("client action seq"))?,
+                    })
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>> {
+        let (from, to) = (i64::try_from(from).unwrap_or(i64::MAX), i64::try_from(to).unwrap_or(i64::MAX));
+        self.run(move |c| {
+            many(
+                c,
+                "SELECT client_id, seq, principal, action, fingerprint, outcome, at FROM client_actions
+                 WHERE client_id = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                &[SqlValue::Text(uuid_text(client_id.as_uuid())), SqlValue::Integer(from), SqlValue::Integer(to)],
+                decode_client_action,
+            )
+        })
+        .await
+    }
+}
+
+/// Entity rows of `decl`, each with its version (`version` column, or 1 for append-only rows).
+fn fetch(conn: &Connection, decl: &'static EntityDecl, sql: &str, args: &[SqlValue]) -> Result<Vec<StoredRow>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let row = SqlRow::fetch(&names, r)?;
+        let version = if decl.is_versioned() { row.version()? } else { 1 };
+        out.push(StoredRow { row: Box::new(row), version });
+    }
+    Ok(out)
+}
+
+fn many<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[SqlValue],
+    decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>,
+) -> Result<Vec<T>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// A read view for many reads: one reader connection in one read transaction (one WAL snapshot)
+/// for its whole life, given back to the pool when the last reference goes (the view, or a read
+/// still running on the blocking pool after its caller gave up).
+struct View {
+    inner: Arc<Inner>,
+    conn: Arc<Mutex<Pooled>>,
+}
+
+impl View {
+    fn source(&self) -> Source {
+        Source { inner: self.inner.clone(), view: Some(self.conn.clone()) }
+    }
+}
+
+/// `impl Reader` for a type with a `source()`, every read delegated to it.
+macro_rules! reader_via_source {
+    ($ty:ty) => {
+        #[async_trait]
+        impl Reader for $ty {
+            async fn get_row(&self, kind: EntityKind, id: Uuid) -> StoreResult<Option<StoredRow>> {
+                self.source().get_row(kind, id).await
+            }
+            async fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>> {
+                self.source().query_rows(query).await
+            }
+            async fn count_rows(&self, query: &Query) -> StoreResult<u64> {
+                self.source().count_rows(query).await
+            }
+            async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+                self.source().idempotency_record(scope, key).await
+            }
+            async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>> {
+                self.source().audit_trail(entity).await
+            }
+            async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+                self.source().outbox_after(after, limit).await
+            }
+            async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
+                self.source().client_cursor(client_id).await
+            }
+            async fn client_actions(
+                &self,
+                client_id: ClientId,
+                from: u64,
+                to: u64,
+            ) -> StoreResult<Vec<ClientActionRecord>> {
+                self.source().client_actions(client_id, from, to).await
+            }
         }
     };
-    versioned_write(tx, table, kind, cols, expect)
 }
 
-/// Adds a delta to an account's totals in place; the flag CHECKs and the active condition guard it.
-fn apply_delta(
-    tx: &rusqlite::Transaction<'_>,
-    account: hearth_core::ledger::model::AccountId,
-    d: &hearth_core::ledger::model::Balance,
-    require_active: bool,
-) -> StoreResult<()> {
+reader_via_source!(SqliteStore);
+reader_via_source!(View);
+
+// ---------------------------------------------------------------------------------------------
+// Writes.
+
+/// Maps an entity write's error: a taken key or unique key means the entity already exists.
+fn write_err(e: rusqlite::Error, kind: EntityKind) -> StoreError {
+    if is_unique_violation(&e) {
+        return StoreError::AlreadyExists { entity: kind };
+    }
+    map_err(e)
+}
+
+fn version_arg(v: u64) -> StoreResult<SqlValue> {
+    i64::try_from(v)
+        .map(SqlValue::Integer)
+        .map_err(|_| StoreError::Backend { message: format!("version {v} is out of range") })
+}
+
+/// The row's columns the store writes (`version` is the store's own).
+fn columns(row: &Row) -> impl Iterator<Item = &(&'static str, hearth_core::kernel::value::Value)> {
+    row.columns().iter().filter(|(n, _)| *n != "version")
+}
+
+/// `INSERT INTO t (cols…[, version]) VALUES (…[, 1])`.
+fn insert(tx: &Connection, kind: EntityKind, row: &Row) -> StoreResult<()> {
+    let decl = kind.decl();
+    let mut names = Vec::new();
+    let mut args = Vec::new();
+    for (name, value) in columns(row) {
+        names.push(ident(name)?);
+        args.push(to_sql(value)?);
+    }
+    if decl.is_versioned() {
+        names.push("version");
+        args.push(SqlValue::Integer(1));
+    }
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        ident(decl.table)?,
+        names.join(", "),
+        vec!["?"; names.len()].join(", ")
+    );
+    tx.prepare_cached(&sql).and_then(|mut st| st.execute(params_from_iter(args))).map_err(|e| write_err(e, kind))?;
+    Ok(())
+}
+
+/// `UPDATE t SET … , version = ? WHERE key = ? AND version = ?`; no row at that version is a
+/// version conflict.
+fn update(tx: &Connection, kind: EntityKind, id: Uuid, row: &Row, expected: u64) -> StoreResult<()> {
+    let decl = kind.decl();
+    if !decl.is_versioned() {
+        return Err(StoreError::Backend { message: format!("{} is append-only: it cannot be updated", decl.kind) });
+    }
+    let mut sets = Vec::new();
+    let mut args = Vec::new();
+    for (name, value) in columns(row).filter(|(n, _)| *n != decl.key) {
+        sets.push(format!("{} = ?", ident(name)?));
+        args.push(to_sql(value)?);
+    }
+    sets.push("version = ?".to_owned());
+    args.extend([version_arg(expected.saturating_add(1))?, SqlValue::Text(uuid_text(id)), version_arg(expected)?]);
+    let sql =
+        format!("UPDATE {} SET {} WHERE {} = ? AND version = ?", ident(decl.table)?, sets.join(", "), ident(decl.key)?);
     let n = tx
-        .prepare_cached(
-            "UPDATE ledger_accounts SET debits_pending = debits_pending + ?1, debits_posted = debits_posted + ?2,
-                 credits_pending = credits_pending + ?3, credits_posted = credits_posted + ?4, version = version + 1
-             WHERE id = ?5 AND (?6 = 0 OR (frozen = 0 AND closed = 0))",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                d.debits_pending,
-                d.debits_posted,
-                d.credits_pending,
-                d.credits_posted,
-                account.to_string(),
-                require_active
-            ])
-        })
-        .map_err(|e| match map_err(e) {
-            StoreError::Constraint { name } => {
-                StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: name }
-            }
-            other => other,
-        })?;
+        .prepare_cached(&sql)
+        .and_then(|mut st| st.execute(params_from_iter(args)))
+        .map_err(|e| write_err(e, kind))?;
     if n != 1 {
-        return Err(StoreError::GuardFailed { entity: EntityKind::LedgerAccount, guard: "account_active".into() });
+        return Err(StoreError::VersionConflict { entity: kind });
     }
     Ok(())
 }
 
-fn check_version(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt { message: "version out of range".into() })
-}
-
-fn versioned_write(
-    tx: &rusqlite::Transaction<'_>,
-    table: &str,
+/// `UPDATE t SET c = c + ?, …, version = version + 1 WHERE key = ? AND r IS ? …`: no such row (or a
+/// `require` that does not hold) and a broken guard both fail the guard.
+fn delta(
+    tx: &Connection,
     kind: EntityKind,
-    cols: Vec<(&'static str, SqlValue)>,
-    expect: hearth_core::store::Expect,
+    id: Uuid,
+    add: &[(&'static str, i64)],
+    require: &[(&'static str, hearth_core::kernel::value::Value)],
 ) -> StoreResult<()> {
-    use hearth_core::store::Expect;
-    let next = check_version(expect.next_version())?;
-    match expect {
-        Expect::Absent => {
-            let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-            let marks = vec!["?"; names.len() + 1].join(", ");
-            let sql = format!("INSERT INTO {table} ({}, version) VALUES ({marks})", names.join(", "));
-            let mut values: Vec<SqlValue> = cols.into_iter().map(|(_, v)| v).collect();
-            values.push(SqlValue::Integer(next));
-            tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
-        }
-        Expect::Version(v) => {
-            let v = check_version(v)?;
-            // The first column is always the primary key.
-            let mut iter = cols.into_iter();
-            let (id_name, id_value) =
-                iter.next().ok_or_else(|| StoreError::Backend { message: "no columns".into() })?;
-            let rest: Vec<(&str, SqlValue)> = iter.collect();
-            let sets: Vec<String> = rest.iter().map(|(n, _)| format!("{n} = ?")).collect();
-            let sql =
-                format!("UPDATE {table} SET {}, version = ? WHERE {id_name} = ? AND version = ?", sets.join(", "));
-            let mut values: Vec<SqlValue> = rest.into_iter().map(|(_, v)| v).collect();
-            values.extend([SqlValue::Integer(next), id_value, SqlValue::Integer(v)]);
-            let n = tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| map_write_err(e, kind))?;
-            if n != 1 {
-                return Err(StoreError::VersionConflict { entity: kind });
-            }
-        }
+    let decl = kind.decl();
+    let mut sets = Vec::new();
+    let mut args = Vec::new();
+    for (name, n) in add {
+        let name = ident(name)?;
+        sets.push(format!("{name} = {name} + ?"));
+        args.push(SqlValue::Integer(*n));
+    }
+    if decl.is_versioned() {
+        sets.push("version = version + 1".to_owned());
+    }
+    if sets.is_empty() {
+        return Err(StoreError::Backend { message: format!("an empty delta on {}", decl.kind) });
+    }
+    let mut sql = format!("UPDATE {} SET {} WHERE {} = ?", ident(decl.table)?, sets.join(", "), ident(decl.key)?);
+    args.push(SqlValue::Text(uuid_text(id)));
+    for (name, value) in require {
+        // `IS` compares NULLs too.
+        sql.push_str(&format!(" AND {} IS ?", ident(name)?));
+        args.push(to_sql(value)?);
+    }
+    let n =
+        tx.prepare_cached(&sql).and_then(|mut st| st.execute(params_from_iter(args))).map_err(
+            |e| match failed_check(&e) {
+                Some(guard) if decl.is_guard(&guard) => StoreError::GuardFailed { entity: kind, guard },
+                _ => map_err(e),
+            },
+        )?;
+    if n != 1 {
+        return Err(StoreError::GuardFailed { entity: kind, guard: "exists_or_active".into() });
     }
     Ok(())
+}
+
+/// Applies one write inside the commit's transaction.
+fn apply_write(tx: &Connection, write: &Write) -> StoreResult<()> {
+    match write {
+        Write::Row { kind, row, expect: Expect::Absent, .. } => insert(tx, *kind, row),
+        Write::Row { kind, id, row, expect: Expect::Version(v) } => update(tx, *kind, *id, row, *v),
+        Write::Delta { kind, id, add, require } => delta(tx, *kind, *id, add, require),
+        Write::Append { kind, row, .. } => insert(tx, *kind, row),
+        other => Err(StoreError::Backend { message: format!("unsupported write on {}", other.kind()) }),
+    }
 }
 
 fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()> {
@@ -325,99 +547,74 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
         apply_write(&tx, w)?;
     }
     for a in &changes.audit {
-        tx.execute(
+        let version = version_arg(a.version)?;
+        tx.prepare_cached(
             "INSERT INTO audit_log (id, entity_kind, entity_id, action, actor, before, after, version, at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params![
-                a.id.to_string(),
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                uuid_text(a.id.as_uuid()),
                 a.entity.kind.as_str(),
-                a.entity.id.to_string(),
+                uuid_text(a.entity.id),
                 a.action,
                 a.actor,
                 a.before.as_ref().map(|b| b.to_string()),
                 a.after.to_string(),
-                check_version(a.version)?,
+                version,
                 a.at.unix_micros()
-            ],
-        )
+            ])
+        })
         .map_err(map_err)?;
     }
     for e in &changes.events {
-        let audience =
-            serde_json::to_string(&e.audience).map_err(|e| StoreError::Backend { message: e.to_string() })?;
-        tx.execute(
+        let audience = serde_json::to_string(&e.audience)
+            .map_err(|e| StoreError::Backend { message: format!("audience: {e}") })?;
+        tx.prepare_cached(
             "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params![
-                e.id.to_string(),
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                uuid_text(e.id.as_uuid()),
                 e.topic,
                 e.entity.kind.as_str(),
-                e.entity.id.to_string(),
+                uuid_text(e.entity.id),
                 e.payload.to_string(),
                 audience,
                 e.at.unix_micros()
-            ],
-        )
+            ])
+        })
         .map_err(map_err)?;
     }
     if let Some(k) = &changes.idempotency {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO idempotency_keys (scope, key, command, fingerprint, response, at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![k.scope, k.key, k.command, k.fingerprint, k.response.to_string(), k.at.unix_micros()],
         )
+        .and_then(|mut st| {
+            st.execute(params![k.scope, k.key, k.command, k.fingerprint, k.response.to_string(), k.at.unix_micros()])
+        })
         .map_err(|e| if is_unique_violation(&e) { StoreError::IdempotencyKeyTaken } else { map_err(e) })?;
     }
     if let Some(a) = &changes.client_action {
-        tx.execute(
+        let seq =
+            i64::try_from(a.seq).map_err(|_| StoreError::Constraint { name: "client_actions_seq_positive".into() })?;
+        tx.prepare_cached(
             "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params![
-                a.client_id.to_string(),
-                i64::try_from(a.seq).map_err(|_| StoreError::Constraint { name: "client_actions_seq_positive".into() })?,
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                uuid_text(a.client_id.as_uuid()),
+                seq,
                 a.principal,
                 a.action,
                 a.fingerprint,
                 a.outcome.to_string(),
                 a.at.unix_micros()
-            ],
-        )
+            ])
+        })
         .map_err(|e| if is_unique_violation(&e) { StoreError::ClientSeqTaken } else { map_err(e) })?;
     }
     tx.commit().map_err(map_err)
-}
-
-const PROFILE_SELECT: &str = "SELECT id, role, full_name, phone, created_at, updated_at, version FROM profiles";
-const CIVILIAN_SELECT: &str = "SELECT id, profile_id, address, notify_push, notify_email, notify_sms, created_at, updated_at, version FROM civilian_profiles";
-const HERO_SELECT: &str = "SELECT id, profile_id, skills, hourly_rate, rate_currency, availability, rating_count, rating_total, completed_jobs, profile_image_url, created_at, updated_at, version FROM hero_profiles";
-const REQUEST_SELECT: &str = "SELECT id, civilian_id, hero_id, title, description, category, address, city, state, zip_code, latitude, longitude, scheduled_at, estimated_duration_hours, currency, budget_min_minor, budget_max_minor, status, cancel_reason, rating, created_at, updated_at, assigned_at, completed_at, cancelled_at, version FROM service_requests";
-const INTEREST_SELECT: &str =
-    "SELECT id, job_id, hero_user_id, source, status, phone, created_at, updated_at, version FROM job_interest";
-
-fn one<T>(
-    conn: &Connection,
-    sql: &str,
-    key: String,
-    decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>,
-) -> Result<Option<T>, Fail> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query([key])?;
-    match rows.next()? {
-        Some(row) => Ok(Some(decode(row)?)),
-        None => Ok(None),
-    }
-}
-
-fn many<T>(
-    conn: &Connection,
-    sql: &str,
-    params: &[SqlValue],
-    decode: fn(&rusqlite::Row<'_>) -> Result<T, Fail>,
-) -> Result<Vec<T>, Fail> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(decode(row)?);
-    }
-    Ok(out)
 }
 
 #[async_trait]
@@ -429,535 +626,35 @@ impl Store for SqliteStore {
             commit_blocking(&mut conn, &changes)
         })
         .await
-        .map_err(|e| StoreError::Backend { message: format!("commit task: {e}") })?
+        .map_err(|e| task_failed("commit", e))?
     }
 
-    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
-        let (scope, key) = (scope.to_owned(), key.to_owned());
-        self.read(move |c| {
-            c.query_row(
-                "SELECT scope, key, command, fingerprint, response, at FROM idempotency_keys WHERE scope = ? AND key = ?",
-                params![scope, key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?, r.get(5)?)),
-            )
-            .optional()?
-            .map(|(scope, key, command, fingerprint, response, at)| {
-                Ok(IdempotencyRecord { scope, key, command, fingerprint, response: json(&response)?, at: ts(at)? })
-            })
-            .transpose()
-        })
-        .await
-    }
-
-    async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
-        self.read(move |c| {
-            c.query_row(
-                "SELECT principal, seq FROM client_actions WHERE client_id = ? ORDER BY seq DESC LIMIT 1",
-                [client_id.to_string()],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .optional()?
-            .map(|(principal, seq)| {
-                Ok(ClientCursor { principal, last_seq: u64::try_from(seq).map_err(|_| corrupt("seq"))? })
-            })
-            .transpose()
-        })
-        .await
-    }
-
-    async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>> {
-        let (from, to) = (i64::try_from(from).unwrap_or(i64::MAX), i64::try_from(to).unwrap_or(i64::MAX));
-        self.read(move |c| {
-            many(
-                c,
-                "SELECT client_id, seq, principal, action, fingerprint, outcome, at FROM client_actions
-                 WHERE client_id = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-                &[SqlValue::Text(client_id.to_string()), SqlValue::Integer(from), SqlValue::Integer(to)],
-                decode_client_action,
-            )
-        })
-        .await
-    }
-
-    async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>> {
-        self.read(move |c| {
-            many(
-                c,
-                "SELECT id, entity_kind, entity_id, action, actor, before, after, version, at FROM audit_log
-                 WHERE entity_kind = ? AND entity_id = ? ORDER BY seq",
-                &[SqlValue::Text(entity.kind.as_str().into()), SqlValue::Text(entity.id.to_string())],
-                decode_audit,
-            )
-        })
-        .await
-    }
-
-    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>> {
-        self.read(move |c| {
-            many(
-                c,
-                "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at FROM outbox
-                 WHERE position > ? ORDER BY position LIMIT ?",
-                &[SqlValue::Integer(after), SqlValue::Integer(i64::from(limit))],
-                decode_event,
-            )
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl HomeHeroesStore for SqliteStore {
-    async fn profile(&self, user: UserId) -> StoreResult<Option<Versioned<Profile>>> {
-        self.read(move |c| one(c, &format!("{PROFILE_SELECT} WHERE id = ?"), user.to_string(), decode_profile)).await
-    }
-    async fn civilian_profile(&self, user: UserId) -> StoreResult<Option<Versioned<CivilianProfile>>> {
-        self.read(move |c| {
-            one(c, &format!("{CIVILIAN_SELECT} WHERE profile_id = ?"), user.to_string(), decode_civilian)
-        })
-        .await
-    }
-    async fn hero_profile(&self, user: UserId) -> StoreResult<Option<Versioned<HeroProfile>>> {
-        self.read(move |c| one(c, &format!("{HERO_SELECT} WHERE profile_id = ?"), user.to_string(), decode_hero)).await
-    }
-    async fn hero_profiles(&self, offset: u64, limit: u32) -> StoreResult<Vec<Versioned<HeroProfile>>> {
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        self.read(move |c| {
-            many(
-                c,
-                &format!("{HERO_SELECT} ORDER BY created_at, id LIMIT ? OFFSET ?"),
-                &[SqlValue::Integer(i64::from(limit)), SqlValue::Integer(offset)],
-                decode_hero,
-            )
-        })
-        .await
-    }
-    async fn service_request(&self, id: ServiceRequestId) -> StoreResult<Option<Versioned<ServiceRequest>>> {
-        self.read(move |c| one(c, &format!("{REQUEST_SELECT} WHERE id = ?"), id.to_string(), decode_request)).await
-    }
-    async fn service_requests(
-        &self,
-        filter: &RequestFilter,
-        after: Option<After>,
-        limit: u32,
-    ) -> StoreResult<Vec<Versioned<ServiceRequest>>> {
-        let mut clauses: Vec<&str> = Vec::new();
-        let mut args: Vec<SqlValue> = Vec::new();
-        if let Some(s) = filter.status {
-            clauses.push("status = ?");
-            args.push(SqlValue::Text(s.as_str().into()));
-        }
-        if let Some(u) = filter.civilian_id {
-            clauses.push("civilian_id = ?");
-            args.push(SqlValue::Text(u.to_string()));
-        }
-        if let Some(u) = filter.hero_id {
-            clauses.push("hero_id = ?");
-            args.push(SqlValue::Text(u.to_string()));
-        }
-        if let Some(c) = filter.category {
-            clauses.push("category = ?");
-            args.push(SqlValue::Text(c.as_str().into()));
-        }
-        if let Some(m) = filter.budget_at_least {
-            clauses.push("currency = ? AND budget_max_minor >= ?");
-            args.push(SqlValue::Text(m.currency().code().into()));
-            args.push(SqlValue::Integer(minor(&m)?));
-        }
-        if let Some(m) = filter.budget_at_most {
-            clauses.push("currency = ? AND budget_min_minor <= ?");
-            args.push(SqlValue::Text(m.currency().code().into()));
-            args.push(SqlValue::Integer(minor(&m)?));
-        }
-        if let Some(a) = after {
-            clauses.push("(created_at < ? OR (created_at = ? AND id < ?))");
-            args.push(SqlValue::Integer(a.created_at.unix_micros()));
-            args.push(SqlValue::Integer(a.created_at.unix_micros()));
-            args.push(SqlValue::Text(a.id.to_string()));
-        }
-        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-        let sql = format!("{REQUEST_SELECT}{filter_sql} ORDER BY created_at DESC, id DESC LIMIT ?");
-        args.push(SqlValue::Integer(i64::from(limit)));
-        self.read(move |c| many(c, &sql, &args, decode_request)).await
-    }
-    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
-        self.read(move |c| {
-            let n: i64 = c.query_row(
-                "SELECT count(*) FROM service_requests WHERE civilian_id = ? AND created_at >= ?",
-                params![civilian.to_string(), since.unix_micros()],
-                |r| r.get(0),
-            )?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-        .await
-    }
-    async fn completed_requests(
-        &self,
-        hero: UserId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> StoreResult<Vec<ServiceRequest>> {
-        self.read(move |c| {
-            let rows = many(
-                c,
-                &format!(
-                    "{REQUEST_SELECT} WHERE status = 'completed' AND hero_id = ? AND completed_at >= ? AND completed_at < ? ORDER BY completed_at, id"
-                ),
-                &[SqlValue::Text(hero.to_string()), SqlValue::Integer(from.unix_micros()), SqlValue::Integer(to.unix_micros())],
-                decode_request,
-            )?;
-            Ok(rows.into_iter().map(|v| v.value).collect())
-        })
-        .await
-    }
-    async fn interests(&self, request: ServiceRequestId) -> StoreResult<Vec<Versioned<JobInterest>>> {
-        self.read(move |c| {
-            many(
-                c,
-                &format!("{INTEREST_SELECT} WHERE job_id = ? ORDER BY created_at, id"),
-                &[SqlValue::Text(request.to_string())],
-                decode_interest,
-            )
-        })
-        .await
-    }
-}
-
-fn in_list(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-#[async_trait]
-impl LedgerStore for SqliteStore {
-    async fn ledger_accounts(&self, ids: &[AccountId]) -> StoreResult<Vec<Versioned<Account>>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let args: Vec<SqlValue> = ids.iter().map(|i| SqlValue::Text(i.to_string())).collect();
-        let sql = format!("{ACCOUNT_SELECT} WHERE id IN ({}) ORDER BY id", in_list(args.len()));
-        self.read(move |c| many(c, &sql, &args, decode_account)).await
-    }
-    async fn ledger_account_for(
-        &self,
-        owner: Option<UserId>,
-        kind: AccountKind,
-        currency: Currency,
-    ) -> StoreResult<Option<Versioned<Account>>> {
-        let args = vec![
-            owner.map_or(SqlValue::Null, |o| SqlValue::Text(o.to_string())),
-            SqlValue::Text(kind.as_str().into()),
-            SqlValue::Text(currency.code().into()),
-        ];
-        let sql = format!("{ACCOUNT_SELECT} WHERE owner_id IS ? AND kind = ? AND currency = ?");
-        self.read(move |c| Ok(many(c, &sql, &args, decode_account)?.into_iter().next())).await
-    }
-    async fn ledger_account_ids(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>> {
-        let after = after.map(|a| a.to_string()).unwrap_or_default();
-        self.read(move |c| {
-            let mut st = c.prepare_cached("SELECT id FROM ledger_accounts WHERE id > ? ORDER BY id LIMIT ?")?;
-            let rows = st.query_map(params![after, i64::from(limit)], |r| r.get::<_, String>(0))?;
-            let mut out = Vec::new();
-            for r in rows {
-                out.push(AccountId::from_uuid(
-                    r?.parse().map_err(|_| Fail::Store(StoreError::Corrupt { message: "account id".into() }))?,
-                ));
+    async fn snapshot(&self, reads: Reads) -> StoreResult<Box<dyn Reader + '_>> {
+        match reads {
+            // One statement already reads one committed state.
+            Reads::One => Ok(Box::new(OneRead::new(self))),
+            Reads::Many => {
+                let inner = self.inner.clone();
+                let view_inner = self.inner.clone();
+                let pooled = tokio::task::spawn_blocking(move || -> StoreResult<Pooled> {
+                    let pooled = Pooled::acquire(&inner)?;
+                    let begin = |c: &Connection| -> Result<(), Fail> {
+                        c.execute_batch("BEGIN DEFERRED")?;
+                        // The first read of a deferred transaction fixes its WAL snapshot: do it now,
+                        // so the view sees the state committed when it was created.
+                        c.prepare_cached("SELECT 1 FROM sqlite_master LIMIT 1")?
+                            .query_row([], |_| Ok(()))
+                            .optional()?;
+                        Ok(())
+                    };
+                    // On failure `pooled` is dropped, which ends any transaction begun.
+                    pooled.conn().and_then(begin).map_err(Fail::into_store)?;
+                    Ok(pooled)
+                })
+                .await
+                .map_err(|e| task_failed("snapshot", e))??;
+                Ok(Box::new(View { inner: view_inner, conn: Arc::new(Mutex::new(pooled)) }))
             }
-            Ok(out)
-        })
-        .await
-    }
-    async fn ledger_transfers(&self, ids: &[TransferId]) -> StoreResult<Vec<Transfer>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
         }
-        let args: Vec<SqlValue> = ids.iter().map(|i| SqlValue::Text(i.to_string())).collect();
-        let sql = format!("{TRANSFER_SELECT} WHERE id IN ({}) ORDER BY seq", in_list(args.len()));
-        self.read(move |c| many(c, &sql, &args, decode_transfer)).await
-    }
-    async fn pending_resolutions(&self, pending: &[TransferId]) -> StoreResult<Vec<(TransferId, TransferKind)>> {
-        if pending.is_empty() {
-            return Ok(Vec::new());
-        }
-        let args: Vec<SqlValue> = pending.iter().map(|i| SqlValue::Text(i.to_string())).collect();
-        let sql = format!("{TRANSFER_SELECT} WHERE result = 'ok' AND pending_id IN ({})", in_list(args.len()));
-        let rows = self.read(move |c| many(c, &sql, &args, decode_transfer)).await?;
-        Ok(rows.into_iter().filter_map(|t| t.pending_id.map(|p| (p, t.kind))).collect())
-    }
-    async fn expired_pending(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Transfer>> {
-        let sql = format!(
-            "{TRANSFER_SELECT} p WHERE kind = 'pending' AND result = 'ok' AND expires_at IS NOT NULL AND expires_at <= ?
-             AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id AND r.result = 'ok')
-             ORDER BY expires_at, seq LIMIT ?"
-        );
-        self.read(move |c| {
-            many(c, &sql, &[SqlValue::Integer(now.unix_micros()), SqlValue::Integer(i64::from(limit))], decode_transfer)
-        })
-        .await
-    }
-    async fn ledger_transfers_touching(&self, accounts: &[AccountId]) -> StoreResult<Vec<Transfer>> {
-        if accounts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<SqlValue> = accounts.iter().map(|i| SqlValue::Text(i.to_string())).collect();
-        let list = in_list(ids.len());
-        let sql = format!(
-            "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id IN ({list}) OR credit_account_id IN ({list})) ORDER BY seq"
-        );
-        let args: Vec<SqlValue> = ids.iter().chain(ids.iter()).cloned().collect();
-        self.read(move |c| many(c, &sql, &args, decode_transfer)).await
-    }
-    async fn currency_totals(&self) -> StoreResult<Vec<CurrencyTotals>> {
-        self.read(|c| {
-            many(
-                c,
-                "SELECT currency, SUM(debits_pending), SUM(debits_posted), SUM(credits_pending), SUM(credits_posted)
-                 FROM ledger_accounts GROUP BY currency ORDER BY currency",
-                &[],
-                decode_totals,
-            )
-        })
-        .await
-    }
-    async fn account_transfers(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Transfer>> {
-        let sql = format!(
-            "{TRANSFER_SELECT} WHERE result = 'ok' AND (debit_account_id = ?1 OR credit_account_id = ?1) ORDER BY seq LIMIT ?2"
-        );
-        self.read(move |c| {
-            many(c, &sql, &[SqlValue::Text(account.to_string()), SqlValue::Integer(i64::from(limit))], decode_transfer)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl PaymentStore for SqliteStore {
-    async fn payment_intent(&self, id: PaymentIntentId) -> StoreResult<Option<Versioned<PaymentIntent>>> {
-        self.read(move |c| one(c, &format!("{INTENT_SELECT} WHERE id = ?"), id.to_string(), decode_intent)).await
-    }
-    async fn payment_intents_since(&self, user: UserId, since: Timestamp) -> StoreResult<Vec<PaymentIntent>> {
-        let sql = format!("{INTENT_SELECT} WHERE user_id = ? AND created_at >= ? ORDER BY created_at, id");
-        let rows = self
-            .read(move |c| {
-                many(
-                    c,
-                    &sql,
-                    &[SqlValue::Text(user.to_string()), SqlValue::Integer(since.unix_micros())],
-                    decode_intent,
-                )
-            })
-            .await?;
-        Ok(rows.into_iter().map(|v| v.value).collect())
-    }
-    async fn succeeded_amounts(&self, user: UserId, limit: u32) -> StoreResult<Vec<i64>> {
-        self.read(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT amount_minor FROM payment_intents WHERE user_id = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT ?",
-            )?;
-            let rows = st.query_map(params![user.to_string(), i64::from(limit)], |r| r.get::<_, i64>(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-    async fn payment_confirmation(
-        &self,
-        gateway: GatewayKind,
-        provider_txn_id: &str,
-    ) -> StoreResult<Option<PaymentConfirmation>> {
-        let txn = provider_txn_id.to_owned();
-        self.read(move |c| {
-            let rows = many(
-                c,
-                "SELECT gateway, provider_txn_id, intent_id, amount_minor, currency, status, outcome, transfer_id, received_at
-                 FROM payment_confirmations WHERE gateway = ? AND provider_txn_id = ?",
-                &[SqlValue::Text(gateway.as_str().into()), SqlValue::Text(txn)],
-                decode_confirmation,
-            )?;
-            Ok(rows.into_iter().next())
-        })
-        .await
-    }
-    async fn expired_intents(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<PaymentIntent>>> {
-        let sql = format!(
-            "{INTENT_SELECT} WHERE status IN ('initiated', 'pending') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?"
-        );
-        self.read(move |c| {
-            many(c, &sql, &[SqlValue::Integer(now.unix_micros()), SqlValue::Integer(i64::from(limit))], decode_intent)
-        })
-        .await
-    }
-    async fn refunds_of(&self, original: TransferId) -> StoreResult<Vec<Transfer>> {
-        let sql = format!("{TRANSFER_SELECT} WHERE code = 'refund' AND result = 'ok' AND reference = ? ORDER BY seq");
-        self.read(move |c| many(c, &sql, &[SqlValue::Text(original.to_string())], decode_transfer)).await
-    }
-}
-
-#[async_trait]
-impl AmenityStore for SqliteStore {
-    async fn amenity(&self, id: AmenityId) -> StoreResult<Option<Versioned<Amenity>>> {
-        self.read(move |c| one(c, &format!("{AMENITY_SELECT} WHERE id = ?"), id.to_string(), decode_amenity)).await
-    }
-    async fn slot(&self, id: SlotId) -> StoreResult<Option<Versioned<Slot>>> {
-        self.read(move |c| one(c, &format!("{SLOT_SELECT} WHERE id = ?"), id.to_string(), decode_slot)).await
-    }
-    async fn slots_on(&self, amenity: AmenityId, date: chrono::NaiveDate) -> StoreResult<Vec<Versioned<Slot>>> {
-        let sql = format!("{SLOT_SELECT} WHERE amenity_id = ? AND date = ? ORDER BY starts_at");
-        self.read(move |c| {
-            many(c, &sql, &[SqlValue::Text(amenity.to_string()), SqlValue::Text(date.to_string())], decode_slot)
-        })
-        .await
-    }
-    async fn slot_with_amenity(&self, id: SlotId) -> StoreResult<Option<(Versioned<Slot>, Versioned<Amenity>)>> {
-        let slot = self.slot(id).await?;
-        let Some(slot) = slot else { return Ok(None) };
-        Ok(self.amenity(slot.value.amenity_id).await?.map(|a| (slot, a)))
-    }
-    async fn amenity_booking(&self, id: AmenityBookingId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
-        self.read(move |c| {
-            one(c, &format!("{AMENITY_BOOKING_SELECT} WHERE b.id = ?"), id.to_string(), decode_amenity_booking)
-        })
-        .await
-    }
-    async fn live_booking(&self, slot: SlotId, user: UserId) -> StoreResult<Option<Versioned<AmenityBooking>>> {
-        let sql = format!("{AMENITY_BOOKING_SELECT} WHERE b.slot_id = ? AND b.user_id = ? AND b.status = 'booked'");
-        self.read(move |c| {
-            Ok(many(
-                c,
-                &sql,
-                &[SqlValue::Text(slot.to_string()), SqlValue::Text(user.to_string())],
-                decode_amenity_booking,
-            )?
-            .into_iter()
-            .next())
-        })
-        .await
-    }
-    async fn live_bookings_of_amenity(&self, amenity: AmenityId, from: Timestamp) -> StoreResult<Vec<AmenityBooking>> {
-        let sql = format!(
-            "{AMENITY_BOOKING_SELECT} JOIN amenity_slots s ON s.id = b.slot_id
-             WHERE b.amenity_id = ? AND b.status = 'booked' AND s.starts_at >= ? ORDER BY s.starts_at, b.id"
-        );
-        let rows = self
-            .read(move |c| {
-                many(
-                    c,
-                    &sql,
-                    &[SqlValue::Text(amenity.to_string()), SqlValue::Integer(from.unix_micros())],
-                    decode_amenity_booking,
-                )
-            })
-            .await?;
-        Ok(rows.into_iter().map(|v| v.value).collect())
-    }
-    async fn count_live_bookings(&self, slot: SlotId) -> StoreResult<u64> {
-        self.read(move |c| {
-            let n: i64 = c.query_row(
-                "SELECT count(*) FROM amenity_bookings WHERE slot_id = ? AND status = 'booked'",
-                params![slot.to_string()],
-                |r| r.get(0),
-            )?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl CanteenStore for SqliteStore {
-    async fn menu_items(&self, ids: &[MenuItemId]) -> StoreResult<Vec<Versioned<MenuItem>>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let args: Vec<SqlValue> = ids.iter().map(|i| SqlValue::Text(i.to_string())).collect();
-        let sql = format!("{MENU_SELECT} WHERE id IN ({})", in_list(args.len()));
-        self.read(move |c| many(c, &sql, &args, decode_menu_item)).await
-    }
-    async fn menu_of(&self, date: chrono::NaiveDate) -> StoreResult<Vec<MenuItem>> {
-        let sql = format!("{MENU_SELECT} WHERE date = ? ORDER BY name, id");
-        let rows = self.read(move |c| many(c, &sql, &[SqlValue::Text(date.to_string())], decode_menu_item)).await?;
-        Ok(rows.into_iter().map(|v| v.value).collect())
-    }
-    async fn order(&self, id: OrderId) -> StoreResult<Option<Versioned<Order>>> {
-        self.read(move |c| one(c, &format!("{ORDER_SELECT} WHERE id = ?"), id.to_string(), decode_order)).await
-    }
-    async fn count_orders_since(&self, user: UserId, since: Timestamp) -> StoreResult<u64> {
-        self.read(move |c| {
-            let n: i64 = c.query_row(
-                "SELECT count(*) FROM canteen_orders WHERE user_id = ? AND created_at >= ?",
-                params![user.to_string(), since.unix_micros()],
-                |r| r.get(0),
-            )?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-        .await
-    }
-    async fn resident_room(&self, user: UserId) -> StoreResult<Option<String>> {
-        self.read(move |c| {
-            Ok(c.query_row("SELECT room FROM resident_rooms WHERE user_id = ?", params![user.to_string()], |r| {
-                r.get(0)
-            })
-            .optional()?)
-        })
-        .await
-    }
-    async fn open_orders(&self, date: chrono::NaiveDate) -> StoreResult<Vec<Order>> {
-        let sql = format!(
-            "{ORDER_SELECT} WHERE date = ? AND status NOT IN ('completed', 'cancelled') ORDER BY room, created_at, id"
-        );
-        let rows = self.read(move |c| many(c, &sql, &[SqlValue::Text(date.to_string())], decode_order)).await?;
-        Ok(rows.into_iter().map(|v| v.value).collect())
-    }
-}
-
-#[async_trait]
-impl RoomStore for SqliteStore {
-    async fn room(&self, id: RoomId) -> StoreResult<Option<Versioned<Room>>> {
-        self.read(move |c| one(c, &format!("{ROOM_SELECT} WHERE id = ?"), id.to_string(), decode_room)).await
-    }
-    async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Versioned<BedReservation>>> {
-        self.read(move |c| one(c, &format!("{RESERVATION_SELECT} WHERE id = ?"), id.to_string(), decode_reservation))
-            .await
-    }
-    async fn live_reservation(&self, user: UserId) -> StoreResult<Option<Versioned<BedReservation>>> {
-        let sql = format!("{RESERVATION_SELECT} WHERE user_id = ? AND status IN ('held', 'confirmed')");
-        self.read(move |c| one(c, &sql, user.to_string(), decode_reservation)).await
-    }
-    async fn lapsed_reservations(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<BedReservation>>> {
-        let sql =
-            format!("{RESERVATION_SELECT} WHERE status = 'held' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?");
-        self.read(move |c| {
-            many(
-                c,
-                &sql,
-                &[SqlValue::Integer(now.unix_micros()), SqlValue::Integer(i64::from(limit))],
-                decode_reservation,
-            )
-        })
-        .await
-    }
-    async fn count_live_reservations(&self, room: RoomId) -> StoreResult<u64> {
-        self.read(move |c| {
-            let n: i64 = c.query_row(
-                "SELECT count(*) FROM bed_reservations WHERE room_id = ? AND status IN ('held', 'confirmed')",
-                params![room.to_string()],
-                |r| r.get(0),
-            )?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl KhedmaStore for SqliteStore {
-    async fn job_request(&self, id: JobRequestId) -> StoreResult<Option<Versioned<JobRequest>>> {
-        self.read(move |c| one(c, &format!("{JOB_REQUEST_SELECT} WHERE id = ?"), id.to_string(), decode_job_request))
-            .await
-    }
-    async fn quotes_for(&self, request: JobRequestId) -> StoreResult<Vec<Versioned<Quote>>> {
-        let sql = format!("{QUOTE_SELECT} WHERE request_id = ? ORDER BY created_at, id");
-        self.read(move |c| many(c, &sql, &[SqlValue::Text(request.to_string())], decode_quote)).await
-    }
-    async fn booking(&self, id: BookingId) -> StoreResult<Option<Versioned<Booking>>> {
-        self.read(move |c| one(c, &format!("{BOOKING_SELECT} WHERE id = ?"), id.to_string(), decode_booking)).await
     }
 }

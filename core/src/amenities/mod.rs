@@ -9,16 +9,20 @@
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
 use crate::error::{Error, ErrorCode};
-use crate::homeheroes::commands::require;
 use crate::id::{AmenityBookingId, AmenityId, IdSource, SlotId, UserId};
+use crate::kernel::access::require;
+use crate::kernel::store::{Reader, Reads, Store};
 use crate::service::{Command, Decide, Runner};
-use crate::store::{Store, StoreResult, Versioned, Write};
+use crate::store::Versioned;
 use crate::time::{Clock, Timestamp};
 use crate::validate::{TextRule, ValidationErrors, Validator, Violation};
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
+
+mod store;
+pub use store::{AmenityStore, DOMAIN};
 
 /// Shortest slot, in minutes.
 pub const SLOT_MINUTES_MIN: u16 = 15;
@@ -41,7 +45,7 @@ crate::homeheroes::model::wire_enum!(
 
 crate::homeheroes::model::wire_enum!(
     /// A seat's state.
-    BookingStatus { Booked = "booked", Cancelled = "cancelled" }
+    AmenityBookingStatus { Booked = "booked", Cancelled = "cancelled" }
 );
 
 /// How an amenity's day is cut into slots, in its own time zone.
@@ -113,7 +117,7 @@ pub struct AmenityBooking {
     /// Who.
     pub user_id: UserId,
     /// State.
-    pub status: BookingStatus,
+    pub status: AmenityBookingStatus,
     /// When booked.
     pub created_at: Timestamp,
     /// When last changed.
@@ -239,28 +243,6 @@ pub fn slots_for(amenity: AmenityId, template: &SlotTemplate, date: NaiveDate) -
     out
 }
 
-/// The amenities part of the storage contract.
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait AmenityStore: Store {
-    /// An amenity.
-    async fn amenity(&self, id: AmenityId) -> StoreResult<Option<Versioned<Amenity>>>;
-    /// A slot.
-    async fn slot(&self, id: SlotId) -> StoreResult<Option<Versioned<Slot>>>;
-    /// A slot with its amenity (one round trip where the store can join them).
-    async fn slot_with_amenity(&self, id: SlotId) -> StoreResult<Option<(Versioned<Slot>, Versioned<Amenity>)>>;
-    /// The slots of `amenity` on local `date`, by start.
-    async fn slots_on(&self, amenity: AmenityId, date: NaiveDate) -> StoreResult<Vec<Versioned<Slot>>>;
-    /// A booking.
-    async fn amenity_booking(&self, id: AmenityBookingId) -> StoreResult<Option<Versioned<AmenityBooking>>>;
-    /// `user`'s live booking in `slot`, if any.
-    async fn live_booking(&self, slot: SlotId, user: UserId) -> StoreResult<Option<Versioned<AmenityBooking>>>;
-    /// Live bookings of `amenity` in slots starting at or after `from`, by slot start.
-    async fn live_bookings_of_amenity(&self, amenity: AmenityId, from: Timestamp) -> StoreResult<Vec<AmenityBooking>>;
-    /// How many live bookings `slot` has (the invariant's other side).
-    async fn count_live_bookings(&self, slot: SlotId) -> StoreResult<u64>;
-}
-
 fn is_staff(actor: &Actor) -> bool {
     matches!(actor, Actor::System) || actor.is_admin() || actor.has_role(Role::AmenityManager)
 }
@@ -294,8 +276,10 @@ impl CreateAmenity {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: AmenityStore + ?Sized> Command<S> for CreateAmenity {
-    const NAME: &'static str = "amenity.create";
+impl Command for CreateAmenity {
+    const NAME: &'static str = "amenities.create";
+    const FINGERPRINT_NAME: &'static str = "amenity.create";
+    const READS: Reads = Reads::One;
     type Valid = (String, SlotTemplate);
     type Loaded = ();
     type Output = Amenity;
@@ -303,7 +287,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for CreateAmenity {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         self.check(now)
     }
-    async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
+    async fn load(&self, _store: &dyn Reader, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
         Ok(())
     }
     fn decide(
@@ -322,7 +306,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for CreateAmenity {
             created_at: cx.now(),
             updated_at: cx.now(),
         };
-        cx.insert(a.clone(), &[])?;
+        cx.insert(a.clone())?;
         Ok(a)
     }
 }
@@ -338,8 +322,10 @@ pub struct SetAmenityStatus {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: AmenityStore + ?Sized> Command<S> for SetAmenityStatus {
-    const NAME: &'static str = "amenity.set_status";
+impl Command for SetAmenityStatus {
+    const NAME: &'static str = "amenities.set_status";
+    const FINGERPRINT_NAME: &'static str = "amenity.set_status";
+    const READS: Reads = Reads::One;
     type Valid = ();
     type Loaded = Option<Versioned<Amenity>>;
     type Output = Amenity;
@@ -347,7 +333,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for SetAmenityStatus {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok(store.amenity(self.amenity_id).await?)
     }
     fn decide(&self, actor: &Actor, _: &(), loaded: Self::Loaded, cx: &mut Decide<'_>) -> Result<Amenity, Error> {
@@ -359,7 +345,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for SetAmenityStatus {
         let mut after = before.value.clone();
         after.status = self.status;
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), self.status.as_str(), &[])?;
+        cx.update(&before, after.clone(), self.status.as_str())?;
         Ok(after)
     }
 }
@@ -375,8 +361,9 @@ pub struct GenerateSlots {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: AmenityStore + ?Sized> Command<S> for GenerateSlots {
-    const NAME: &'static str = "amenity.generate_slots";
+impl Command for GenerateSlots {
+    const NAME: &'static str = "amenities.generate_slots";
+    const FINGERPRINT_NAME: &'static str = "amenity.generate_slots";
     type Valid = ();
     type Loaded = (Option<Versioned<Amenity>>, Vec<Versioned<Slot>>);
     type Output = Vec<Slot>;
@@ -384,7 +371,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for GenerateSlots {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok((store.amenity(self.amenity_id).await?, store.slots_on(self.amenity_id, self.date).await?))
     }
     fn decide(
@@ -401,7 +388,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for GenerateSlots {
             if existing.iter().any(|e| e.value.id == slot.id) {
                 continue;
             }
-            cx.push(Write::Slot { value: slot.clone(), expect: crate::store::Expect::Absent });
+            cx.insert(slot.clone())?;
             created.push(slot);
         }
         Ok(created)
@@ -424,8 +411,9 @@ pub struct BookScene {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: AmenityStore + ?Sized> Command<S> for BookSlot {
-    const NAME: &'static str = "amenity.book";
+impl Command for BookSlot {
+    const NAME: &'static str = "amenities.book";
+    const FINGERPRINT_NAME: &'static str = "amenity.book";
     type Valid = ();
     type Loaded = BookScene;
     type Output = AmenityBooking;
@@ -433,10 +421,10 @@ impl<S: AmenityStore + ?Sized> Command<S> for BookSlot {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, actor: &Actor, valid: &()) -> Result<BookScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &()) -> Result<BookScene, Error> {
         self.load_attempt(store, actor, valid, 1).await
     }
-    async fn load_attempt(&self, store: &S, actor: &Actor, _: &(), attempt: u32) -> Result<BookScene, Error> {
+    async fn load_attempt(&self, store: &dyn Reader, actor: &Actor, _: &(), attempt: u32) -> Result<BookScene, Error> {
         // The user's own seat is looked up only on a retry: on the first attempt a second seat fails
         // the one-seat unique index and the retry reads it. It is read before the slot, whose counter
         // is guarded at commit anyway.
@@ -444,9 +432,10 @@ impl<S: AmenityStore + ?Sized> Command<S> for BookSlot {
             Some(u) if attempt > 0 => store.live_booking(self.slot_id, u).await?,
             _ => None,
         };
-        let (slot, amenity) = match store.slot_with_amenity(self.slot_id).await? {
-            Some((s, a)) => (Some(s), Some(a)),
-            None => (None, None),
+        let slot = store.slot(self.slot_id).await?;
+        let amenity = match &slot {
+            Some(s) => store.amenity(s.value.amenity_id).await?,
+            None => None,
         };
         Ok(BookScene { slot, amenity, mine })
     }
@@ -472,12 +461,12 @@ impl<S: AmenityStore + ?Sized> Command<S> for BookSlot {
             slot_id: slot.id,
             amenity_id: amenity.id,
             user_id: user,
-            status: BookingStatus::Booked,
+            status: AmenityBookingStatus::Booked,
             created_at: cx.now(),
             updated_at: cx.now(),
         };
-        cx.insert(booking.clone(), &[user])?;
-        cx.push(Write::SlotDelta { slot: slot.id, booked: 1 });
+        cx.insert(booking.clone())?;
+        cx.delta::<Slot>(slot.id.as_uuid(), &[("booked", 1)])?;
         Ok(booking)
     }
 }
@@ -491,8 +480,10 @@ pub struct CancelBooking {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: AmenityStore + ?Sized> Command<S> for CancelBooking {
-    const NAME: &'static str = "amenity.cancel";
+impl Command for CancelBooking {
+    const NAME: &'static str = "amenities.cancel";
+    const FINGERPRINT_NAME: &'static str = "amenity.cancel";
+    const READS: Reads = Reads::One;
     type Valid = ();
     type Loaded = Option<Versioned<AmenityBooking>>;
     type Output = AmenityBooking;
@@ -500,7 +491,7 @@ impl<S: AmenityStore + ?Sized> Command<S> for CancelBooking {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok(store.amenity_booking(self.booking_id).await?)
     }
     fn decide(
@@ -519,14 +510,14 @@ impl<S: AmenityStore + ?Sized> Command<S> for CancelBooking {
                 Error::not_found("booking")
             });
         }
-        if before.value.status == BookingStatus::Cancelled {
+        if before.value.status == AmenityBookingStatus::Cancelled {
             return Err(Error::new(ErrorCode::InvalidTransition, "cannot `cancel` a booking that is `cancelled`"));
         }
         let mut after = before.value.clone();
-        after.status = BookingStatus::Cancelled;
+        after.status = AmenityBookingStatus::Cancelled;
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), "cancelled", &[after.user_id])?;
-        cx.push(Write::SlotDelta { slot: after.slot_id, booked: -1 });
+        cx.update(&before, after.clone(), "cancelled")?;
+        cx.delta::<Slot>(after.slot_id.as_uuid(), &[("booked", -1)])?;
         Ok(after)
     }
 }
@@ -542,7 +533,7 @@ impl<S: Clone> Clone for Amenities<S> {
     }
 }
 
-impl<S: AmenityStore> Amenities<S> {
+impl<S: Store> Amenities<S> {
     /// The service over `store`.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Self { runner: Runner::new(store, clock, ids) }

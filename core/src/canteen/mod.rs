@@ -8,15 +8,16 @@
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
 use crate::error::{Error, ErrorCode};
-use crate::homeheroes::commands::require;
 use crate::id::{IdSource, MenuItemId, OrderId, UserId};
+use crate::kernel::access::{require, require_visible};
+use crate::kernel::entity::Entity;
+use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::ledger::engine::{self, Phase, Snapshot, TransferInput};
 use crate::ledger::model::{AccountKind, TransferCode, TransferId, TransferResult};
-use crate::ledger::{error_for, load_snapshot_with, record_decision};
+use crate::ledger::{error_for, load_snapshot_with, record_decision, LedgerStore};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, IdempotencyKey, Runner};
-use crate::store::{LedgerStore, StoreResult, Versioned, Write};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{TextRule, ValidationErrors, Validator, Violation};
 use chrono::NaiveDate;
@@ -25,6 +26,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
+
+mod menu;
+mod store;
+pub use menu::{AddMenuItem, SetAvailability};
+pub use store::{CanteenStore, DOMAIN};
 
 /// Orders a resident may place per rolling 24 hours (Viramah §14 E).
 pub const ORDERS_PER_DAY_MAX: u64 = 20;
@@ -175,22 +181,31 @@ pub struct Order {
     pub updated_at: Timestamp,
 }
 
-/// The canteen part of the storage contract.
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait CanteenStore: LedgerStore {
-    /// Menu items by id (missing ones left out).
-    async fn menu_items(&self, ids: &[MenuItemId]) -> StoreResult<Vec<Versioned<MenuItem>>>;
-    /// The menu of a date, by name.
-    async fn menu_of(&self, date: NaiveDate) -> StoreResult<Vec<MenuItem>>;
-    /// An order.
-    async fn order(&self, id: OrderId) -> StoreResult<Option<Versioned<Order>>>;
-    /// How many orders `user` placed at or after `since`.
-    async fn count_orders_since(&self, user: UserId, since: Timestamp) -> StoreResult<u64>;
-    /// `user`'s room for deliveries, once assigned.
-    async fn resident_room(&self, user: UserId) -> StoreResult<Option<String>>;
-    /// Orders of a date not yet completed or cancelled, by room then time (the kitchen's view).
-    async fn open_orders(&self, date: NaiveDate) -> StoreResult<Vec<Order>>;
+/// A resident's delivery room: set when their bed is confirmed (rooms) or by an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentRoom {
+    /// The resident (the key: one room per resident).
+    pub user_id: UserId,
+    /// The room (`B-204`).
+    pub room: String,
+}
+
+/// Records `room` as `user`'s delivery room: inserted the first time, updated after (audited and
+/// told to its readers either way), nothing when it is already that room. `current` is `user`'s
+/// record as the command loaded it ([`CanteenStore::assigned_room`]); a concurrent assignment makes
+/// the insert or the versioned update fail, and the runner decides again on fresh data.
+pub fn set_resident_room(
+    cx: &mut Decide<'_>,
+    current: Option<&Versioned<ResidentRoom>>,
+    user: UserId,
+    room: &str,
+) -> Result<(), Error> {
+    let next = ResidentRoom { user_id: user, room: room.to_owned() };
+    match current {
+        Some(before) if before.value == next => Ok(()),
+        Some(before) => cx.update(before, next, "reassigned"),
+        None => cx.insert(next),
+    }
 }
 
 fn is_kitchen(actor: &Actor) -> bool {
@@ -237,109 +252,6 @@ fn refund(
         linked: false,
         code: TransferCode::Refund,
         reference: Some(TransferId::from_uuid(order.id.as_uuid()).to_string()),
-    }
-}
-
-/// Adds a dish to a date's menu (canteen staff).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddMenuItem {
-    /// The date.
-    pub date: NaiveDate,
-    /// Name.
-    pub name: Option<String>,
-    /// Price in INR.
-    pub price: Option<Decimal>,
-}
-
-impl AddMenuItem {
-    /// Validates the input against `now`, without a store (clients call this offline).
-    pub fn check(&self, _now: Timestamp) -> Result<(String, Money), ValidationErrors> {
-        let mut v = Validator::new();
-        let name = v.text("name", self.name.as_deref(), DISH_NAME);
-        let price = match self.price {
-            None => {
-                v.push("price", Violation::Required);
-                None
-            }
-            Some(p) if p <= Decimal::ZERO => {
-                v.push("price", Violation::NotPositive);
-                None
-            }
-            Some(p) => Money::new(p, CANTEEN_CURRENCY)
-                .map_err(|_| v.push("price", Violation::TooPrecise { max_decimals: CANTEEN_CURRENCY.minor_units() }))
-                .ok(),
-        };
-        v.finish(|| Some((name?, price?)))
-    }
-}
-
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for AddMenuItem {
-    const NAME: &'static str = "canteen.add_menu_item";
-    type Valid = (String, Money);
-    type Loaded = ();
-    type Output = MenuItem;
-
-    fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
-        self.check(now)
-    }
-    async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
-        Ok(())
-    }
-    fn decide(
-        &self,
-        actor: &Actor,
-        (name, price): &Self::Valid,
-        _: (),
-        cx: &mut Decide<'_>,
-    ) -> Result<MenuItem, Error> {
-        require(actor, Decision::when(is_kitchen(actor), "only canteen staff manage the menu"))?;
-        let item = MenuItem {
-            id: MenuItemId::generate(cx.ids()),
-            date: self.date,
-            name: name.clone(),
-            price: *price,
-            available: true,
-            created_at: cx.now(),
-            updated_at: cx.now(),
-        };
-        cx.insert(item.clone(), &[])?;
-        Ok(item)
-    }
-}
-
-/// Marks a dish available or sold out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetAvailability {
-    /// The dish.
-    pub item_id: MenuItemId,
-    /// Available?
-    pub available: bool,
-}
-
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for SetAvailability {
-    const NAME: &'static str = "canteen.set_availability";
-    type Valid = ();
-    type Loaded = Option<Versioned<MenuItem>>;
-    type Output = MenuItem;
-
-    fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
-        Ok(())
-    }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
-        Ok(store.menu_items(&[self.item_id]).await?.into_iter().next())
-    }
-    fn decide(&self, actor: &Actor, _: &(), loaded: Self::Loaded, cx: &mut Decide<'_>) -> Result<MenuItem, Error> {
-        require(actor, Decision::when(is_kitchen(actor), "only canteen staff manage the menu"))?;
-        let before = loaded.ok_or_else(|| Error::not_found("menu item"))?;
-        let mut after = before.value.clone();
-        after.available = self.available;
-        after.updated_at = cx.now();
-        cx.update(&before, after.clone(), if self.available { "available" } else { "sold_out" }, &[])?;
-        Ok(after)
     }
 }
 
@@ -435,7 +347,7 @@ impl PlaceOrder {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for PlaceOrder {
+impl Command for PlaceOrder {
     const NAME: &'static str = "canteen.place_order";
     type Valid = ValidOrder;
     type Loaded = PlaceScene;
@@ -444,7 +356,7 @@ impl<S: CanteenStore + ?Sized> Command<S> for PlaceOrder {
     fn validate(&self, now: Timestamp) -> Result<ValidOrder, ValidationErrors> {
         self.check(now)
     }
-    async fn load(&self, store: &S, actor: &Actor, valid: &ValidOrder) -> Result<PlaceScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &ValidOrder) -> Result<PlaceScene, Error> {
         let ids: Vec<MenuItemId> = valid.lines.iter().map(|(id, _)| *id).collect();
         let items = store.menu_items(&ids).await?.into_iter().map(|i| (i.value.id, i.value)).collect();
         let Some(user) = actor.user_id() else {
@@ -547,7 +459,7 @@ impl<S: CanteenStore + ?Sized> Command<S> for PlaceOrder {
             None => return Err(Error::internal("no payment outcome")),
         }
         record_decision(&d, &scene.snapshot, cx);
-        cx.insert(order.clone(), &[user])?;
+        cx.insert(order.clone())?;
         Ok(order)
     }
 }
@@ -568,10 +480,11 @@ pub struct OrderScene {
     snapshot: Snapshot,
 }
 
-async fn load_order_scene<S: CanteenStore + ?Sized>(store: &S, id: OrderId) -> Result<OrderScene, Error> {
-    // The order names the accounts, so it is read first — and read again after the balances: the
-    // second, fresher read is what `decide` refuses on (a racing refund already landed), while stale
-    // balances only make the commit's CHECK fail and the runner decide again.
+async fn load_order_scene(store: &dyn Reader, id: OrderId) -> Result<OrderScene, Error> {
+    // One load is one snapshot: the order and the balances it names come from one committed state,
+    // so the order of the reads does not matter. A racing action or refund makes the commit fail
+    // (the order's version, the refund's unique transfer id, a balance guard) and the runner decides
+    // again on fresh data.
     let order = store.order(id).await?;
     let mut accounts = None;
     let mut snapshot = Snapshot::default();
@@ -584,7 +497,6 @@ async fn load_order_scene<S: CanteenStore + ?Sized>(store: &S, id: OrderId) -> R
             accounts = Some((w.value.id, r.value.id));
         }
     }
-    let order = if order.is_some() { store.order(id).await? } else { order };
     Ok(OrderScene { order, accounts, snapshot })
 }
 
@@ -605,7 +517,7 @@ fn refund_now(order: &Order, scene: &OrderScene, cx: &mut Decide<'_>) -> Result<
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for ActOnOrder {
+impl Command for ActOnOrder {
     const NAME: &'static str = "canteen.act";
     type Valid = ();
     type Loaded = OrderScene;
@@ -614,19 +526,13 @@ impl<S: CanteenStore + ?Sized> Command<S> for ActOnOrder {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<OrderScene, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<OrderScene, Error> {
         load_order_scene(store, self.order_id).await
     }
     fn decide(&self, actor: &Actor, _: &(), scene: OrderScene, cx: &mut Decide<'_>) -> Result<Order, Error> {
         let before = scene.order.clone().ok_or_else(|| Error::not_found("order"))?;
+        require_visible(actor, before.value.readers().admits(actor), "order")?;
         let own = actor.is(before.value.user_id);
-        if !own && !is_kitchen(actor) {
-            return Err(if matches!(actor, Actor::Anonymous) {
-                Error::unauthenticated()
-            } else {
-                Error::not_found("order")
-            });
-        }
         let relations: Vec<OrderRelation> = if own { vec![OrderRelation::Owner] } else { vec![] };
         let mut held = held_parties(actor, &relations);
         if matches!(actor, Actor::System) || actor.is_admin() {
@@ -645,7 +551,7 @@ impl<S: CanteenStore + ?Sized> Command<S> for ActOnOrder {
                 after.refund = Some(RefundState::Requested);
             }
         }
-        cx.update(&before, after.clone(), self.action.as_str(), &[after.user_id])?;
+        cx.update(&before, after.clone(), self.action.as_str())?;
         Ok(after)
     }
 }
@@ -661,7 +567,7 @@ pub struct DecideRefund {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for DecideRefund {
+impl Command for DecideRefund {
     const NAME: &'static str = "canteen.decide_refund";
     type Valid = ();
     type Loaded = OrderScene;
@@ -670,7 +576,7 @@ impl<S: CanteenStore + ?Sized> Command<S> for DecideRefund {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<OrderScene, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<OrderScene, Error> {
         load_order_scene(store, self.order_id).await
     }
     fn decide(&self, actor: &Actor, _: &(), scene: OrderScene, cx: &mut Decide<'_>) -> Result<Order, Error> {
@@ -687,12 +593,7 @@ impl<S: CanteenStore + ?Sized> Command<S> for DecideRefund {
         } else {
             after.refund = Some(RefundState::Denied);
         }
-        cx.update(
-            &before,
-            after.clone(),
-            if self.approve { "refund_approved" } else { "refund_denied" },
-            &[after.user_id],
-        )?;
+        cx.update(&before, after.clone(), if self.approve { "refund_approved" } else { "refund_denied" })?;
         Ok(after)
     }
 }
@@ -717,22 +618,22 @@ impl AssignRoom {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: CanteenStore + ?Sized> Command<S> for AssignRoom {
+impl Command for AssignRoom {
     const NAME: &'static str = "canteen.assign_room";
+    const READS: Reads = Reads::One;
     type Valid = String;
-    type Loaded = ();
+    type Loaded = Option<Versioned<ResidentRoom>>;
     type Output = ();
 
     fn validate(&self, now: Timestamp) -> Result<String, ValidationErrors> {
         self.check(now)
     }
-    async fn load(&self, _store: &S, _actor: &Actor, _: &String) -> Result<(), Error> {
-        Ok(())
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &String) -> Result<Self::Loaded, Error> {
+        Ok(store.assigned_room(self.user_id).await?)
     }
-    fn decide(&self, actor: &Actor, room: &String, _: (), cx: &mut Decide<'_>) -> Result<(), Error> {
+    fn decide(&self, actor: &Actor, room: &String, current: Self::Loaded, cx: &mut Decide<'_>) -> Result<(), Error> {
         require(actor, Decision::when(matches!(actor, Actor::System) || actor.is_admin(), "only admins assign rooms"))?;
-        cx.push(Write::ResidentRoom { user: self.user_id, room: room.clone() });
-        Ok(())
+        set_resident_room(cx, current.as_ref(), self.user_id, room)
     }
 }
 
@@ -747,7 +648,7 @@ impl<S: Clone> Clone for Canteen<S> {
     }
 }
 
-impl<S: CanteenStore> Canteen<S> {
+impl<S: Store> Canteen<S> {
     /// The service over `store`.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Self { runner: Runner::new(store, clock, ids) }
@@ -801,13 +702,8 @@ impl<S: CanteenStore> Canteen<S> {
     /// An order (its resident and staff).
     pub async fn order(&self, actor: &Actor, id: OrderId) -> Result<Order, Error> {
         let o = self.runner.store().order(id).await?.ok_or_else(|| Error::not_found("order"))?.value;
-        if actor.is(o.user_id) || is_kitchen(actor) {
-            Ok(o)
-        } else if matches!(actor, Actor::Anonymous) {
-            Err(Error::unauthenticated())
-        } else {
-            Err(Error::not_found("order"))
-        }
+        require_visible(actor, o.readers().admits(actor), "order")?;
+        Ok(o)
     }
     /// The kitchen's open orders of a date, grouped by room (staff).
     pub async fn open_orders(&self, actor: &Actor, date: NaiveDate) -> Result<Vec<Order>, Error> {

@@ -1,4 +1,4 @@
-//! HomeHeroes commands: each one validate → load → decide, run by [`crate::service::Runner`].
+//! HomeHeroes commands: each one validate → load → decide, run by [`crate::kernel::command::Runner`].
 
 use super::input::limits;
 use super::input::{
@@ -9,25 +9,18 @@ use super::model::{
     CivilianProfile, HeroProfile, InterestStatus, JobInterest, NotificationPreferences, Profile, ProfileRole, Rating,
     RequestStatus, ServiceRequest, WeeklyAvailability,
 };
+use super::store::HomeHeroesStore;
 use super::workflow::{self, authorize, Action, RequestAction, RequestContext, Resource};
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
 use crate::error::Error;
 use crate::id::{CivilianProfileId, HeroProfileId, JobInterestId, ServiceRequestId, UserId};
-use crate::service::{Command, Decide};
-use crate::store::{HomeHeroesStore, Versioned};
+use crate::kernel::access::{self, require, require_visible_or_taken};
+use crate::kernel::command::{Command, Decide};
+use crate::kernel::store::{Reader, Reads, Versioned};
 use crate::time::Timestamp;
 use crate::validate::ValidationErrors;
 use serde::{Deserialize, Serialize};
-
-/// `forbidden` with the policy's reason, or `unauthenticated` for anonymous callers.
-pub(crate) fn require(actor: &Actor, decision: Decision) -> Result<(), Error> {
-    match (decision.allowed, actor) {
-        (true, _) => Ok(()),
-        (false, Actor::Anonymous) => Err(Error::unauthenticated()),
-        (false, _) => Err(Error::forbidden(decision.reason)),
-    }
-}
 
 /// A profile with its role-specific part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +60,9 @@ pub struct EnsureProfile {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
-    const NAME: &'static str = "profile.ensure";
+impl Command for EnsureProfile {
+    const NAME: &'static str = "homeheroes.profile.ensure";
+    const FINGERPRINT_NAME: &'static str = "profile.ensure";
     type Valid = ();
     type Loaded = ProfileScene;
     type Output = ProfileBundle;
@@ -76,7 +70,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<ProfileScene, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<ProfileScene, Error> {
         load_profile_scene(store, self.user_id).await
     }
     fn decide(&self, actor: &Actor, _: &(), scene: ProfileScene, cx: &mut Decide<'_>) -> Result<ProfileBundle, Error> {
@@ -93,7 +87,6 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
             ),
         )?;
         let now = cx.now();
-        let me = [self.user_id];
         let profile = match scene.profile {
             Some(p) if p.value.role != self.role => {
                 return Err(Error::conflict(format!("the profile already exists with role `{}`", p.value.role)));
@@ -108,7 +101,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
                     created_at: now,
                     updated_at: now,
                 };
-                cx.insert(p.clone(), &me)?;
+                cx.insert(p.clone())?;
                 p
             }
         };
@@ -124,7 +117,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
                     created_at: now,
                     updated_at: now,
                 };
-                cx.insert(c.clone(), &me)?;
+                cx.insert(c.clone())?;
                 Some(c)
             }
             (ProfileRole::Hero, _) => None,
@@ -144,7 +137,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for EnsureProfile {
                     created_at: now,
                     updated_at: now,
                 };
-                cx.insert(h.clone(), &me)?;
+                cx.insert(h.clone())?;
                 Some(h)
             }
             (ProfileRole::Civilian, _) => None,
@@ -164,8 +157,10 @@ pub struct UpdateProfile {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateProfile {
-    const NAME: &'static str = "profile.update";
+impl Command for UpdateProfile {
+    const NAME: &'static str = "homeheroes.profile.update";
+    const FINGERPRINT_NAME: &'static str = "profile.update";
+    const READS: Reads = Reads::One;
     type Valid = ValidProfile;
     type Loaded = Option<Versioned<Profile>>;
     type Output = Profile;
@@ -173,7 +168,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateProfile {
     fn validate(&self, _now: Timestamp) -> Result<ValidProfile, ValidationErrors> {
         self.input.validate()
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &ValidProfile) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &ValidProfile) -> Result<Self::Loaded, Error> {
         Ok(store.profile(self.user_id).await?)
     }
     fn decide(
@@ -196,7 +191,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateProfile {
             return Ok(after);
         }
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), "update", &[self.user_id])?;
+        cx.update(&before, after.clone(), "update")?;
         Ok(after)
     }
 }
@@ -212,8 +207,10 @@ pub struct UpdateCivilianProfile {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateCivilianProfile {
-    const NAME: &'static str = "civilian_profile.update";
+impl Command for UpdateCivilianProfile {
+    const NAME: &'static str = "homeheroes.civilian_profile.update";
+    const FINGERPRINT_NAME: &'static str = "civilian_profile.update";
+    const READS: Reads = Reads::One;
     type Valid = ValidCivilianProfile;
     type Loaded = Option<Versioned<CivilianProfile>>;
     type Output = CivilianProfile;
@@ -221,7 +218,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateCivilianProfile {
     fn validate(&self, _now: Timestamp) -> Result<ValidCivilianProfile, ValidationErrors> {
         self.input.validate()
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &ValidCivilianProfile) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &ValidCivilianProfile) -> Result<Self::Loaded, Error> {
         Ok(store.civilian_profile(self.user_id).await?)
     }
     fn decide(
@@ -242,7 +239,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateCivilianProfile {
             return Ok(after);
         }
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), "update", &[self.user_id])?;
+        cx.update(&before, after.clone(), "update")?;
         Ok(after)
     }
 }
@@ -258,8 +255,10 @@ pub struct UpdateHeroProfile {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateHeroProfile {
-    const NAME: &'static str = "hero_profile.update";
+impl Command for UpdateHeroProfile {
+    const NAME: &'static str = "homeheroes.hero_profile.update";
+    const FINGERPRINT_NAME: &'static str = "hero_profile.update";
+    const READS: Reads = Reads::One;
     type Valid = ValidHeroProfile;
     type Loaded = Option<Versioned<HeroProfile>>;
     type Output = HeroProfile;
@@ -267,7 +266,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateHeroProfile {
     fn validate(&self, _now: Timestamp) -> Result<ValidHeroProfile, ValidationErrors> {
         self.input.validate()
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &ValidHeroProfile) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &ValidHeroProfile) -> Result<Self::Loaded, Error> {
         Ok(store.hero_profile(self.user_id).await?)
     }
     fn decide(
@@ -288,7 +287,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for UpdateHeroProfile {
             return Ok(after);
         }
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), "update", &[self.user_id])?;
+        cx.update(&before, after.clone(), "update")?;
         Ok(after)
     }
 }
@@ -313,8 +312,9 @@ pub struct CreateScene {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
-    const NAME: &'static str = "service_request.create";
+impl Command for CreateServiceRequest {
+    const NAME: &'static str = "homeheroes.service_request.create";
+    const FINGERPRINT_NAME: &'static str = "service_request.create";
     type Valid = (ValidServiceRequest, Timestamp);
     type Loaded = CreateScene;
     type Output = ServiceRequest;
@@ -322,7 +322,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         Ok((self.input.validate(now)?, now))
     }
-    async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<CreateScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &Self::Valid) -> Result<CreateScene, Error> {
         let Some(user) = actor.user_id() else {
             return Ok(CreateScene { profile: None, created_last_minute: 0, id_taken: false });
         };
@@ -383,7 +383,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for CreateServiceRequest {
             completed_at: None,
             cancelled_at: None,
         };
-        cx.insert(request.clone(), &[civilian])?;
+        cx.insert(request.clone())?;
         Ok(request)
     }
 }
@@ -525,19 +525,34 @@ pub(crate) async fn load_request_scene<S: HomeHeroesStore + ?Sized>(
     Ok(RequestScene { request, interests, actor_hero, assigned_hero })
 }
 
+/// What a refused hero is told when a request it could see is no longer open to it.
+pub(crate) const TAKEN: &str = "the service request was already taken or cancelled";
+
 /// `not_found` unless `actor` may see `request` (invisible requests do not reveal that they exist).
 pub(crate) fn require_visible(actor: &Actor, request: &ServiceRequest) -> Result<(), Error> {
-    match (authorize(actor, Action::Read, Resource::ServiceRequest(request)).allowed, actor) {
-        (true, _) => Ok(()),
-        (false, Actor::Anonymous) => Err(Error::unauthenticated()),
-        (false, _) => Err(Error::not_found("service request")),
+    let visible = authorize(actor, Action::Read, Resource::ServiceRequest(request)).allowed;
+    access::require_visible(actor, visible, "service request")
+}
+
+/// The visibility check before `op`. Taking the job (accept, express interest) is acting on what was
+/// public: every request is created `pending`, open to every signed-in user, so its existence is no
+/// secret. A caller who no longer sees it lost a race — another hero was assigned, or the owner
+/// cancelled — and is told `conflict`, never `not_found`. Every other action keeps `not_found`.
+fn require_visible_for(actor: &Actor, request: &ServiceRequest, op: &RequestOp) -> Result<(), Error> {
+    let visible = authorize(actor, Action::Read, Resource::ServiceRequest(request)).allowed;
+    match op {
+        RequestOp::Accept | RequestOp::ExpressInterest { .. } => {
+            require_visible_or_taken(actor, visible, true, "service request", TAKEN)
+        }
+        _ => access::require_visible(actor, visible, "service request"),
     }
 }
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
-    const NAME: &'static str = "service_request.act";
+impl Command for RequestCommand {
+    const NAME: &'static str = "homeheroes.service_request.act";
+    const FINGERPRINT_NAME: &'static str = "service_request.act";
     type Valid = ValidOp;
     type Loaded = RequestScene;
     type Output = RequestOutcome;
@@ -545,7 +560,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
     fn validate(&self, _now: Timestamp) -> Result<ValidOp, ValidationErrors> {
         self.op.validate()
     }
-    async fn load(&self, store: &S, actor: &Actor, _: &ValidOp) -> Result<RequestScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, _: &ValidOp) -> Result<RequestScene, Error> {
         load_request_scene(store, actor, self.request_id).await
     }
     fn decide(
@@ -556,7 +571,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
         cx: &mut Decide<'_>,
     ) -> Result<RequestOutcome, Error> {
         let before = &scene.request;
-        require_visible(actor, &before.value)?;
+        require_visible_for(actor, &before.value, &self.op)?;
         let ctx = scene.context(actor);
         let to = workflow::fire(actor, &before.value, self.op.action(), &ctx)?;
         let now = cx.now();
@@ -570,8 +585,8 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 let hero = actor.user_id().ok_or_else(Error::unauthenticated)?;
                 after.hero_id = Some(hero);
                 after.assigned_at = Some(now);
-                let audience = settle_interests(&scene, hero, cx)?;
-                cx.update(before, after.clone(), "assigned", &[&[civilian, hero][..], &audience].concat())?;
+                settle_interests(&scene, hero, cx)?;
+                cx.update(before, after.clone(), "assigned")?;
             }
             (RequestOp::ChooseHero { hero_id }, _) => {
                 let chosen = scene
@@ -583,8 +598,8 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 }
                 after.hero_id = Some(*hero_id);
                 after.assigned_at = Some(now);
-                let audience = settle_interests(&scene, *hero_id, cx)?;
-                cx.update(before, after.clone(), "assigned", &[&[civilian, *hero_id][..], &audience].concat())?;
+                settle_interests(&scene, *hero_id, cx)?;
+                cx.update(before, after.clone(), "assigned")?;
             }
             (RequestOp::ExpressInterest { .. }, ValidOp::Interest(i)) => {
                 let hero = actor.user_id().ok_or_else(Error::unauthenticated)?;
@@ -596,7 +611,7 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                         next.source = i.source;
                         next.phone = i.phone.clone();
                         next.updated_at = now;
-                        cx.update(prev, next.clone(), "interested", &[civilian, hero])?;
+                        cx.update(prev, next.clone(), "interested")?;
                         next
                     }
                     None => {
@@ -604,13 +619,14 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                             id: JobInterestId::generate(cx.ids()),
                             job_id: before.value.id,
                             hero_user_id: hero,
+                            civilian_id: civilian,
                             source: i.source,
                             status: InterestStatus::Interested,
                             phone: i.phone.clone(),
                             created_at: now,
                             updated_at: now,
                         };
-                        cx.insert(next.clone(), &[civilian, hero])?;
+                        cx.insert(next.clone())?;
                         next
                     }
                 };
@@ -628,52 +644,50 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
                 let mut next = prev.value.clone();
                 next.status = InterestStatus::Withdrawn;
                 next.updated_at = now;
-                cx.update(prev, next.clone(), "withdrawn", &[civilian, hero])?;
+                cx.update(prev, next.clone(), "withdrawn")?;
                 interest_out = Some(next);
                 after = before.value.clone();
             }
             (RequestOp::Start, _) => {
-                let hero = before.value.hero_id.ok_or_else(|| Error::internal("assigned request without hero"))?;
-                cx.update(before, after.clone(), "started", &[civilian, hero])?;
+                before.value.hero_id.ok_or_else(|| Error::internal("assigned request without hero"))?;
+                cx.update(before, after.clone(), "started")?;
             }
             (RequestOp::Complete, _) => {
-                let hero = before.value.hero_id.ok_or_else(|| Error::internal("assigned request without hero"))?;
+                before.value.hero_id.ok_or_else(|| Error::internal("assigned request without hero"))?;
                 after.completed_at = Some(now);
-                cx.update(before, after.clone(), "completed", &[civilian, hero])?;
+                cx.update(before, after.clone(), "completed")?;
                 let profile =
                     scene.assigned_hero.as_ref().ok_or_else(|| Error::precondition("the hero has no profile"))?;
                 let mut p = profile.value.clone();
                 p.completed_jobs =
                     p.completed_jobs.checked_add(1).ok_or_else(|| Error::internal("completed_jobs overflow"))?;
                 p.updated_at = now;
-                cx.update(profile, p, "job_completed", &[hero])?;
+                cx.update(profile, p, "job_completed")?;
             }
             (RequestOp::Cancel { .. }, ValidOp::Cancel(reason)) => {
                 after.cancel_reason = reason.clone();
                 after.cancelled_at = Some(now);
-                let mut audience = vec![civilian];
-                audience.extend(before.value.hero_id);
-                // Open interests close with the request.
+                // Open interests close with the request: each hero learns it from their interest's
+                // event, not from the request's, which they no longer read once it is cancelled.
                 for i in scene.interests.iter().filter(|i| i.value.status == InterestStatus::Interested) {
                     let mut next = i.value.clone();
                     next.status = InterestStatus::Rejected;
                     next.updated_at = now;
-                    cx.update(i, next, "rejected", &[civilian, i.value.hero_user_id])?;
-                    audience.push(i.value.hero_user_id);
+                    cx.update(i, next, "rejected")?;
                 }
-                cx.update(before, after.clone(), "cancelled", &audience)?;
+                cx.update(before, after.clone(), "cancelled")?;
             }
             (RequestOp::Rate { .. }, ValidOp::Score(score)) => {
-                let hero = before.value.hero_id.ok_or_else(|| Error::internal("completed request without hero"))?;
+                before.value.hero_id.ok_or_else(|| Error::internal("completed request without hero"))?;
                 after.rating = Some(*score);
                 after.updated_at = now;
-                cx.update(before, after.clone(), "rated", &[civilian, hero])?;
+                cx.update(before, after.clone(), "rated")?;
                 let profile =
                     scene.assigned_hero.as_ref().ok_or_else(|| Error::precondition("the hero has no profile"))?;
                 let mut p = profile.value.clone();
                 p.rating = p.rating.with(*score).ok_or_else(|| Error::internal("rating overflow"))?;
                 p.updated_at = now;
-                cx.update(profile, p, "rated", &[hero])?;
+                cx.update(profile, p, "rated")?;
             }
             _ => return Err(Error::internal("operation and validated input disagree")),
         }
@@ -681,11 +695,9 @@ impl<S: HomeHeroesStore + ?Sized> Command<S> for RequestCommand {
     }
 }
 
-/// On assignment: the chosen hero's interest becomes `selected`, every other open one `rejected`.
-/// Returns the heroes to tell.
-fn settle_interests(scene: &RequestScene, chosen: UserId, cx: &mut Decide<'_>) -> Result<Vec<UserId>, Error> {
-    let civilian = scene.request.value.civilian_id;
-    let mut told = Vec::new();
+/// On assignment: the chosen hero's interest becomes `selected`, every other open one `rejected`
+/// (each hero is told through their own interest's event).
+fn settle_interests(scene: &RequestScene, chosen: UserId, cx: &mut Decide<'_>) -> Result<(), Error> {
     for i in scene.interests.iter().filter(|i| i.value.status == InterestStatus::Interested) {
         let mut next = i.value.clone();
         let (status, action) = if i.value.hero_user_id == chosen {
@@ -695,8 +707,7 @@ fn settle_interests(scene: &RequestScene, chosen: UserId, cx: &mut Decide<'_>) -
         };
         next.status = status;
         next.updated_at = cx.now();
-        cx.update(i, next, action, &[civilian, i.value.hero_user_id])?;
-        told.push(i.value.hero_user_id);
+        cx.update(i, next, action)?;
     }
-    Ok(told)
+    Ok(())
 }

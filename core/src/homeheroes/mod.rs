@@ -6,22 +6,26 @@
 pub mod commands;
 pub mod input;
 pub mod model;
+mod store;
 pub mod workflow;
 
 pub use commands::{ProfileBundle, RequestCommand, RequestOp, RequestOutcome};
+pub use store::{After, HomeHeroesStore, RequestFilter, DOMAIN};
 pub use workflow::{authorize, available_actions, Action, RequestAction, Resource, SERVICE_REQUEST};
 
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::id::{IdSource, ServiceRequestId, UserId};
+use crate::kernel::access::require;
+use crate::kernel::command::{IdempotencyKey, Runner};
+use crate::kernel::entity::EntityRef;
+use crate::kernel::store::{AuditRecord, Store};
 use crate::money::{Currency, Money};
-use crate::service::{IdempotencyKey, Runner};
-use crate::store::{After, AuditRecord, EntityRef, HomeHeroesStore, RequestFilter};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Validator, Violation};
 use commands::{
-    load_request_scene, require, require_visible, CreateServiceRequest, EnsureProfile, UpdateCivilianProfile,
-    UpdateHeroProfile, UpdateProfile,
+    load_request_scene, require_visible, CreateServiceRequest, EnsureProfile, UpdateCivilianProfile, UpdateHeroProfile,
+    UpdateProfile,
 };
 use input::{CivilianProfileInput, HeroProfileInput, InterestInput, ProfileInput, ServiceRequestInput};
 use model::{Category, CivilianProfile, HeroProfile, JobInterest, Profile, ProfileRole, RequestStatus, ServiceRequest};
@@ -151,7 +155,7 @@ impl<S: Clone> Clone for HomeHeroes<S> {
     }
 }
 
-impl<S: HomeHeroesStore> HomeHeroes<S> {
+impl<S: Store> HomeHeroes<S> {
     /// The service over `store`, with the injected clock and id source.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Self { runner: Runner::new(store, clock, ids) }
@@ -304,14 +308,13 @@ impl<S: HomeHeroesStore> HomeHeroes<S> {
     }
     /// The interests in a request the caller may see: all for its owner, their own for a hero.
     pub async fn interests(&self, actor: &Actor, id: ServiceRequestId) -> Result<Vec<JobInterest>, Error> {
-        let r = self.service_request(actor, id).await?;
+        // The request must be visible first: its interests do not reveal an invisible request.
+        self.service_request(actor, id).await?;
         let all = self.store().interests(id).await?;
         Ok(all
             .into_iter()
             .map(|v| v.value)
-            .filter(|i| {
-                authorize(actor, Action::Read, Resource::JobInterest { request: &r, hero: i.hero_user_id }).allowed
-            })
+            .filter(|i| authorize(actor, Action::Read, Resource::JobInterest(i)).allowed)
             .collect())
     }
     /// The actions the caller may take on a request now (the transition table, asked).

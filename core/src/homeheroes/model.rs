@@ -304,6 +304,9 @@ pub struct JobInterest {
     pub job_id: ServiceRequestId,
     /// The hero.
     pub hero_user_id: UserId,
+    /// The request's owner, copied when the interest is created, so the interest names all its
+    /// readers itself (the hero and this civilian).
+    pub civilian_id: UserId,
     /// App or SMS.
     pub source: InterestSource,
     /// Lifecycle state.

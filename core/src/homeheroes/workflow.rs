@@ -1,10 +1,12 @@
 //! The HomeHeroes service-request workflow as data, and authorization for every HomeHeroes
 //! resource (seed 000 §7, the RLS policies, as one pure function).
 
-use super::model::{InterestStatus, RequestStatus, ServiceRequest};
+use super::model::{InterestStatus, JobInterest, RequestStatus, ServiceRequest};
+use super::store::own_readers;
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
 use crate::id::UserId;
+use crate::kernel::entity::Entity;
 use crate::machine::{held_parties, FireError, Guard, Machine, Party, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -232,13 +234,8 @@ pub enum Resource<'a> {
         /// The owner it would have.
         civilian: UserId,
     },
-    /// A hero's interest in `request`.
-    JobInterest {
-        /// The request.
-        request: &'a ServiceRequest,
-        /// The interested hero.
-        hero: UserId,
-    },
+    /// A hero's interest in a request.
+    JobInterest(&'a JobInterest),
     /// The list of pending requests.
     PendingRequests,
     /// The earnings of `hero`.
@@ -252,6 +249,11 @@ pub enum Resource<'a> {
 
 /// Decides whether `actor` may do `action` to `resource` (seed 000 §7). Workflow transitions are
 /// decided by the transition table ([`fire`]), not here.
+///
+/// Reads of an entity ask the entity's own [`Entity::readers`] — the same value that addresses its
+/// events — so who may read something and who is told of its changes cannot drift apart. (Admins
+/// and the system read everything, as [`crate::kernel::entity::Readers::admits`] rules.) The one
+/// exception is the public directory of hero profiles, which anonymous callers may read too.
 pub fn authorize(actor: &Actor, action: Action, resource: Resource<'_>) -> Decision {
     use Action::*;
     if matches!(actor, Actor::System) {
@@ -262,7 +264,10 @@ pub fn authorize(actor: &Actor, action: Action, resource: Resource<'_>) -> Decis
         return Decision::deny("sign in first");
     }
     match (action, resource) {
-        (Read | Update, Resource::Profile { owner }) | (Read | Update, Resource::CivilianProfile { owner }) => {
+        (Read, Resource::Profile { owner }) | (Read, Resource::CivilianProfile { owner }) => {
+            Decision::when(own_readers(owner).admits(actor), "users can only access their own profile")
+        }
+        (Update, Resource::Profile { owner }) | (Update, Resource::CivilianProfile { owner }) => {
             Decision::when(actor.is(owner), "users can only access their own profile")
         }
         (Read, Resource::HeroProfile { .. }) => Decision::allow("anyone can read hero profiles"),
@@ -274,12 +279,12 @@ pub fn authorize(actor: &Actor, action: Action, resource: Resource<'_>) -> Decis
             "only a civilian can create a request, and only as themselves",
         ),
         (Read, Resource::ServiceRequest(r)) => Decision::when(
-            actor.is(r.civilian_id) || r.hero_id.is_some_and(|h| actor.is(h)) || r.status == RequestStatus::Pending,
+            r.readers().admits(actor),
             "requests are visible to their civilian, their assigned hero, and everyone while pending",
         ),
         (Read, Resource::PendingRequests) => Decision::allow("pending requests are visible to signed-in users"),
-        (Read, Resource::JobInterest { request, hero }) => Decision::when(
-            actor.is(request.civilian_id) || actor.is(hero),
+        (Read, Resource::JobInterest(interest)) => Decision::when(
+            interest.readers().admits(actor),
             "an interest is visible to the request's civilian and to its hero",
         ),
         (Read, Resource::Earnings { hero }) => {

@@ -1,21 +1,26 @@
 //! Khedma (seed 001): clients post requests, providers quote, the client accepts one quote — the
 //! booking is created, that quote accepted and every other pending quote declined, in one commit —
-//! and the booking follows its own workflow. Only a booking's participants see or change it.
+//! and the booking follows its own workflow. Only a booking's participants change it; they (and
+//! admins, who read everything) see it.
 
 use crate::actor::{Actor, Role, RoleFamily};
 use crate::authz::Decision;
 use crate::error::Error;
-use crate::homeheroes::commands::require;
 use crate::id::{BookingId, IdSource, JobRequestId, QuoteId, UserId};
+use crate::kernel::access::{require, require_visible};
+use crate::kernel::entity::Entity;
+use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, Runner};
-use crate::store::{Store, StoreResult, Versioned};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{TextRule, ValidationErrors, Validator, Violation};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+mod store;
+pub use store::{KhedmaStore, DOMAIN};
 
 /// Khedma trades in Moroccan dirhams.
 pub const KHEDMA_CURRENCY: Currency = Currency::MAD;
@@ -161,18 +166,6 @@ pub struct Booking {
     pub updated_at: Timestamp,
 }
 
-/// The Khedma part of the storage contract.
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait KhedmaStore: Store {
-    /// A request.
-    async fn job_request(&self, id: JobRequestId) -> StoreResult<Option<Versioned<JobRequest>>>;
-    /// All quotes on a request, oldest first.
-    async fn quotes_for(&self, request: JobRequestId) -> StoreResult<Vec<Versioned<Quote>>>;
-    /// A booking.
-    async fn booking(&self, id: BookingId) -> StoreResult<Option<Versioned<Booking>>>;
-}
-
 /// Posts a request (clients).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostJobRequest {
@@ -194,8 +187,9 @@ impl PostJobRequest {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: KhedmaStore + ?Sized> Command<S> for PostJobRequest {
+impl Command for PostJobRequest {
     const NAME: &'static str = "khedma.post_request";
+    const READS: Reads = Reads::One;
     type Valid = (String, String);
     type Loaded = ();
     type Output = JobRequest;
@@ -203,7 +197,7 @@ impl<S: KhedmaStore + ?Sized> Command<S> for PostJobRequest {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         self.check(now)
     }
-    async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
+    async fn load(&self, _store: &dyn Reader, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
         Ok(())
     }
     fn decide(
@@ -224,7 +218,7 @@ impl<S: KhedmaStore + ?Sized> Command<S> for PostJobRequest {
             created_at: cx.now(),
             updated_at: cx.now(),
         };
-        cx.insert(r.clone(), &[client])?;
+        cx.insert(r.clone())?;
         Ok(r)
     }
 }
@@ -271,7 +265,7 @@ impl SubmitQuote {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: KhedmaStore + ?Sized> Command<S> for SubmitQuote {
+impl Command for SubmitQuote {
     const NAME: &'static str = "khedma.quote";
     type Valid = (Money, String, i64);
     type Loaded = (Option<Versioned<JobRequest>>, Vec<Versioned<Quote>>);
@@ -280,7 +274,7 @@ impl<S: KhedmaStore + ?Sized> Command<S> for SubmitQuote {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         self.check(now)
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &Self::Valid) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &Self::Valid) -> Result<Self::Loaded, Error> {
         Ok((store.job_request(self.request_id).await?, store.quotes_for(self.request_id).await?))
     }
     fn decide(
@@ -313,13 +307,14 @@ impl<S: KhedmaStore + ?Sized> Command<S> for SubmitQuote {
             created_at: cx.now(),
             updated_at: cx.now(),
         };
-        cx.insert(q.clone(), &[request.client_id, provider])?;
+        cx.insert(q.clone())?;
         Ok(q)
     }
 }
 
 /// The client accepts one quote: booking created, that quote accepted, the others declined, the
-/// request booked — one commit. Racing accepts: the request's versioned update lets one win.
+/// request booked — one commit. Racing accepts: the request's versioned update lets one win, and
+/// every loser is told `conflict`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptQuote {
     /// The quote.
@@ -330,7 +325,7 @@ pub struct AcceptQuote {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: KhedmaStore + ?Sized> Command<S> for AcceptQuote {
+impl Command for AcceptQuote {
     const NAME: &'static str = "khedma.accept_quote";
     type Valid = ();
     type Loaded = (Option<Versioned<JobRequest>>, Vec<Versioned<Quote>>);
@@ -339,7 +334,7 @@ impl<S: KhedmaStore + ?Sized> Command<S> for AcceptQuote {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok((store.job_request(self.request_id).await?, store.quotes_for(self.request_id).await?))
     }
     fn decide(
@@ -357,12 +352,14 @@ impl<S: KhedmaStore + ?Sized> Command<S> for AcceptQuote {
                 Error::not_found("request")
             });
         }
+        // Losing a race for the request is `conflict` ("already taken") on every attempt: a loser
+        // that reads after the winner's commit is told the same as one whose commit failed.
         if request.value.status != JobRequestStatus::Open {
-            return Err(Error::new(crate::error::ErrorCode::InvalidTransition, "the request already has a booking"));
+            return Err(Error::conflict("the request already has a booking"));
         }
         let chosen = quotes.iter().find(|q| q.value.id == self.quote_id).ok_or_else(|| Error::not_found("quote"))?;
         if chosen.value.status != QuoteStatus::Pending {
-            return Err(Error::precondition(format!("the quote is `{}`", chosen.value.status)));
+            return Err(Error::conflict(format!("the quote is `{}`", chosen.value.status)));
         }
         if chosen.value.valid_until <= cx.now() {
             return Err(Error::precondition("the quote has expired"));
@@ -374,12 +371,12 @@ impl<S: KhedmaStore + ?Sized> Command<S> for AcceptQuote {
             let accepted = q.value.id == self.quote_id;
             next.status = if accepted { QuoteStatus::Accepted } else { QuoteStatus::Declined };
             next.updated_at = now;
-            cx.update(q, next, if accepted { "accepted" } else { "declined" }, &[client, q.value.provider_id])?;
+            cx.update(q, next, if accepted { "accepted" } else { "declined" })?;
         }
         let mut booked = request.value.clone();
         booked.status = JobRequestStatus::Booked;
         booked.updated_at = now;
-        cx.update(&request, booked, "booked", &[client])?;
+        cx.update(&request, booked, "booked")?;
         let b = Booking {
             id: BookingId::generate(cx.ids()),
             request_id: request.value.id,
@@ -391,7 +388,7 @@ impl<S: KhedmaStore + ?Sized> Command<S> for AcceptQuote {
             created_at: now,
             updated_at: now,
         };
-        cx.insert(b.clone(), &[client, b.provider_id])?;
+        cx.insert(b.clone())?;
         Ok(b)
     }
 }
@@ -418,8 +415,9 @@ fn participants(actor: &Actor, b: &Booking) -> Vec<Participant> {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: KhedmaStore + ?Sized> Command<S> for ActOnBooking {
+impl Command for ActOnBooking {
     const NAME: &'static str = "khedma.act";
+    const READS: Reads = Reads::One;
     type Valid = ();
     type Loaded = Option<Versioned<Booking>>;
     type Output = Booking;
@@ -427,24 +425,18 @@ impl<S: KhedmaStore + ?Sized> Command<S> for ActOnBooking {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok(store.booking(self.booking_id).await?)
     }
     fn decide(&self, actor: &Actor, _: &(), loaded: Self::Loaded, cx: &mut Decide<'_>) -> Result<Booking, Error> {
         let before = loaded.ok_or_else(|| Error::not_found("booking"))?;
+        require_visible(actor, before.value.readers().admits(actor), "booking")?;
         let rel = participants(actor, &before.value);
-        if rel.is_empty() {
-            return Err(if matches!(actor, Actor::Anonymous) {
-                Error::unauthenticated()
-            } else {
-                Error::not_found("booking")
-            });
-        }
         let to = BOOKING.fire(before.value.status, self.action, &held_parties(actor, &rel), &())?;
         let mut after = before.value.clone();
         after.status = to;
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), self.action.as_str(), &[after.client_id, after.provider_id])?;
+        cx.update(&before, after.clone(), self.action.as_str())?;
         Ok(after)
     }
 }
@@ -460,7 +452,7 @@ impl<S: Clone> Clone for Khedma<S> {
     }
 }
 
-impl<S: KhedmaStore> Khedma<S> {
+impl<S: Store> Khedma<S> {
     /// The service over `store`.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Self { runner: Runner::new(store, clock, ids) }
@@ -499,16 +491,10 @@ impl<S: KhedmaStore> Khedma<S> {
     pub async fn act(&self, actor: &Actor, booking: BookingId, action: BookingAction) -> Result<Booking, Error> {
         self.runner.execute(actor, None, &ActOnBooking { booking_id: booking, action }).await
     }
-    /// A booking (its participants only).
+    /// A booking (its participants; admins read everything).
     pub async fn booking(&self, actor: &Actor, id: BookingId) -> Result<Booking, Error> {
         let b = self.runner.store().booking(id).await?.ok_or_else(|| Error::not_found("booking"))?.value;
-        if participants(actor, &b).is_empty() {
-            return Err(if matches!(actor, Actor::Anonymous) {
-                Error::unauthenticated()
-            } else {
-                Error::not_found("booking")
-            });
-        }
+        require_visible(actor, b.readers().admits(actor), "booking")?;
         Ok(b)
     }
     /// The quotes on a request: all for its client, their own for a provider.

@@ -6,15 +6,20 @@
 
 pub mod engine;
 pub mod model;
+mod store;
+
+pub use store::{transfer_readers, CurrencyTotals, LedgerStore, ACCOUNT_PAGE, DOMAIN};
 
 use crate::actor::Actor;
 use crate::authz::Decision;
 use crate::error::{Error, ErrorCode};
-use crate::homeheroes::commands::require;
 use crate::id::{IdSource, UserId};
+use crate::kernel::access::require;
+use crate::kernel::entity::{Entity, EntityRef, Readers};
+use crate::kernel::store::{Reader, Reads, Store, Versioned};
+use crate::kernel::value::Value;
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, Runner};
-use crate::store::{EntityKind, EntityRef, LedgerStore, Versioned, Write};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Violation};
 use engine::{Context, Outcome, Snapshot, TransferInput, BATCH_TRANSFERS_MAX};
@@ -55,8 +60,9 @@ pub struct OpenAccount {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: LedgerStore + ?Sized> Command<S> for OpenAccount {
+impl Command for OpenAccount {
     const NAME: &'static str = "ledger.open_account";
+    const READS: Reads = Reads::One;
     type Valid = ();
     type Loaded = Option<Versioned<Account>>;
     type Output = Account;
@@ -71,7 +77,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for OpenAccount {
             )),
         }
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok(store.ledger_account_for(self.owner, self.kind, self.currency).await?)
     }
     fn decide(&self, actor: &Actor, _: &(), loaded: Self::Loaded, cx: &mut Decide<'_>) -> Result<Account, Error> {
@@ -89,8 +95,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for OpenAccount {
             balance: Balance::default(),
             created_at: cx.now(),
         };
-        let audience: Vec<UserId> = self.owner.into_iter().collect();
-        cx.insert(account.clone(), &audience)?;
+        cx.insert(account.clone())?;
         Ok(account)
     }
 }
@@ -115,7 +120,7 @@ impl CreateTransfers {
     }
 }
 
-/// Loads what the engine reads for `batch`.
+/// Loads what the engine reads for `batch` (every read through the caller's one view).
 pub(crate) async fn load_snapshot<S: LedgerStore + ?Sized>(
     store: &S,
     batch: &[TransferInput],
@@ -151,32 +156,47 @@ pub(crate) async fn load_snapshot_with<S: LedgerStore + ?Sized>(
     })
 }
 
+/// The columns a balance delta adds to (all four, zeros included: the delta is one statement).
+fn delta_columns(d: &Balance) -> [(&'static str, i64); 4] {
+    [
+        ("debits_pending", d.debits_pending),
+        ("debits_posted", d.debits_posted),
+        ("credits_pending", d.credits_pending),
+        ("credits_posted", d.credits_posted),
+    ]
+}
+
+/// A delta applies only to an account that is neither frozen nor closed.
+fn active() -> [(&'static str, Value); 2] {
+    [("frozen", Value::Bool(false)), ("closed", Value::Bool(false))]
+}
+
 /// Records the engine's decision in the change set: records, one guarded delta per account (in id
-/// order, the order stores lock in), and one outbox event telling the wallet owners.
+/// order, the order stores lock in), and one outbox event telling the readers of the moved accounts
+/// (their owners: an account's transfers are read through it).
 pub(crate) fn record_decision(d: &engine::Decision, snap: &Snapshot, cx: &mut Decide<'_>) {
     for r in &d.records {
-        cx.push(Write::Transfer(r.clone()));
+        cx.append_self_audited(r.clone());
     }
     for (account, delta) in &d.deltas {
-        cx.push(Write::AccountDelta { account: *account, delta: *delta, require_active: true });
+        cx.delta_self_audited::<Account>(account.as_uuid(), &delta_columns(delta), &active());
     }
     let applied: Vec<&Transfer> = d.records.iter().filter(|r| r.result == model::TransferResult::Ok).collect();
     if let Some(first) = applied.first() {
-        let owners: Vec<UserId> =
-            d.deltas.keys().filter_map(|a| snap.accounts.get(a)).filter_map(|a| a.owner).collect();
+        let readers = applied.iter().flat_map(|t| transfer_readers(t, |a| snap.accounts.get(&a)).users);
         let ids: Vec<TransferId> = applied.iter().map(|t| t.id).collect();
         cx.emit(
-            "ledger_transfer.applied",
-            EntityRef { kind: EntityKind::LedgerTransfer, id: first.id.as_uuid() },
+            "ledger.transfer.applied",
+            first.entity_ref(),
             serde_json::json!({ "transfers": ids }),
-            &owners,
+            Readers::users(readers),
         );
     }
 }
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: LedgerStore + ?Sized> Command<S> for CreateTransfers {
+impl Command for CreateTransfers {
     const NAME: &'static str = "ledger.create_transfers";
     type Valid = ();
     type Loaded = Snapshot;
@@ -191,10 +211,19 @@ impl<S: LedgerStore + ?Sized> Command<S> for CreateTransfers {
             _ => Ok(()),
         }
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Snapshot, Error> {
+    /// The first attempt of plain transfers reads once (their accounts; a retried id fails its insert
+    /// and attempt 1 loads it); a batch naming pending transfers, and every retry, read more.
+    fn reads(&self, _: &(), attempt: u32) -> Reads {
+        if attempt == 0 && self.transfers.iter().all(|t| t.pending_id.is_none()) {
+            Reads::One
+        } else {
+            Reads::Many
+        }
+    }
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Snapshot, Error> {
         load_snapshot(store, &self.transfers).await
     }
-    async fn load_attempt(&self, store: &S, _actor: &Actor, _: &(), attempt: u32) -> Result<Snapshot, Error> {
+    async fn load_attempt(&self, store: &dyn Reader, _actor: &Actor, _: &(), attempt: u32) -> Result<Snapshot, Error> {
         // First attempt: a retried id fails the insert on its unique key, and attempt 1 loads it.
         load_snapshot_with(store, &self.transfers, attempt > 0).await
     }
@@ -221,7 +250,7 @@ pub struct ExpirePending {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: LedgerStore + ?Sized> Command<S> for ExpirePending {
+impl Command for ExpirePending {
     const NAME: &'static str = "ledger.expire_pending";
     type Valid = Timestamp;
     type Loaded = (Vec<Transfer>, HashMap<AccountId, Account>);
@@ -236,7 +265,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for ExpirePending {
         }
         Ok(now)
     }
-    async fn load(&self, store: &S, _actor: &Actor, now: &Timestamp) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, now: &Timestamp) -> Result<Self::Loaded, Error> {
         let expired = store.expired_pending(*now, self.limit).await?;
         let ids: BTreeSet<AccountId> = expired.iter().flat_map(|t| [t.debit_account_id, t.credit_account_id]).collect();
         let accounts = store.ledger_accounts(&ids.into_iter().collect::<Vec<_>>()).await?;
@@ -252,27 +281,27 @@ impl<S: LedgerStore + ?Sized> Command<S> for ExpirePending {
         require(actor, Decision::when(is_staff(actor), "only the system sweeps holds"))?;
         let mut deltas: std::collections::BTreeMap<AccountId, Balance> = std::collections::BTreeMap::new();
         let mut released = Vec::new();
-        let mut owners = Vec::new();
+        let mut readers = Vec::new();
         for pending in &expired {
             let (record, parts) = engine::expiry_record(pending, TransferId::from_uuid(cx.ids().new_uuid()), cx.now());
             for (account, d) in parts {
                 let e = deltas.entry(account).or_default();
                 *e = e.apply_signed(&d).ok_or_else(|| Error::internal("expiry delta overflow"))?;
-                owners.extend(accounts.get(&account).and_then(|a| a.owner));
             }
+            readers.extend(transfer_readers(pending, |a| accounts.get(&a)).users);
             released.push(pending.id);
-            cx.push(Write::Transfer(record));
+            cx.append_self_audited(record);
         }
         for (account, delta) in deltas {
             // Releasing a hold never breaks a flag, and must happen even on a frozen account.
-            cx.push(Write::AccountDelta { account, delta, require_active: false });
+            cx.delta_self_audited::<Account>(account.as_uuid(), &delta_columns(&delta), &[]);
         }
         if let Some(first) = released.first() {
             cx.emit(
-                "ledger_transfer.expired",
-                EntityRef { kind: EntityKind::LedgerTransfer, id: first.as_uuid() },
+                "ledger.transfer.expired",
+                EntityRef { kind: Transfer::kind(), id: first.as_uuid() },
                 serde_json::json!({ "pending": released }),
-                &owners,
+                Readers::users(readers),
             );
         }
         Ok(released)
@@ -316,8 +345,9 @@ struct FreezeMismatches {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: LedgerStore + ?Sized> Command<S> for FreezeMismatches {
+impl Command for FreezeMismatches {
     const NAME: &'static str = "ledger.freeze_mismatches";
+    const READS: Reads = Reads::One;
     type Valid = ();
     type Loaded = Vec<Versioned<Account>>;
     type Output = ();
@@ -325,7 +355,7 @@ impl<S: LedgerStore + ?Sized> Command<S> for FreezeMismatches {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         let ids: Vec<AccountId> = self.report.mismatches.iter().map(|m| m.account).collect();
         Ok(store.ledger_accounts(&ids).await?)
     }
@@ -334,23 +364,23 @@ impl<S: LedgerStore + ?Sized> Command<S> for FreezeMismatches {
         for a in accounts.iter().filter(|a| !a.value.flags.frozen) {
             let mut frozen = a.value.clone();
             frozen.flags.frozen = true;
-            let audience: Vec<UserId> = a.value.owner.into_iter().collect();
-            cx.update(a, frozen, "frozen", &audience)?;
+            cx.update(a, frozen, "frozen")?;
         }
+        // Alerts are for admins and the system.
         for m in &self.report.mismatches {
             cx.emit(
                 "alert.p0.ledger_mismatch",
-                EntityRef { kind: EntityKind::LedgerAccount, id: m.account.as_uuid() },
+                EntityRef { kind: Account::kind(), id: m.account.as_uuid() },
                 serde_json::to_value(m).map_err(|e| Error::internal(e.to_string()))?,
-                &[],
+                Readers::nobody(),
             );
         }
         for c in &self.report.unbalanced_currencies {
             cx.emit(
                 "alert.p0.ledger_unbalanced",
-                EntityRef { kind: EntityKind::LedgerAccount, id: uuid::Uuid::nil() },
+                EntityRef { kind: Account::kind(), id: uuid::Uuid::nil() },
                 serde_json::json!({ "currency": c }),
-                &[],
+                Readers::nobody(),
             );
         }
         Ok(())
@@ -385,7 +415,7 @@ impl<S: Clone> Clone for Ledger<S> {
     }
 }
 
-impl<S: LedgerStore> Ledger<S> {
+impl<S: Store> Ledger<S> {
     /// The ledger over `store`.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Self { runner: Runner::new(store, clock, ids) }
@@ -414,8 +444,8 @@ impl<S: LedgerStore> Ledger<S> {
     pub async fn balance(&self, actor: &Actor, account: AccountId) -> Result<AccountBalance, Error> {
         let a = self.runner.store().ledger_accounts(&[account]).await?.into_iter().next();
         let a = a.ok_or_else(|| Error::not_found("account"))?.value;
-        let own = a.owner.is_some_and(|o| actor.is(o));
-        require(actor, Decision::when(own || is_staff(actor), "a balance is visible to its owner and staff"))?;
+        // The account's readers (its owner; admins and the system read everything).
+        require(actor, Decision::when(a.readers().admits(actor), "a balance is visible to its owner and staff"))?;
         let m = |v: Option<i64>| {
             v.map(|v| Money::from_minor(v, a.currency)).ok_or_else(|| Error::internal("balance overflow"))
         };
@@ -444,23 +474,31 @@ impl<S: LedgerStore> Ledger<S> {
         let mut report = Reconciliation::default();
         let mut after = None;
         loop {
-            let ids = store.ledger_account_ids(after, RECONCILE_PAGE).await?;
-            let Some(last) = ids.last().copied() else { break };
-            after = Some(last);
-            let cached: HashMap<AccountId, Balance> =
-                store.ledger_accounts(&ids).await?.into_iter().map(|a| (a.value.id, a.value.balance)).collect();
-            let transfers = store.ledger_transfers_touching(&ids).await?;
-            for id in &ids {
+            // Each page's balances and transfers come from one committed state: a transfer landing
+            // between the two reads cannot look like a mismatch (and freeze an honest account).
+            let view = store.snapshot(Reads::Many).await?;
+            let accounts = view.ledger_accounts_after(after, RECONCILE_PAGE).await?;
+            let Some(last) = accounts.last() else { break };
+            after = Some(last.value.id);
+            let ids: Vec<AccountId> = accounts.iter().map(|a| a.value.id).collect();
+            let transfers = view.ledger_transfers_touching(&ids).await?;
+            drop(view);
+            for a in &accounts {
                 report.accounts_checked += 1;
-                let c = cached.get(id).copied().unwrap_or_default();
-                let t = engine::balance_from_transfers(*id, &transfers)
+                let (id, cached) = (a.value.id, a.value.balance);
+                let computed = engine::balance_from_transfers(id, &transfers)
                     .ok_or_else(|| Error::internal("transfer sums overflow"))?;
-                if c != t {
-                    report.mismatches.push(Mismatch { account: *id, cached: c, computed: t });
+                if cached != computed {
+                    report.mismatches.push(Mismatch { account: id, cached, computed });
                 }
             }
+            if accounts.len() < RECONCILE_PAGE as usize {
+                break;
+            }
         }
-        for ct in store.currency_totals().await? {
+        // The totals page through every account: on one snapshot, so they add up one state.
+        let totals = store.snapshot(Reads::Many).await?.currency_totals().await?;
+        for ct in totals {
             let b = ct.totals;
             if b.debits_posted != b.credits_posted || b.debits_pending != b.credits_pending {
                 report.unbalanced_currencies.push(ct.currency);

@@ -5,8 +5,8 @@ use crate::homeheroes::commands::{
     CreateServiceRequest, RequestCommand, RequestOp, UpdateCivilianProfile, UpdateHeroProfile, UpdateProfile,
 };
 use crate::id::ClientId;
-use crate::service::{Command, RecordSlot, RunError, Runner};
-use crate::store::HomeHeroesStore;
+use crate::kernel::command::{Command, RecordSlot, RunError, Runner};
+use crate::kernel::store::Store;
 use crate::time::Timestamp;
 use crate::validate::ValidationErrors;
 use serde::{Deserialize, Serialize};
@@ -29,17 +29,26 @@ pub enum Action {
     ServiceRequest(RequestCommand),
 }
 
-type Dyn = dyn HomeHeroesStore;
-
 impl Action {
-    /// The command's stable name (`service_request.create`).
+    /// The command's stable name (`homeheroes.service_request.create`).
     pub fn name(&self) -> &'static str {
         match self {
-            Action::UpdateProfile(_) => <UpdateProfile as Command<Dyn>>::NAME,
-            Action::UpdateCivilianProfile(_) => <UpdateCivilianProfile as Command<Dyn>>::NAME,
-            Action::UpdateHeroProfile(_) => <UpdateHeroProfile as Command<Dyn>>::NAME,
-            Action::CreateServiceRequest(_) => <CreateServiceRequest as Command<Dyn>>::NAME,
-            Action::ServiceRequest(_) => <RequestCommand as Command<Dyn>>::NAME,
+            Action::UpdateProfile(_) => UpdateProfile::NAME,
+            Action::UpdateCivilianProfile(_) => UpdateCivilianProfile::NAME,
+            Action::UpdateHeroProfile(_) => UpdateHeroProfile::NAME,
+            Action::CreateServiceRequest(_) => CreateServiceRequest::NAME,
+            Action::ServiceRequest(_) => RequestCommand::NAME,
+        }
+    }
+
+    /// The name its fingerprint is computed under (stable across command renames).
+    pub fn fingerprint_name(&self) -> &'static str {
+        match self {
+            Action::UpdateProfile(_) => UpdateProfile::FINGERPRINT_NAME,
+            Action::UpdateCivilianProfile(_) => UpdateCivilianProfile::FINGERPRINT_NAME,
+            Action::UpdateHeroProfile(_) => UpdateHeroProfile::FINGERPRINT_NAME,
+            Action::CreateServiceRequest(_) => CreateServiceRequest::FINGERPRINT_NAME,
+            Action::ServiceRequest(_) => RequestCommand::FINGERPRINT_NAME,
         }
     }
 
@@ -76,7 +85,7 @@ impl Action {
     }
 
     /// Runs the command, recording `slot` with its effects; the output as JSON.
-    pub(crate) async fn apply<S: HomeHeroesStore>(
+    pub(crate) async fn apply<S: Store>(
         &self,
         runner: &Runner<S>,
         actor: &Actor,

@@ -4,8 +4,8 @@ use super::{ActionResult, Envelope, Outcome, BATCH_MAX};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorCode};
 use crate::id::ClientId;
-use crate::service::{fingerprint, RecordSlot, RunError, Runner};
-use crate::store::{ChangeSet, ClientActionRecord, HomeHeroesStore, StoreError};
+use crate::kernel::command::{fingerprint, RecordSlot, RunError, Runner};
+use crate::kernel::store::{ChangeSet, ClientActionRecord, Reader, Store, StoreError};
 use crate::validate::{ValidationErrors, Validator, Violation};
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 /// Errors for the whole batch: an empty or oversized batch, envelopes of another client or out of
 /// order (`validation`); a first new `seq` that skips one (`precondition_failed`, field `seq_gap`
 /// with the expected number); a client stream that belongs to another caller (`forbidden`).
-pub async fn apply_batch<S: HomeHeroesStore>(
+pub async fn apply_batch<S: Store>(
     runner: &Runner<S>,
     actor: &Actor,
     client_id: ClientId,
@@ -67,7 +67,7 @@ pub async fn apply_batch<S: HomeHeroesStore>(
             client_id,
             seq: env.seq,
             action: env.action.name(),
-            fingerprint: fingerprint(env.action.name(), &env.action)?,
+            fingerprint: fingerprint(env.action.fingerprint_name(), &env.action)?,
         };
         let result = match recorded.get(&env.seq) {
             Some(rec) => duplicate(rec, &slot)?,
@@ -89,7 +89,7 @@ pub async fn apply_batch<S: HomeHeroesStore>(
 }
 
 /// Applies one new action (or records why not).
-async fn apply_one<S: HomeHeroesStore>(
+async fn apply_one<S: Store>(
     runner: &Runner<S>,
     actor: &Actor,
     principal: &str,
@@ -174,7 +174,7 @@ fn duplicate(rec: &ClientActionRecord, slot: &RecordSlot) -> Result<ActionResult
 }
 
 /// The rejected action among `env`'s dependencies, if any: answered in this batch, else recorded.
-async fn rejected_dependency<S: HomeHeroesStore>(
+async fn rejected_dependency<S: Reader + ?Sized>(
     store: &S,
     env: &Envelope,
     answered: &BTreeMap<u64, bool>,
@@ -201,7 +201,7 @@ fn stored_outcome(rec: &ClientActionRecord) -> Result<Outcome, Error> {
 }
 
 /// Records a final refusal (nothing else is written); a concurrent recording wins.
-async fn reject<S: HomeHeroesStore>(
+async fn reject<S: Store>(
     runner: &Runner<S>,
     principal: &str,
     slot: &RecordSlot,
@@ -219,7 +219,7 @@ async fn reject<S: HomeHeroesStore>(
 }
 
 /// The answer after a concurrent copy of the batch recorded this action first.
-async fn recorded_since<S: HomeHeroesStore>(store: &S, slot: &RecordSlot) -> Result<ActionResult, Error> {
+async fn recorded_since<S: Reader + ?Sized>(store: &S, slot: &RecordSlot) -> Result<ActionResult, Error> {
     match store.client_actions(slot.client_id, slot.seq, slot.seq).await?.first() {
         Some(rec) => duplicate(rec, slot),
         None => Ok(ActionResult::RetryLater {

@@ -23,6 +23,22 @@ pub enum FraudFlag {
     AmountAnomaly,
 }
 
+impl FraudFlag {
+    /// The wire name (`amount_anomaly`), as serialised and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FraudFlag::AmountAnomaly => "amount_anomaly",
+        }
+    }
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "amount_anomaly" => Some(FraudFlag::AmountAnomaly),
+            _ => None,
+        }
+    }
+}
+
 /// Why a top-up was refused outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

@@ -67,6 +67,24 @@ pub enum EventStatus {
     Failed,
 }
 
+impl EventStatus {
+    /// The wire name (`succeeded`), as serialised and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Succeeded => "succeeded",
+            EventStatus::Failed => "failed",
+        }
+    }
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "succeeded" => Some(EventStatus::Succeeded),
+            "failed" => Some(EventStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// A verified, parsed webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEvent {

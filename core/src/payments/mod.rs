@@ -6,19 +6,25 @@
 
 pub mod fraud;
 pub mod gateway;
+mod refund;
+mod store;
+
+pub use refund::{Refund, RefundScene};
+pub use store::{confirmation_id, PaymentStore, CONFIRMATION_NAMESPACE, DOMAIN};
 
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
 use crate::error::{Error, ErrorCode};
-use crate::homeheroes::commands::require;
 use crate::id::{IdSource, UserId};
+use crate::kernel::access::{require, require_visible};
+use crate::kernel::entity::{Entity, EntityRef, Readers};
+use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::ledger::engine::{self, Phase, Snapshot, TransferInput};
 use crate::ledger::model::{Account, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferResult};
-use crate::ledger::{default_flags, error_for, load_snapshot, load_snapshot_with, record_decision};
+use crate::ledger::{default_flags, error_for, load_snapshot, load_snapshot_with, record_decision, LedgerStore};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, IdempotencyKey, Runner};
-use crate::store::{EntityKind, EntityRef, LedgerStore, StoreResult, Versioned, Write};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Validator, Violation};
 use fraud::{FraudFlag, Refusal};
@@ -196,28 +202,6 @@ pub struct WebhookOutcome {
     pub replayed: bool,
 }
 
-/// The payments part of the storage contract.
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait PaymentStore: LedgerStore {
-    /// An intent by id.
-    async fn payment_intent(&self, id: PaymentIntentId) -> StoreResult<Option<Versioned<PaymentIntent>>>;
-    /// `user`'s intents created at or after `since`, oldest first.
-    async fn payment_intents_since(&self, user: UserId, since: Timestamp) -> StoreResult<Vec<PaymentIntent>>;
-    /// Amounts (minor units) of `user`'s most recent succeeded intents, newest first, at most `limit`.
-    async fn succeeded_amounts(&self, user: UserId, limit: u32) -> StoreResult<Vec<i64>>;
-    /// The confirmation of `(gateway, provider_txn_id)`, if that delivery was processed.
-    async fn payment_confirmation(
-        &self,
-        gateway: GatewayKind,
-        provider_txn_id: &str,
-    ) -> StoreResult<Option<PaymentConfirmation>>;
-    /// Initiated or pending intents with `expires_at <= now`, oldest first.
-    async fn expired_intents(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<PaymentIntent>>>;
-    /// Successful refund transfers whose reference is `original`.
-    async fn refunds_of(&self, original: TransferId) -> StoreResult<Vec<Transfer>>;
-}
-
 /// A top-up as a user requests it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -269,8 +253,9 @@ impl TopUpInput {
     }
 }
 
+/// Raises an alert about an intent: for admins and the system only.
 fn alert(cx: &mut Decide<'_>, topic: &str, id: Uuid, payload: serde_json::Value) {
-    cx.emit(topic, EntityRef { kind: EntityKind::PaymentIntent, id }, payload, &[]);
+    cx.emit(topic, EntityRef { kind: PaymentIntent::kind(), id }, payload, Readers::nobody());
 }
 
 /// Creates a top-up intent after the fraud rules; opens the wallet and clearing account if needed.
@@ -290,8 +275,9 @@ pub struct TopUpScene {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
-    const NAME: &'static str = "payment.create_top_up";
+impl Command for CreateTopUp {
+    const NAME: &'static str = "payments.create_top_up";
+    const FINGERPRINT_NAME: &'static str = "payment.create_top_up";
     type Valid = (ValidTopUpWire, Timestamp);
     type Loaded = TopUpScene;
     type Output = PaymentIntent;
@@ -300,7 +286,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
         let v = self.input.validate()?;
         Ok((ValidTopUpWire { amount: v.amount, gateway: v.gateway }, now))
     }
-    async fn load(&self, store: &S, actor: &Actor, (v, now): &Self::Valid) -> Result<TopUpScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, (v, now): &Self::Valid) -> Result<TopUpScene, Error> {
         let Some(user) = actor.user_id() else {
             return Ok(TopUpScene { last_day: vec![], succeeded: vec![], wallet: None, clearing: None });
         };
@@ -350,7 +336,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
                 balance: Balance::default(),
                 created_at: cx.now(),
             };
-            cx.insert(a.clone(), &owner.into_iter().collect::<Vec<_>>())?;
+            cx.insert(a.clone())?;
             Ok(a)
         };
         let wallet = match scene.wallet {
@@ -375,7 +361,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for CreateTopUp {
             updated_at: cx.now(),
             expires_at: cx.now().checked_add(chrono::Duration::seconds(INTENT_TTL_SECS)).unwrap_or(cx.now()),
         };
-        cx.insert(intent.clone(), &[user])?;
+        cx.insert(intent.clone())?;
         if flags.contains(&FraudFlag::AmountAnomaly) {
             alert(
                 cx,
@@ -408,8 +394,10 @@ pub struct AdvanceIntent {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: PaymentStore + ?Sized> Command<S> for AdvanceIntent {
-    const NAME: &'static str = "payment.advance_intent";
+impl Command for AdvanceIntent {
+    const NAME: &'static str = "payments.advance_intent";
+    const FINGERPRINT_NAME: &'static str = "payment.advance_intent";
+    const READS: Reads = Reads::One;
     type Valid = ();
     type Loaded = Option<Versioned<PaymentIntent>>;
     type Output = PaymentIntent;
@@ -420,7 +408,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for AdvanceIntent {
         }
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         Ok(store.payment_intent(self.intent_id).await?)
     }
     fn decide(&self, actor: &Actor, _: &(), loaded: Self::Loaded, cx: &mut Decide<'_>) -> Result<PaymentIntent, Error> {
@@ -433,7 +421,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for AdvanceIntent {
         if let Some(o) = &self.provider_order_id {
             after.provider_order_id = Some(o.clone());
         }
-        cx.update(&before, after.clone(), self.action.as_str(), &[after.user_id])?;
+        cx.update(&before, after.clone(), self.action.as_str())?;
         Ok(after)
     }
 }
@@ -473,8 +461,9 @@ fn credit_for(intent: &PaymentIntent, clearing: crate::ledger::model::AccountId)
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
-    const NAME: &'static str = "payment.apply_webhook";
+impl Command for ApplyWebhook {
+    const NAME: &'static str = "payments.apply_webhook";
+    const FINGERPRINT_NAME: &'static str = "payment.apply_webhook";
     type Valid = ();
     type Loaded = WebhookScene;
     type Output = WebhookOutcome;
@@ -486,7 +475,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
         }
         v.finish(|| Some(()))
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<WebhookScene, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<WebhookScene, Error> {
         let e = &self.event;
         let confirmation = store.payment_confirmation(e.gateway, &e.provider_txn_id).await?;
         let intent = match e.merchant_ref.parse::<Uuid>() {
@@ -553,7 +542,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
                         let mut after = i.value.clone();
                         after.status = to;
                         after.updated_at = cx.now();
-                        cx.update(i, after, "failed", &[i.value.user_id])?;
+                        cx.update(i, after, "failed")?;
                         ConfirmationOutcome::Failed
                     }
                     (Ok(to), EventStatus::Succeeded) => {
@@ -575,7 +564,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
                             after.transfer_id = Some(credit.id);
                             after.review = held.then_some(ReviewState::Held);
                             after.updated_at = cx.now();
-                            cx.update(i, after, "succeeded", &[i.value.user_id])?;
+                            cx.update(i, after, "succeeded")?;
                             confirmation.transfer_id = Some(credit.id);
                             if held {
                                 ConfirmationOutcome::HeldForReview
@@ -601,7 +590,9 @@ impl<S: PaymentStore + ?Sized> Command<S> for ApplyWebhook {
             }
         };
         confirmation.outcome = outcome;
-        cx.push(Write::PaymentConfirmation(confirmation));
+        // Audited like any record; a racing copy of this delivery fails the insert on its unique
+        // key, and its retry answers from this record.
+        cx.append(confirmation)?;
         Ok(WebhookOutcome { intent_id: scene.intent.map(|i| i.value.id), outcome, replayed: false })
     }
 }
@@ -617,8 +608,9 @@ pub struct ReviewCredit {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: PaymentStore + ?Sized> Command<S> for ReviewCredit {
-    const NAME: &'static str = "payment.review_credit";
+impl Command for ReviewCredit {
+    const NAME: &'static str = "payments.review_credit";
+    const FINGERPRINT_NAME: &'static str = "payment.review_credit";
     type Valid = ();
     type Loaded = (Option<Versioned<PaymentIntent>>, Option<(TransferInput, Snapshot)>);
     type Output = PaymentIntent;
@@ -626,7 +618,7 @@ impl<S: PaymentStore + ?Sized> Command<S> for ReviewCredit {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
         let intent = store.payment_intent(self.intent_id).await?;
         let mut resolution = None;
         if let Some(i) = &intent {
@@ -679,125 +671,8 @@ impl<S: PaymentStore + ?Sized> Command<S> for ReviewCredit {
         let mut after = before.value.clone();
         after.review = Some(if self.approve { ReviewState::Approved } else { ReviewState::Rejected });
         after.updated_at = cx.now();
-        cx.update(
-            &before,
-            after.clone(),
-            if self.approve { "review_approved" } else { "review_rejected" },
-            &[after.user_id],
-        )?;
+        cx.update(&before, after.clone(), if self.approve { "review_approved" } else { "review_rejected" })?;
         Ok(after)
-    }
-}
-
-/// Refunds part or all of an earlier top-up or purchase, never more than was paid in total.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refund {
-    /// The transfer refunded.
-    pub original: TransferId,
-    /// Currency units.
-    pub amount: Decimal,
-}
-
-/// What a refund reads.
-pub struct RefundScene {
-    original: Option<Transfer>,
-    refunded_minor: i64,
-    refunds: usize,
-    snapshot: Snapshot,
-}
-
-/// The refund transfer: a purchase is refunded revenue → wallet; a top-up wallet → clearing.
-fn refund_input(original: &Transfer, n: usize, amount: Decimal) -> TransferInput {
-    TransferInput {
-        // Refund ids are a function of (original, sequence): two racing refunds pick the same id and
-        // only one lands; the other decides again against the refunds that exist.
-        id: TransferId::from_uuid(Uuid::new_v5(&original.id.as_uuid(), format!("refund-{n}").as_bytes())),
-        debit_account_id: original.credit_account_id,
-        credit_account_id: original.debit_account_id,
-        amount: Some(amount),
-        currency: original.currency,
-        phase: Phase::Single,
-        pending_id: None,
-        timeout_secs: 0,
-        linked: false,
-        code: TransferCode::Refund,
-        reference: Some(original.id.to_string()),
-    }
-}
-
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: PaymentStore + ?Sized> Command<S> for Refund {
-    const NAME: &'static str = "payment.refund";
-    type Valid = ();
-    type Loaded = RefundScene;
-    type Output = Transfer;
-
-    fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
-        if self.amount <= Decimal::ZERO {
-            return Err(ValidationErrors::single("amount", Violation::NotPositive));
-        }
-        Ok(())
-    }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<RefundScene, Error> {
-        // Read order matters, as the reads are separate: balances first (if they are stale, the
-        // commit's CHECK guard fails and the runner decides again), the refunds so far last (so the
-        // cap and the next refund id are the freshest facts). The refund's own id is not looked up:
-        // a racing refund that took it fails our insert on the unique id, and we decide again.
-        let original = store.ledger_transfers(&[self.original]).await?.into_iter().next();
-        let mut snapshot = Snapshot::default();
-        if let Some(o) = &original {
-            let t = refund_input(o, 0, self.amount);
-            snapshot = load_snapshot_with(store, std::slice::from_ref(&t), false).await?;
-        }
-        let refunds = store.refunds_of(self.original).await?;
-        let refunded_minor = refunds
-            .iter()
-            .try_fold(0i64, |s, r| s.checked_add(r.amount))
-            .ok_or_else(|| Error::internal("refund sum overflow"))?;
-        Ok(RefundScene { original, refunded_minor, refunds: refunds.len(), snapshot })
-    }
-    fn decide(&self, actor: &Actor, _: &(), scene: RefundScene, cx: &mut Decide<'_>) -> Result<Transfer, Error> {
-        require(
-            actor,
-            Decision::when(matches!(actor, Actor::System) || actor.is_admin(), "only admins and the system refund"),
-        )?;
-        let original =
-            scene.original.filter(|o| o.result == TransferResult::Ok).ok_or_else(|| Error::not_found("transfer"))?;
-        let refundable_kind = matches!(
-            original.kind,
-            crate::ledger::model::TransferKind::Single | crate::ledger::model::TransferKind::PostPending
-        );
-        if !refundable_kind || !matches!(original.code, TransferCode::TopUp | TransferCode::Purchase) {
-            return Err(Error::precondition("only top-ups and purchases are refunded"));
-        }
-        let asked = Money::new(self.amount, original.currency).ok().and_then(|m| m.to_minor()).ok_or_else(|| {
-            Error::from(ValidationErrors::single(
-                "amount",
-                Violation::TooPrecise { max_decimals: original.currency.minor_units() },
-            ))
-        })?;
-        let remaining = original.amount - scene.refunded_minor;
-        if asked > remaining {
-            let max = Money::from_minor(remaining.max(0), original.currency).amount();
-            return Err(ValidationErrors::single(
-                "amount",
-                Violation::AmountOutOfRange { min: Decimal::new(1, original.currency.minor_units()), max },
-            )
-            .into());
-        }
-        let t = refund_input(&original, scene.refunds + 1, self.amount);
-        let ctx =
-            engine::Context { actor: cx.actor_principal(), now: cx.now(), allow_top_up: false, allow_refund: true };
-        let d = engine::decide(std::slice::from_ref(&t), &scene.snapshot, &ctx);
-        match d.outcomes.first().map(|o| o.result) {
-            Some(TransferResult::Ok) => {}
-            Some(TransferResult::Exists) => return Err(Error::conflict("a concurrent refund landed; try again")),
-            Some(r) => return Err(error_for(r)),
-            None => return Err(Error::internal("no outcome")),
-        }
-        record_decision(&d, &scene.snapshot, cx);
-        d.records.into_iter().next().ok_or_else(|| Error::internal("refund record missing"))
     }
 }
 
@@ -813,7 +688,7 @@ impl<S: Clone> Clone for Payments<S> {
     }
 }
 
-impl<S: PaymentStore> Payments<S> {
+impl<S: Store> Payments<S> {
     /// The service over `store`, accepting webhooks from `gateways`.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>, gateways: Vec<Arc<dyn Gateway>>) -> Self {
         Self { runner: Runner::new(store, clock, ids), gateways: gateways.into_iter().map(|g| (g.kind(), g)).collect() }
@@ -848,14 +723,9 @@ impl<S: PaymentStore> Payments<S> {
     /// An intent (its owner, admins, the system).
     pub async fn intent(&self, actor: &Actor, id: PaymentIntentId) -> Result<PaymentIntent, Error> {
         let i = self.runner.store().payment_intent(id).await?.ok_or_else(|| Error::not_found("payment intent"))?.value;
-        let allowed = actor.is(i.user_id) || actor.is_admin() || matches!(actor, Actor::System);
-        if !allowed {
-            return Err(if matches!(actor, Actor::Anonymous) {
-                Error::unauthenticated()
-            } else {
-                Error::not_found("payment intent")
-            });
-        }
+        // The intent's readers: its payer (admins and the system read everything); to anyone else it
+        // does not exist.
+        require_visible(actor, i.readers().admits(actor), "payment intent")?;
         Ok(i)
     }
     /// A webhook delivery: verified over the raw body (a bad signature is `unauthorized` and writes

@@ -4,16 +4,20 @@
 
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
+use crate::canteen::{set_resident_room, CanteenStore, ResidentRoom};
 use crate::error::{Error, ErrorCode};
-use crate::homeheroes::commands::require;
 use crate::id::{IdSource, ReservationId, RoomId, UserId};
+use crate::kernel::access::require;
+use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, Runner};
-use crate::store::{Store, StoreResult, Versioned, Write};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{TextRule, ValidationErrors, Validator};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+mod store;
+pub use store::{RoomStore, DOMAIN};
 
 /// How long a soft reservation waits for approval before the sweep releases it.
 pub const HOLD_HOURS: i64 = 72;
@@ -77,22 +81,6 @@ pub struct BedReservation {
     pub updated_at: Timestamp,
 }
 
-/// The rooms part of the storage contract.
-#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
-#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait RoomStore: Store {
-    /// A room.
-    async fn room(&self, id: RoomId) -> StoreResult<Option<Versioned<Room>>>;
-    /// A reservation.
-    async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Versioned<BedReservation>>>;
-    /// `user`'s live (held or confirmed) reservation, if any.
-    async fn live_reservation(&self, user: UserId) -> StoreResult<Option<Versioned<BedReservation>>>;
-    /// Held reservations with `expires_at <= now`, oldest first.
-    async fn lapsed_reservations(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<BedReservation>>>;
-    /// How many live reservations a room has (the invariant's other side).
-    async fn count_live_reservations(&self, room: RoomId) -> StoreResult<u64>;
-}
-
 fn is_admin(actor: &Actor) -> bool {
     matches!(actor, Actor::System) || actor.is_admin()
 }
@@ -118,22 +106,35 @@ impl AddRoom {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: RoomStore + ?Sized> Command<S> for AddRoom {
-    const NAME: &'static str = "room.add";
+impl Command for AddRoom {
+    const NAME: &'static str = "rooms.add";
+    const FINGERPRINT_NAME: &'static str = "room.add";
+    const READS: Reads = Reads::One;
     type Valid = (String, u32);
-    type Loaded = ();
+    type Loaded = Option<Versioned<Room>>;
     type Output = Room;
 
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         self.check(now)
     }
-    async fn load(&self, _store: &S, _actor: &Actor, _: &Self::Valid) -> Result<(), Error> {
-        Ok(())
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, (number, _): &Self::Valid) -> Result<Self::Loaded, Error> {
+        // A taken number is refused here; one taken concurrently fails the insert on
+        // `rooms_number_key`, and the retry reads it.
+        Ok(store.room_numbered(number).await?)
     }
-    fn decide(&self, actor: &Actor, (number, beds): &Self::Valid, _: (), cx: &mut Decide<'_>) -> Result<Room, Error> {
+    fn decide(
+        &self,
+        actor: &Actor,
+        (number, beds): &Self::Valid,
+        existing: Self::Loaded,
+        cx: &mut Decide<'_>,
+    ) -> Result<Room, Error> {
         require(actor, Decision::when(is_admin(actor), "only admins manage rooms"))?;
+        if existing.is_some() {
+            return Err(Error::conflict(format!("room `{number}` already exists")));
+        }
         let room = Room { id: RoomId::generate(cx.ids()), number: number.clone(), beds: *beds, reserved: 0 };
-        cx.push(Write::Room { value: room.clone(), expect: crate::store::Expect::Absent });
+        cx.insert(room.clone())?;
         Ok(room)
     }
 }
@@ -149,8 +150,9 @@ pub struct ReserveBed {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: RoomStore + ?Sized> Command<S> for ReserveBed {
-    const NAME: &'static str = "room.reserve";
+impl Command for ReserveBed {
+    const NAME: &'static str = "rooms.reserve";
+    const FINGERPRINT_NAME: &'static str = "room.reserve";
     type Valid = ();
     type Loaded = (Option<Versioned<BedReservation>>, Option<Versioned<Room>>);
     type Output = BedReservation;
@@ -158,9 +160,9 @@ impl<S: RoomStore + ?Sized> Command<S> for ReserveBed {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
-        // Own reservation first (a stale read is caught by the one-live-reservation index), the room's
-        // counter last (a stale one is caught by its CHECK).
+    async fn load(&self, store: &dyn Reader, actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
+        // One snapshot: a reservation made concurrently fails the one-live-reservation index, a bed
+        // taken concurrently fails the room's guard, and the runner decides again on fresh data.
         let mine = match actor.user_id() {
             Some(u) => store.live_reservation(u).await?,
             None => None,
@@ -194,8 +196,8 @@ impl<S: RoomStore + ?Sized> Command<S> for ReserveBed {
             created_at: cx.now(),
             updated_at: cx.now(),
         };
-        cx.insert(r.clone(), &[user])?;
-        cx.push(Write::RoomDelta { room: room.id, reserved: 1 });
+        cx.insert(r.clone())?;
+        cx.delta::<Room>(room.id.as_uuid(), &[("reserved", 1)])?;
         Ok(r)
     }
 }
@@ -212,6 +214,16 @@ pub enum Settle {
     Expire,
 }
 
+/// What settling a reservation reads.
+pub struct SettleScene {
+    /// The reservation.
+    reservation: Option<Versioned<BedReservation>>,
+    /// The reserved room (read on approval only).
+    room: Option<Versioned<Room>>,
+    /// The resident's current delivery room (read on approval only).
+    delivery: Option<Versioned<ResidentRoom>>,
+}
+
 /// Settles one held reservation — at most once: the versioned update lets one settler win.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleReservation {
@@ -223,28 +235,32 @@ pub struct SettleReservation {
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-impl<S: RoomStore + ?Sized> Command<S> for SettleReservation {
-    const NAME: &'static str = "room.settle";
+impl Command for SettleReservation {
+    const NAME: &'static str = "rooms.settle";
+    const FINGERPRINT_NAME: &'static str = "room.settle";
     type Valid = ();
-    type Loaded = (Option<Versioned<BedReservation>>, Option<Versioned<Room>>);
+    type Loaded = SettleScene;
     type Output = BedReservation;
 
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
-    async fn load(&self, store: &S, _actor: &Actor, _: &()) -> Result<Self::Loaded, Error> {
-        let r = store.reservation(self.reservation_id).await?;
-        let room = match &r {
-            Some(r) => store.room(r.value.room_id).await?,
-            None => None,
+    async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<SettleScene, Error> {
+        let reservation = store.reservation(self.reservation_id).await?;
+        let (room, delivery) = match (&reservation, self.settle) {
+            // Approval makes the room the resident's delivery room: read their current one too.
+            (Some(r), Settle::Approve) => {
+                (store.room(r.value.room_id).await?, store.assigned_room(r.value.user_id).await?)
+            }
+            _ => (None, None),
         };
-        Ok((r, room))
+        Ok(SettleScene { reservation, room, delivery })
     }
     fn decide(
         &self,
         actor: &Actor,
         _: &(),
-        (r, room): Self::Loaded,
+        SettleScene { reservation: r, room, delivery }: SettleScene,
         cx: &mut Decide<'_>,
     ) -> Result<BedReservation, Error> {
         require(actor, Decision::when(is_admin(actor), "only admins settle reservations"))?;
@@ -266,13 +282,13 @@ impl<S: RoomStore + ?Sized> Command<S> for SettleReservation {
         let mut after = before.value.clone();
         after.status = to;
         after.updated_at = cx.now();
-        cx.update(&before, after.clone(), to.as_str(), &[after.user_id])?;
+        cx.update(&before, after.clone(), to.as_str())?;
         match to {
             ReservationStatus::Confirmed => {
                 let room = room.ok_or_else(|| Error::internal("reserved room missing"))?.value;
-                cx.push(Write::ResidentRoom { user: after.user_id, room: room.number });
+                set_resident_room(cx, delivery.as_ref(), after.user_id, &room.number)?;
             }
-            _ => cx.push(Write::RoomDelta { room: after.room_id, reserved: -1 }),
+            _ => cx.delta::<Room>(after.room_id.as_uuid(), &[("reserved", -1)])?,
         }
         Ok(after)
     }
@@ -289,7 +305,7 @@ impl<S: Clone> Clone for Rooms<S> {
     }
 }
 
-impl<S: RoomStore> Rooms<S> {
+impl<S: Store> Rooms<S> {
     /// The service over `store`.
     pub fn new(store: S, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Self { runner: Runner::new(store, clock, ids) }

@@ -4,14 +4,11 @@ use crate::actor::{Actor, Role};
 use crate::amenities::{Amenities, Amenity, AmenityStatus, AmenityStore, Slot, TemplateInput};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::store::Store;
 use crate::system::RandomIds;
 use crate::time::ManualClock;
 use chrono::NaiveDate;
 use std::sync::Arc;
-
-/// What an amenity conformance test needs of a store.
-pub trait AmenityTestStore: AmenityStore + Clone + 'static {}
-impl<T: AmenityStore + Clone + 'static> AmenityTestStore for T {}
 
 pub struct Gym<S> {
     pub svc: Amenities<S>,
@@ -24,7 +21,7 @@ pub fn tomorrow() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 2).expect("valid date")
 }
 
-impl<S: AmenityTestStore> Gym<S> {
+impl<S: Store + Clone + 'static> Gym<S> {
     pub async fn new(store: S, capacity: i64) -> Self {
         let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
         let svc = Amenities::new(store, clock.clone(), Arc::new(RandomIds));
@@ -58,7 +55,7 @@ impl<S: AmenityTestStore> Gym<S> {
     }
 }
 
-pub async fn amenity_slots_generate_once_even_when_generators_race<S: AmenityTestStore>(store: S) {
+pub async fn amenity_slots_generate_once_even_when_generators_race<S: Store + Clone + 'static>(store: S) {
     let g = Arc::new(Gym::new(store, 10).await);
     let first = g.svc.generate_slots(&g.manager, g.gym.id, tomorrow()).await.unwrap();
     assert_eq!(first.len(), 16, "06:00–22:00 in hours");
@@ -87,7 +84,7 @@ pub async fn amenity_slots_generate_once_even_when_generators_race<S: AmenityTes
     assert_eq!(err.code, ErrorCode::Validation);
 }
 
-pub async fn amenity_64_bookers_on_a_slot_of_capacity_10<S: AmenityTestStore>(store: S) {
+pub async fn amenity_64_bookers_on_a_slot_of_capacity_10<S: Store + Clone + 'static>(store: S) {
     const BOOKERS: usize = 64;
     let g = Arc::new(Gym::new(store, 10).await);
     let slot = g.first_slot().await;
@@ -116,7 +113,7 @@ pub async fn amenity_64_bookers_on_a_slot_of_capacity_10<S: AmenityTestStore>(st
     g.assert_counter_matches(&slot).await;
 }
 
-pub async fn amenity_booking_rules_hold<S: AmenityTestStore>(store: S) {
+pub async fn amenity_booking_rules_hold<S: Store + Clone + 'static>(store: S) {
     let g = Arc::new(Gym::new(store, 2).await);
     let slot = g.first_slot().await;
     let alice = g.resident();
@@ -163,7 +160,7 @@ pub async fn amenity_booking_rules_hold<S: AmenityTestStore>(store: S) {
     assert_eq!(g.svc.book(&bob, later.id).await.unwrap_err().code, ErrorCode::PreconditionFailed);
 }
 
-pub async fn amenity_book_and_cancel_storm_keeps_the_counter_exact<S: AmenityTestStore>(store: S) {
+pub async fn amenity_book_and_cancel_storm_keeps_the_counter_exact<S: Store + Clone + 'static>(store: S) {
     const TASKS: usize = 32;
     let g = Arc::new(Gym::new(store, 5).await);
     let slot = g.first_slot().await;
@@ -194,3 +191,10 @@ pub async fn amenity_book_and_cancel_storm_keeps_the_counter_exact<S: AmenityTes
     }
     g.assert_counter_matches(&slot).await;
 }
+
+crate::conformance_cases!("amenities";
+    amenity_slots_generate_once_even_when_generators_race,
+    amenity_64_bookers_on_a_slot_of_capacity_10,
+    amenity_booking_rules_hold,
+    amenity_book_and_cancel_storm_keeps_the_counter_exact
+);

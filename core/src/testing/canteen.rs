@@ -2,21 +2,18 @@
 
 use super::ledger::transfer;
 use crate::actor::{Actor, Role};
-use crate::canteen::{Canteen, CanteenStore, LineInput, MenuItem, OrderAction, OrderInput, OrderStatus, RefundState};
+use crate::canteen::{Canteen, LineInput, MenuItem, OrderAction, OrderInput, OrderStatus, RefundState};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::store::Store;
 use crate::ledger::model::{Account, AccountKind, TransferCode, TransferId, TransferResult as R};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerStore};
 use crate::money::Currency;
 use crate::system::RandomIds;
 use crate::time::ManualClock;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::sync::Arc;
-
-/// What a canteen conformance test needs of a store.
-pub trait CanteenTestStore: CanteenStore + Clone + 'static {}
-impl<T: CanteenStore + Clone + 'static> CanteenTestStore for T {}
 
 pub fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid date")
@@ -32,7 +29,7 @@ pub struct Kitchen<S> {
     pub chai: MenuItem,
 }
 
-impl<S: CanteenTestStore> Kitchen<S> {
+impl<S: Store + Clone + 'static> Kitchen<S> {
     pub async fn new(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
         let canteen = Canteen::new(store.clone(), clock.clone(), Arc::new(RandomIds));
@@ -71,7 +68,7 @@ impl<S: CanteenTestStore> Kitchen<S> {
     }
 }
 
-pub async fn canteen_order_is_paid_and_placed_in_one_commit<S: CanteenTestStore>(store: S) {
+pub async fn canteen_order_is_paid_and_placed_in_one_commit<S: Store + Clone + 'static>(store: S) {
     let k = Kitchen::new(store).await;
     let (asha, wallet) = k.resident(1_000).await;
     // 2 × 120.00 + 3 × 15.00 = 285.00, computed by core; a client total that differs is refused.
@@ -120,7 +117,7 @@ pub async fn canteen_order_is_paid_and_placed_in_one_commit<S: CanteenTestStore>
     );
 }
 
-pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: CanteenTestStore>(store: S) {
+pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: Store + Clone + 'static>(store: S) {
     let k = Arc::new(Kitchen::new(store).await);
     let (ravi, wallet) = k.resident(1_000).await;
     let one = || k.order(&[(&k.biryani, 1)], None);
@@ -176,7 +173,7 @@ pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: CanteenTest
     assert!(k.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
-pub async fn canteen_concurrent_orders_drain_one_wallet_exactly<S: CanteenTestStore>(store: S) {
+pub async fn canteen_concurrent_orders_drain_one_wallet_exactly<S: Store + Clone + 'static>(store: S) {
     const ORDERS: usize = 16;
     let k = Arc::new(Kitchen::new(store).await);
     let (meera, wallet) = k.resident(1_000).await; // room for exactly 8 biryanis of 120.00 (960.00)
@@ -213,7 +210,7 @@ pub async fn canteen_concurrent_orders_drain_one_wallet_exactly<S: CanteenTestSt
     assert!(k.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
-pub async fn canteen_limits_orders_per_day<S: CanteenTestStore>(store: S) {
+pub async fn canteen_limits_orders_per_day<S: Store + Clone + 'static>(store: S) {
     let k = Kitchen::new(store).await;
     let (dev, _) = k.resident(10_000).await;
     for _ in 0..crate::canteen::ORDERS_PER_DAY_MAX {
@@ -222,3 +219,10 @@ pub async fn canteen_limits_orders_per_day<S: CanteenTestStore>(store: S) {
     let err = k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::RateLimited);
 }
+
+crate::conformance_cases!("canteen";
+    canteen_order_is_paid_and_placed_in_one_commit,
+    canteen_cancellations_refund_by_rule_and_never_twice,
+    canteen_concurrent_orders_drain_one_wallet_exactly,
+    canteen_limits_orders_per_day
+);

@@ -4,7 +4,7 @@ use crate::actor::{Actor, Role};
 use crate::homeheroes::model::{ProfileRole, ServiceRequest};
 use crate::homeheroes::HomeHeroes;
 use crate::id::UserId;
-use crate::store::HomeHeroesStore;
+use crate::kernel::store::Store;
 use crate::system::RandomIds;
 use crate::time::{ManualClock, Timestamp};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub struct World<S> {
     pub clock: Arc<ManualClock>,
 }
 
-impl<S: HomeHeroesStore + Clone + 'static> World<S> {
+impl<S: Store + Clone + 'static> World<S> {
     pub fn new(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(epoch()));
         let hh = HomeHeroes::new(store, clock.clone(), Arc::new(RandomIds));

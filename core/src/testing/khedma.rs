@@ -3,15 +3,12 @@
 use crate::actor::{Actor, Role};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::store::Store;
 use crate::khedma::{BookingAction, BookingStatus, JobRequestStatus, Khedma, KhedmaStore, QuoteStatus};
 use crate::system::RandomIds;
 use crate::time::ManualClock;
 use rust_decimal::Decimal;
 use std::sync::Arc;
-
-/// What a Khedma conformance test needs of a store.
-pub trait KhedmaTestStore: KhedmaStore + Clone + 'static {}
-impl<T: KhedmaStore + Clone + 'static> KhedmaTestStore for T {}
 
 fn client() -> Actor {
     Actor::user(UserId::generate(&RandomIds), [Role::Client])
@@ -20,12 +17,12 @@ fn provider() -> Actor {
     Actor::user(UserId::generate(&RandomIds), [Role::Provider])
 }
 
-fn market<S: KhedmaTestStore>(store: S) -> (Khedma<S>, Arc<ManualClock>) {
+fn market<S: Store + Clone + 'static>(store: S) -> (Khedma<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
     (Khedma::new(store, clock.clone(), Arc::new(RandomIds)), clock)
 }
 
-pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: KhedmaTestStore>(store: S) {
+pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: Store + Clone + 'static>(store: S) {
     let (k, clock) = market(store);
     let salma = client();
     let pros = [provider(), provider(), provider()];
@@ -57,7 +54,8 @@ pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: Khedm
     assert_eq!(statuses, [QuoteStatus::Declined, QuoteStatus::Accepted, QuoteStatus::Declined]);
     let stored = k.runner().store().job_request(req.id).await.unwrap().unwrap().value;
     assert_eq!(stored.status, JobRequestStatus::Booked);
-    assert_eq!(k.accept(&salma, req.id, quotes[0].id).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    // The request is taken: accepting another quote is `conflict`, exactly as for a racing loser.
+    assert_eq!(k.accept(&salma, req.id, quotes[0].id).await.unwrap_err().code, ErrorCode::Conflict);
     assert_eq!(
         k.quote(&provider(), req.id, Decimal::ONE, "late", 1).await.unwrap_err().code,
         ErrorCode::PreconditionFailed
@@ -73,7 +71,7 @@ pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: Khedm
     );
 }
 
-pub async fn khedma_racing_accepts_make_exactly_one_booking<S: KhedmaTestStore>(store: S) {
+pub async fn khedma_racing_accepts_make_exactly_one_booking<S: Store + Clone + 'static>(store: S) {
     let (k, _) = market(store);
     let k = Arc::new(k);
     let omar = client();
@@ -82,29 +80,50 @@ pub async fn khedma_racing_accepts_make_exactly_one_booking<S: KhedmaTestStore>(
     for _ in 0..4 {
         quotes.push(k.quote(&provider(), req.id, Decimal::new(300, 0), "Same day", 3).await.unwrap());
     }
-    let tasks: Vec<_> = (0..8)
+    const RACERS: usize = 8;
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
         .map(|i| {
-            let (k, who, q) = (k.clone(), omar.clone(), quotes[i % quotes.len()].id);
-            tokio::spawn(async move { k.accept(&who, req.id, q).await })
+            let (k, who, q, barrier) = (k.clone(), omar.clone(), quotes[i % quotes.len()].id, barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                k.accept(&who, req.id, q).await
+            })
         })
         .collect();
-    let mut booked = 0;
+    let mut winners = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
-            Ok(_) => booked += 1,
-            Err(e) => assert!(
-                matches!(e.code, ErrorCode::Conflict | ErrorCode::InvalidTransition | ErrorCode::PreconditionFailed),
-                "{e:?}"
-            ),
+            Ok(b) => winners.push(b),
+            // One load is one snapshot: a loser is told "already taken", whichever attempt it lost on.
+            Err(e) => assert_eq!(e.code, ErrorCode::Conflict, "{e:?}"),
         }
     }
-    assert_eq!(booked, 1);
-    let accepted =
-        k.quotes(&omar, req.id).await.unwrap().into_iter().filter(|q| q.status == QuoteStatus::Accepted).count();
-    assert_eq!(accepted, 1);
+    assert_eq!(winners.len(), 1);
+    let store = k.runner().store();
+    let bookings = store.bookings_for(req.id).await.unwrap();
+    assert_eq!(bookings.len(), 1, "exactly one booking");
+    assert_eq!(bookings[0].value, winners[0]);
+    let settled = k.quotes(&omar, req.id).await.unwrap();
+    assert_eq!(settled.len(), quotes.len());
+    let accepted: Vec<_> = settled.iter().filter(|q| q.status == QuoteStatus::Accepted).map(|q| q.id).collect();
+    assert_eq!(accepted, [winners[0].quote_id], "exactly one accepted quote: the booked one");
+    let declined = settled.iter().filter(|q| q.status == QuoteStatus::Declined).count();
+    assert_eq!(declined, quotes.len() - 1, "every other quote declined: {settled:?}");
+    assert_eq!(store.job_request(req.id).await.unwrap().unwrap().value.status, JobRequestStatus::Booked);
+    let topic = "khedma.booking.create";
+    let created: Vec<_> = store
+        .outbox_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| e.topic == topic)
+        .map(|(_, e)| e.entity.id)
+        .collect();
+    assert_eq!(created, [winners[0].id.as_uuid()], "exactly one `{topic}` event: the winner's");
 }
 
-pub async fn khedma_bookings_follow_their_workflow_and_stay_private<S: KhedmaTestStore>(store: S) {
+pub async fn khedma_bookings_follow_their_workflow_and_stay_private<S: Store + Clone + 'static>(store: S) {
     let (k, _) = market(store);
     let (nadia, pro) = (client(), provider());
     let book = |title: &'static str| {
@@ -134,3 +153,9 @@ pub async fn khedma_bookings_follow_their_workflow_and_stay_private<S: KhedmaTes
     assert_eq!(k.act(&pro, d.id, BookingAction::Decline).await.unwrap().status, BookingStatus::Declined);
     assert_eq!(k.booking(&nadia, d.id).await.unwrap().status, BookingStatus::Declined);
 }
+
+crate::conformance_cases!("khedma";
+    khedma_accepting_a_quote_settles_every_quote_in_one_commit,
+    khedma_racing_accepts_make_exactly_one_booking,
+    khedma_bookings_follow_their_workflow_and_stay_private
+);

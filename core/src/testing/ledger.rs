@@ -3,11 +3,13 @@
 use crate::actor::{Actor, Role};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::entity::Entity;
+use crate::kernel::store::{ChangeSet, Store, Write};
+use crate::kernel::value::Value;
 use crate::ledger::engine::{Outcome, Phase, TransferInput};
 use crate::ledger::model::{Account, AccountId, AccountKind, Balance, TransferCode, TransferId, TransferResult as R};
-use crate::ledger::{CreateTransfers, Ledger};
+use crate::ledger::{Ledger, LedgerStore};
 use crate::money::Currency;
-use crate::store::{ChangeSet, LedgerStore, Write};
 use crate::system::RandomIds;
 use crate::time::ManualClock;
 use proptest::prelude::*;
@@ -16,10 +18,6 @@ use rust_decimal::Decimal;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// What a ledger conformance test needs of a store.
-pub trait LedgerTestStore: LedgerStore + Clone + 'static {}
-impl<T: LedgerStore + Clone + 'static> LedgerTestStore for T {}
-
 pub struct Books<S> {
     pub ledger: Ledger<S>,
     pub clock: Arc<ManualClock>,
@@ -27,7 +25,7 @@ pub struct Books<S> {
     pub revenue: Account,
 }
 
-impl<S: LedgerTestStore> Books<S> {
+impl<S: Store + Clone + 'static> Books<S> {
     pub async fn new(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
         let ledger = Ledger::new(store, clock.clone(), Arc::new(RandomIds));
@@ -47,7 +45,7 @@ impl<S: LedgerTestStore> Books<S> {
     }
     /// Runs a batch as the verified-payment path does (top-ups allowed).
     pub async fn verified(&self, transfers: Vec<TransferInput>) -> Vec<Outcome> {
-        let cmd = CreateTransfers { transfers, allow_top_up: true, allow_refund: true };
+        let cmd = super::verified_transfers(transfers);
         self.ledger.runner().execute(&Actor::System, None, &cmd).await.unwrap()
     }
     pub async fn top_up(&self, wallet: &Account, minor: i64) {
@@ -80,7 +78,7 @@ pub fn transfer(debit: AccountId, credit: AccountId, minor: i64, code: TransferC
     }
 }
 
-pub async fn ledger_accounts_open_once_and_balances_are_private<S: LedgerTestStore>(store: S) {
+pub async fn ledger_accounts_open_once_and_balances_are_private<S: Store + Clone + 'static>(store: S) {
     let b = Books::new(store).await;
     let (alice, wallet) = b.wallet().await;
     let again = b.ledger.open_wallet(&alice, alice.user_id().unwrap(), Currency::INR).await.unwrap();
@@ -107,7 +105,7 @@ pub async fn ledger_accounts_open_once_and_balances_are_private<S: LedgerTestSto
     assert_eq!(b.balance(&wallet).await, Balance::default());
 }
 
-pub async fn ledger_transfers_apply_once_and_failures_keep_failing<S: LedgerTestStore>(store: S) {
+pub async fn ledger_transfers_apply_once_and_failures_keep_failing<S: Store + Clone + 'static>(store: S) {
     let b = Books::new(store).await;
     let (alice, wallet) = b.wallet().await;
     b.top_up(&wallet, 10_000).await;
@@ -145,7 +143,7 @@ pub async fn ledger_transfers_apply_once_and_failures_keep_failing<S: LedgerTest
     b.assert_books_balance().await;
 }
 
-pub async fn ledger_two_phase_holds_post_void_and_expire_once<S: LedgerTestStore>(store: S) {
+pub async fn ledger_two_phase_holds_post_void_and_expire_once<S: Store + Clone + 'static>(store: S) {
     let b = Books::new(store).await;
     let (_, wallet) = b.wallet().await;
     b.top_up(&wallet, 10_000).await;
@@ -203,7 +201,7 @@ pub async fn ledger_two_phase_holds_post_void_and_expire_once<S: LedgerTestStore
     b.assert_books_balance().await;
 }
 
-pub async fn ledger_concurrent_debits_never_overdraw<S: LedgerTestStore>(store: S) {
+pub async fn ledger_concurrent_debits_never_overdraw<S: Store + Clone + 'static>(store: S) {
     const SPENDERS: usize = 32;
     let b = Arc::new(Books::new(store).await);
     let (_, wallet) = b.wallet().await;
@@ -238,7 +236,7 @@ pub async fn ledger_concurrent_debits_never_overdraw<S: LedgerTestStore>(store: 
     b.assert_books_balance().await;
 }
 
-pub async fn ledger_concurrent_post_and_void_exactly_one_wins<S: LedgerTestStore>(store: S) {
+pub async fn ledger_concurrent_post_and_void_exactly_one_wins<S: Store + Clone + 'static>(store: S) {
     let b = Arc::new(Books::new(store).await);
     let (_, wallet) = b.wallet().await;
     b.top_up(&wallet, 100_000).await;
@@ -275,16 +273,17 @@ pub async fn ledger_concurrent_post_and_void_exactly_one_wins<S: LedgerTestStore
     b.assert_books_balance().await;
 }
 
-pub async fn ledger_reconciliation_freezes_a_tampered_account<S: LedgerTestStore>(store: S) {
+pub async fn ledger_reconciliation_freezes_a_tampered_account<S: Store + Clone + 'static>(store: S) {
     let b = Books::new(store).await;
     let (alice, wallet) = b.wallet().await;
     b.top_up(&wallet, 5_000).await;
     b.assert_books_balance().await;
     // Someone changes the cached balance behind the ledger's back.
-    let tamper = Write::AccountDelta {
-        account: wallet.id,
-        delta: Balance { credits_posted: 1_000_000, ..Balance::default() },
-        require_active: true,
+    let tamper = Write::Delta {
+        kind: <Account as Entity>::kind(),
+        id: wallet.id.as_uuid(),
+        add: vec![("credits_posted", 1_000_000)],
+        require: vec![("frozen", Value::Bool(false)), ("closed", Value::Bool(false))],
     };
     b.store().commit(ChangeSet { writes: vec![tamper], ..ChangeSet::default() }).await.unwrap();
     let before = b.store().outbox_after(0, 10_000).await.unwrap().len();
@@ -328,7 +327,7 @@ fn moves() -> impl Strategy<Value = Vec<Move>> {
     prop::collection::vec(m, 10..40)
 }
 
-pub async fn ledger_random_operations_keep_every_invariant<S: LedgerTestStore>(store: S) {
+pub async fn ledger_random_operations_keep_every_invariant<S: Store + Clone + 'static>(store: S) {
     let b = Books::new(store).await;
     let mut wallets = Vec::new();
     for _ in 0..3 {
@@ -387,3 +386,13 @@ pub async fn ledger_random_operations_keep_every_invariant<S: LedgerTestStore>(s
         b.assert_books_balance().await;
     }
 }
+
+crate::conformance_cases!("ledger";
+    ledger_accounts_open_once_and_balances_are_private,
+    ledger_transfers_apply_once_and_failures_keep_failing,
+    ledger_two_phase_holds_post_void_and_expire_once,
+    ledger_concurrent_debits_never_overdraw,
+    ledger_concurrent_post_and_void_exactly_one_wins,
+    ledger_reconciliation_freezes_a_tampered_account,
+    ledger_random_operations_keep_every_invariant,
+);

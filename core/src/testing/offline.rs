@@ -6,9 +6,11 @@ use crate::actor::Actor;
 use crate::error::ErrorCode;
 use crate::homeheroes::commands::{CreateServiceRequest, RequestCommand, RequestOp, UpdateProfile};
 use crate::homeheroes::input::ProfileInput;
+use crate::homeheroes::{HomeHeroesStore, RequestFilter};
 use crate::id::{ClientId, ServiceRequestId};
+use crate::kernel::entity::Entity;
+use crate::kernel::store::{Reader, Store};
 use crate::offline::{Action, ActionResult, Envelope, OfflineQueue, Outcome};
-use crate::store::{HomeHeroesStore, RequestFilter};
 use crate::system::RandomIds;
 use crate::time::{Clock, Timestamp};
 use std::collections::BTreeSet;
@@ -21,7 +23,7 @@ fn act(id: ServiceRequestId, op: RequestOp) -> Action {
     Action::ServiceRequest(RequestCommand { request_id: id, op })
 }
 
-async fn request_ids<S: HomeHeroesStore>(store: &S, civilian: &Actor) -> BTreeSet<ServiceRequestId> {
+async fn request_ids<S: Reader + ?Sized>(store: &S, civilian: &Actor) -> BTreeSet<ServiceRequestId> {
     let filter = RequestFilter { civilian_id: civilian.user_id(), ..RequestFilter::default() };
     store.service_requests(&filter, None, 1000).await.unwrap().into_iter().map(|r| r.value.id).collect()
 }
@@ -53,7 +55,7 @@ fn statuses(results: &[ActionResult]) -> Vec<&'static str> {
         .collect()
 }
 
-pub async fn offline_batches_replayed_five_times_apply_exactly_once<S: HomeHeroesStore + Clone + 'static>(store: S) {
+pub async fn offline_batches_replayed_five_times_apply_exactly_once<S: Store + Clone + 'static>(store: S) {
     let w = World::new(store);
     let civilian = w.civilian().await;
     let (mut q, ids) = civilian_queue(&civilian, w.clock.now());
@@ -90,7 +92,7 @@ pub async fn offline_batches_replayed_five_times_apply_exactly_once<S: HomeHeroe
     assert_eq!(request_ids(w.store(), &civilian).await, ids.into_iter().collect());
     let cancelled = w.store().service_request(ids[0]).await.unwrap().unwrap();
     assert_eq!(cancelled.version, 2, "created once and cancelled once");
-    let trail = w.hh.runner().store().audit_trail(crate::store::Entity::entity_ref(&cancelled.value)).await.unwrap();
+    let trail = w.hh.runner().store().audit_trail(cancelled.value.entity_ref()).await.unwrap();
     assert_eq!(trail.len(), 2);
 
     // The client takes the answers: the queue empties, the refused rating waits for the user.
@@ -100,7 +102,7 @@ pub async fn offline_batches_replayed_five_times_apply_exactly_once<S: HomeHeroe
     assert_eq!(w.store().client_cursor(client).await.unwrap().unwrap().last_seq, 5);
 }
 
-pub async fn offline_copies_of_a_fresh_batch_race_and_apply_once<S: HomeHeroesStore + Clone + 'static>(store: S) {
+pub async fn offline_copies_of_a_fresh_batch_race_and_apply_once<S: Store + Clone + 'static>(store: S) {
     let w = World::new(store);
     for _ in 0..4 {
         let civilian = w.civilian().await;
@@ -135,7 +137,7 @@ pub async fn offline_copies_of_a_fresh_batch_race_and_apply_once<S: HomeHeroesSt
     }
 }
 
-pub async fn offline_a_crash_mid_batch_loses_nothing_acknowledged<S: HomeHeroesStore + Clone + 'static>(store: S) {
+pub async fn offline_a_crash_mid_batch_loses_nothing_acknowledged<S: Store + Clone + 'static>(store: S) {
     let w = World::new(store);
     // Cut the server off after a growing number of polls: before, during and after each commit.
     for cut in 0..12u32 {
@@ -182,7 +184,7 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> bool 
     done
 }
 
-pub async fn offline_dependents_gaps_and_ownership<S: HomeHeroesStore + Clone + 'static>(store: S) {
+pub async fn offline_dependents_gaps_and_ownership<S: Store + Clone + 'static>(store: S) {
     let w = World::new(store);
     let civilian = w.civilian().await;
     let now = w.clock.now();
@@ -255,3 +257,10 @@ pub async fn offline_dependents_gaps_and_ownership<S: HomeHeroesStore + Clone + 
     q2.acknowledge(&r, w.clock.now());
     assert_eq!((q2.pending_count(), q2.failures(), q2.next_attempt_at()), (0, 0, None));
 }
+
+crate::conformance_cases!("offline";
+    offline_batches_replayed_five_times_apply_exactly_once,
+    offline_copies_of_a_fresh_batch_race_and_apply_once,
+    offline_a_crash_mid_batch_loses_nothing_acknowledged,
+    offline_dependents_gaps_and_ownership
+);

@@ -4,6 +4,7 @@ use super::ledger::transfer;
 use crate::actor::{Actor, Role};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::store::Store;
 use crate::ledger::model::{AccountKind, TransferCode, TransferResult as R};
 use crate::ledger::Ledger;
 use crate::money::Currency;
@@ -16,10 +17,6 @@ use crate::time::{Clock, ManualClock};
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
-/// What a payment conformance test needs of a store.
-pub trait PaymentTestStore: PaymentStore + Clone + 'static {}
-impl<T: PaymentStore + Clone + 'static> PaymentTestStore for T {}
-
 pub const PHONEPE_SECRET: &[u8] = b"phonepe-salt-key";
 pub const STRIPE_SECRET: &[u8] = b"whsec_test_secret";
 
@@ -31,7 +28,7 @@ pub struct Shop<S> {
     pub stripe: Arc<StripeStyle>,
 }
 
-impl<S: PaymentTestStore> Shop<S> {
+impl<S: Store + Clone + 'static> Shop<S> {
     pub fn new(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
         let phonepe = Arc::new(PhonePeStyle::new(PHONEPE_SECRET.to_vec(), 1));
@@ -82,7 +79,7 @@ impl<S: PaymentTestStore> Shop<S> {
     }
 }
 
-pub async fn payments_webhook_credits_once_however_often_delivered<S: PaymentTestStore>(store: S) {
+pub async fn payments_webhook_credits_once_however_often_delivered<S: Store + Clone + 'static>(store: S) {
     let shop = Arc::new(Shop::new(store));
     let alice = shop.resident();
     let intent = shop.intent(&alice, 500).await;
@@ -124,7 +121,7 @@ pub async fn payments_webhook_credits_once_however_often_delivered<S: PaymentTes
     assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
-pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts<S: PaymentTestStore>(store: S) {
+pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts<S: Store + Clone + 'static>(store: S) {
     let shop = Shop::new(store);
     let alice = shop.resident();
     let intent = shop.intent(&alice, 500).await;
@@ -175,7 +172,7 @@ pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts
     assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &junk).await.unwrap_err().code, ErrorCode::Validation);
 }
 
-pub async fn payments_stripe_style_gateway_credits_too<S: PaymentTestStore>(store: S) {
+pub async fn payments_stripe_style_gateway_credits_too<S: Store + Clone + 'static>(store: S) {
     let shop = Shop::new(store);
     let bob = shop.resident();
     let input = TopUpInput {
@@ -202,7 +199,7 @@ pub async fn payments_stripe_style_gateway_credits_too<S: PaymentTestStore>(stor
     );
 }
 
-pub async fn payments_fraud_rules_limit_flag_and_hold<S: PaymentTestStore>(store: S) {
+pub async fn payments_fraud_rules_limit_flag_and_hold<S: Store + Clone + 'static>(store: S) {
     let shop = Shop::new(store);
     let carol = shop.resident();
     let input = |rupees: i64, reauth: bool| TopUpInput {
@@ -251,7 +248,7 @@ pub async fn payments_fraud_rules_limit_flag_and_hold<S: PaymentTestStore>(store
     assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
-pub async fn payments_refunds_never_exceed_what_was_paid<S: PaymentTestStore>(store: S) {
+pub async fn payments_refunds_never_exceed_what_was_paid<S: Store + Clone + 'static>(store: S) {
     let shop = Arc::new(Shop::new(store));
     let dave = shop.resident();
     let intent = shop.intent(&dave, 1_000).await;
@@ -301,7 +298,7 @@ pub async fn payments_refunds_never_exceed_what_was_paid<S: PaymentTestStore>(st
     assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
-pub async fn payments_intents_expire_and_a_late_payment_still_credits<S: PaymentTestStore>(store: S) {
+pub async fn payments_intents_expire_and_a_late_payment_still_credits<S: Store + Clone + 'static>(store: S) {
     let shop = Shop::new(store);
     let erin = shop.resident();
     let intent = shop.intent(&erin, 200).await;
@@ -316,3 +313,12 @@ pub async fn payments_intents_expire_and_a_late_payment_still_credits<S: Payment
     let other = shop.resident();
     assert_eq!(shop.pay.intent(&other, intent.id).await.unwrap_err().code, ErrorCode::NotFound);
 }
+
+crate::conformance_cases!("payments";
+    payments_webhook_credits_once_however_often_delivered,
+    payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts,
+    payments_stripe_style_gateway_credits_too,
+    payments_fraud_rules_limit_flag_and_hold,
+    payments_refunds_never_exceed_what_was_paid,
+    payments_intents_expire_and_a_late_payment_still_credits,
+);

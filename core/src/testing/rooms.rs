@@ -4,14 +4,11 @@ use crate::actor::{Actor, Role};
 use crate::canteen::CanteenStore;
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::store::Store;
 use crate::rooms::{ReservationStatus, Room, RoomStore, Rooms, LUNCHBOX_CHARGE};
 use crate::system::RandomIds;
 use crate::time::ManualClock;
 use std::sync::Arc;
-
-/// What a room conformance test needs of a store (rooms feed the canteen's delivery rooms).
-pub trait RoomTestStore: RoomStore + CanteenStore + Clone + 'static {}
-impl<T: RoomStore + CanteenStore + Clone + 'static> RoomTestStore for T {}
 
 pub struct Hostel<S> {
     pub rooms: Rooms<S>,
@@ -19,7 +16,7 @@ pub struct Hostel<S> {
     pub admin: Actor,
 }
 
-impl<S: RoomTestStore> Hostel<S> {
+impl<S: Store + Clone + 'static> Hostel<S> {
     pub fn new(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
         let rooms = Rooms::new(store, clock.clone(), Arc::new(RandomIds));
@@ -39,7 +36,7 @@ impl<S: RoomTestStore> Hostel<S> {
     }
 }
 
-pub async fn rooms_the_last_bed_goes_to_exactly_one<S: RoomTestStore>(store: S) {
+pub async fn rooms_the_last_bed_goes_to_exactly_one<S: Store + Clone + 'static>(store: S) {
     const APPLICANTS: usize = 16;
     let h = Arc::new(Hostel::new(store));
     let room = h.room("A-101", 2).await;
@@ -68,7 +65,7 @@ pub async fn rooms_the_last_bed_goes_to_exactly_one<S: RoomTestStore>(store: S) 
     h.assert_counter_matches(&room).await;
 }
 
-pub async fn rooms_reservations_are_confirmed_or_released_exactly_once<S: RoomTestStore>(store: S) {
+pub async fn rooms_reservations_are_confirmed_or_released_exactly_once<S: Store + Clone + 'static>(store: S) {
     let h = Arc::new(Hostel::new(store));
     let room = h.room("B-204", 3).await;
     let priya = h.applicant();
@@ -116,7 +113,7 @@ pub async fn rooms_reservations_are_confirmed_or_released_exactly_once<S: RoomTe
     );
 }
 
-pub async fn rooms_reserve_and_release_storm_keeps_the_counter_exact<S: RoomTestStore>(store: S) {
+pub async fn rooms_reserve_and_release_storm_keeps_the_counter_exact<S: Store + Clone + 'static>(store: S) {
     const TASKS: usize = 24;
     let h = Arc::new(Hostel::new(store));
     let room = h.room("C-303", 3).await;
@@ -143,3 +140,9 @@ pub async fn rooms_reserve_and_release_storm_keeps_the_counter_exact<S: RoomTest
     h.assert_counter_matches(&room).await;
     assert_eq!(h.rooms.runner().store().room(room.id).await.unwrap().unwrap().value.reserved, 0);
 }
+
+crate::conformance_cases!("rooms";
+    rooms_the_last_bed_goes_to_exactly_one,
+    rooms_reservations_are_confirmed_or_released_exactly_once,
+    rooms_reserve_and_release_storm_keeps_the_counter_exact
+);

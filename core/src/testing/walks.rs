@@ -4,17 +4,13 @@
 use super::amenities::{tomorrow, Gym};
 use super::canteen::Kitchen;
 use crate::actor::Actor;
-use crate::amenities::AmenityStore;
-use crate::canteen::{CanteenStore, OrderAction, RefundState};
+use crate::canteen::{OrderAction, RefundState};
 use crate::error::ErrorCode;
+use crate::kernel::store::Store;
 use crate::ledger::model::{TransferId, TransferResult};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use uuid::Uuid;
-
-/// What a walk needs of a store.
-pub trait WalkStore: AmenityStore + CanteenStore + Clone + 'static {}
-impl<T: AmenityStore + CanteenStore + Clone + 'static> WalkStore for T {}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -38,7 +34,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op, 20..60)
 }
 
-pub async fn random_walks_over_slots_and_orders_keep_every_invariant<S: WalkStore>(store: S) {
+pub async fn random_walks_over_slots_and_orders_keep_every_invariant<S: Store + Clone + 'static>(store: S) {
     let gym = Gym::new(store.clone(), 2).await;
     let kitchen = Kitchen::new(store.clone()).await;
     gym.svc.generate_slots(&gym.manager, gym.gym.id, tomorrow()).await.unwrap();
@@ -130,3 +126,5 @@ pub async fn random_walks_over_slots_and_orders_keep_every_invariant<S: WalkStor
         assert!(kitchen.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
     }
 }
+
+crate::conformance_cases!("walks"; random_walks_over_slots_and_orders_keep_every_invariant);

@@ -10,9 +10,9 @@
 //! random one of many. Slots are given a capacity no run can exhaust, so every attempt is a booking.
 //! This is a benchmark, not a test: it asserts nothing about time.
 
-use hearth_core::amenities::{slot_id, Amenities, AmenityStore, Slot, TemplateInput};
+use hearth_core::amenities::{slot_id, Amenities, Slot, TemplateInput};
 use hearth_core::id::{SlotId, UserId};
-use hearth_core::store::{ChangeSet, Expect, Write};
+use hearth_core::store::{ChangeSet, Entity, Expect, Store, Write};
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::{Actor, Clock, Role};
 use hearth_examples::bench::{drive, main_with, pgbench_tps};
@@ -45,7 +45,7 @@ DO $$ DECLARE v integer; n integer; BEGIN
 END $$;
 ";
 
-async fn setup<S: AmenityStore + Clone + 'static>(svc: &Amenities<S>) -> Result<Vec<SlotId>, String> {
+async fn setup<S: Store + Clone + 'static>(svc: &Amenities<S>) -> Result<Vec<SlotId>, String> {
     let manager = Actor::user(UserId::generate(&RandomIds), [Role::AmenityManager]);
     let template = TemplateInput {
         opens: Some("00:00".into()),
@@ -72,7 +72,7 @@ async fn setup<S: AmenityStore + Clone + 'static>(svc: &Amenities<S>) -> Result<
             booked: 0,
         };
         ids.push(slot.id);
-        batch.push(Write::Slot { value: slot, expect: Expect::Absent });
+        batch.push(Write::Row { kind: Slot::kind(), id: slot.id(), row: slot.to_row(), expect: Expect::Absent });
         if batch.len() == 100 {
             let writes = std::mem::take(&mut batch);
             svc.runner()
@@ -85,7 +85,7 @@ async fn setup<S: AmenityStore + Clone + 'static>(svc: &Amenities<S>) -> Result<
     Ok(ids)
 }
 
-async fn run<S: AmenityStore + Clone + 'static>(
+async fn run<S: Store + Clone + 'static>(
     svc: &Amenities<S>,
     slots: &Arc<Vec<SlotId>>,
     hot: bool,

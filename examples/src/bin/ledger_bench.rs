@@ -14,7 +14,7 @@ use hearth_core::ledger::engine::TransferInput;
 use hearth_core::ledger::model::{AccountId, AccountKind, TransferCode, TransferResult};
 use hearth_core::ledger::Ledger;
 use hearth_core::money::Currency;
-use hearth_core::store::LedgerStore;
+use hearth_core::store::Store;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::testing::verified_transfers;
 use hearth_core::Actor;
@@ -49,7 +49,7 @@ fn transfer(debit: AccountId, credit: AccountId, minor: i64, linked: bool) -> Tr
 }
 
 /// Opens `ACCOUNTS` wallets and funds each generously.
-async fn setup<S: LedgerStore + Clone + 'static>(ledger: &Ledger<S>) -> Result<Vec<AccountId>, String> {
+async fn setup<S: Store + Clone + 'static>(ledger: &Ledger<S>) -> Result<Vec<AccountId>, String> {
     let sys = Actor::System;
     let clearing =
         ledger.system_account(&sys, AccountKind::GatewayClearing, Currency::INR).await.map_err(|e| e.to_string())?;
@@ -65,7 +65,7 @@ async fn setup<S: LedgerStore + Clone + 'static>(ledger: &Ledger<S>) -> Result<V
     Ok(wallets)
 }
 
-async fn run<S: LedgerStore + Clone + 'static>(
+async fn run<S: Store + Clone + 'static>(
     ledger: &Ledger<S>,
     wallets: &Arc<Vec<AccountId>>,
     s: Scenario,

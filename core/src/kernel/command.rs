@@ -3,10 +3,13 @@
 
 use crate::actor::Actor;
 use crate::error::{Error, ErrorCode};
-use crate::id::{AuditId, EventId, IdSource, UserId};
-use crate::store::{
-    AuditRecord, ChangeSet, Entity, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Store, StoreError, Versioned,
+use crate::id::{AuditId, EventId, IdSource};
+use crate::kernel::entity::{Entity, EntityRef, Readers};
+use crate::kernel::store::{
+    AuditRecord, ChangeSet, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Reader, Reads, Store, StoreError,
+    Versioned, Write,
 };
+use crate::kernel::value::Value;
 use crate::time::{Clock, Timestamp};
 use crate::validate::{ValidationErrors, Violation};
 use serde::de::DeserializeOwned;
@@ -78,6 +81,21 @@ pub struct Decide<'a> {
     changes: ChangeSet,
 }
 
+mod sealed {
+    /// Only the kernel implements this (see [`super::SelfAudited`]).
+    pub trait Sealed {}
+}
+
+/// Records that are their own audit trail: immutable rows carrying their actor. The kernel seals
+/// this list — the ledger's transfers and the account balances they move — so no other domain can
+/// write without an audit record and an outbox event.
+pub trait SelfAudited: Entity + sealed::Sealed {}
+
+impl sealed::Sealed for crate::ledger::model::Transfer {}
+impl SelfAudited for crate::ledger::model::Transfer {}
+impl sealed::Sealed for crate::ledger::model::Account {}
+impl SelfAudited for crate::ledger::model::Account {}
+
 impl<'a> Decide<'a> {
     /// A context for one decision.
     pub fn new(now: Timestamp, ids: &'a dyn IdSource, actor: &'a Actor) -> Self {
@@ -91,33 +109,61 @@ impl<'a> Decide<'a> {
     pub fn ids(&self) -> &dyn IdSource {
         self.ids
     }
-    /// Inserts a new entity (`create` in the audit trail), telling `audience`.
-    pub fn insert<T: Entity>(&mut self, value: T, audience: &[UserId]) -> Result<(), Error> {
-        self.record(None, &value, "create", Expect::Absent, audience)?;
-        self.changes.writes.push(value.into_write(Expect::Absent));
+    /// Inserts a new entity (`create` in the audit trail); its readers are told.
+    pub fn insert<T: Entity>(&mut self, value: T) -> Result<(), Error> {
+        self.record(None, &value, "create", Expect::Absent)?;
+        self.changes.writes.push(Write::Row {
+            kind: T::kind(),
+            id: value.id(),
+            row: value.to_row(),
+            expect: Expect::Absent,
+        });
         Ok(())
     }
-    /// Replaces `before` by `after` under `action`, expecting `before`'s version, telling `audience`.
-    pub fn update<T: Entity>(
-        &mut self,
-        before: &Versioned<T>,
-        after: T,
-        action: &str,
-        audience: &[UserId],
-    ) -> Result<(), Error> {
+    /// Replaces `before` by `after` under `action`, expecting `before`'s version. The event carries
+    /// `after`, so its audience is exactly `after`'s readers.
+    pub fn update<T: Entity>(&mut self, before: &Versioned<T>, after: T, action: &str) -> Result<(), Error> {
         let expect = Expect::Version(before.version);
-        self.record(Some(&before.value), &after, action, expect, audience)?;
-        self.changes.writes.push(after.into_write(expect));
+        self.record(Some(&before.value), &after, action, expect)?;
+        self.changes.writes.push(Write::Row { kind: T::kind(), id: after.id(), row: after.to_row(), expect });
         Ok(())
     }
-    fn record<T: Entity>(
+    /// Appends an immutable record of an append-only entity, audited and emitted like an insert.
+    pub fn append<T: Entity>(&mut self, value: T) -> Result<(), Error> {
+        self.record(None, &value, "create", Expect::Absent)?;
+        self.changes.writes.push(Write::Append { kind: T::kind(), id: value.id(), row: value.to_row() });
+        Ok(())
+    }
+    /// Adds to counter columns of `T`'s row `id` in place, guarded by `T`'s declared guards.
+    ///
+    /// A counter is a cache of rows the same change set writes through [`Decide::insert`] /
+    /// [`Decide::update`] (a slot's `booked` counts its live seats): that write is the audited and
+    /// emitted change, so the delta itself adds no record. Only entities that declare guards take
+    /// deltas.
+    pub fn delta<T: Entity>(&mut self, id: uuid::Uuid, add: &[(&'static str, i64)]) -> Result<(), Error> {
+        if T::DECL.guards.is_empty() {
+            return Err(Error::internal(format!("{} declares no counter guard", T::DECL.kind)));
+        }
+        self.changes.writes.push(Write::Delta { kind: T::kind(), id, add: add.to_vec(), require: Vec::new() });
+        Ok(())
+    }
+    /// Appends a record that is its own audit trail, or a delta on such an entity's counters — the
+    /// ledger's immutable transfers and the balances they move. Only [`SelfAudited`] types may, and
+    /// the kernel seals that list.
+    pub fn append_self_audited<T: SelfAudited>(&mut self, value: T) {
+        self.changes.writes.push(Write::Append { kind: T::kind(), id: value.id(), row: value.to_row() });
+    }
+    /// A guarded delta on a [`SelfAudited`] entity's counters, applied only while every `require`
+    /// column holds its value.
+    pub fn delta_self_audited<T: SelfAudited>(
         &mut self,
-        before: Option<&T>,
-        after: &T,
-        action: &str,
-        expect: Expect,
-        audience: &[UserId],
-    ) -> Result<(), Error> {
+        id: uuid::Uuid,
+        add: &[(&'static str, i64)],
+        require: &[(&'static str, Value)],
+    ) {
+        self.changes.writes.push(Write::Delta { kind: T::kind(), id, add: add.to_vec(), require: require.to_vec() });
+    }
+    fn record<T: Entity>(&mut self, before: Option<&T>, after: &T, action: &str, expect: Expect) -> Result<(), Error> {
         let entity = after.entity_ref();
         let snapshot = |v: &T| serde_json::to_value(v).map_err(|e| Error::internal(format!("snapshot: {e}")));
         let after_json = snapshot(after)?;
@@ -132,42 +178,26 @@ impl<'a> Decide<'a> {
             version: expect.next_version(),
             at: self.now,
         });
-        let mut audience = audience.to_vec();
-        audience.sort();
-        audience.dedup();
-        self.changes.events.push(OutboxEvent {
-            id: EventId::generate(self.ids),
-            topic: format!("{}.{action}", entity.kind),
-            entity,
-            payload: after_json,
-            audience,
-            at: self.now,
-        });
+        // The event carries `after`: exactly its readers receive it (not who could read `before`).
+        self.push_event(format!("{}.{action}", entity.kind), entity, after_json, after.readers());
         Ok(())
     }
-    /// Adds a raw write, for records that are their own audit trail (ledger transfers and deltas).
-    pub fn push(&mut self, write: crate::store::Write) {
-        self.changes.writes.push(write);
-    }
-    /// Adds an outbox event that is not tied to one entity write.
-    pub fn emit(
-        &mut self,
-        topic: &str,
-        entity: crate::store::EntityRef,
-        payload: serde_json::Value,
-        audience: &[UserId],
-    ) {
-        let mut audience = audience.to_vec();
+    fn push_event(&mut self, topic: String, entity: EntityRef, payload: serde_json::Value, readers: Readers) {
+        let mut audience = readers.users;
         audience.sort();
         audience.dedup();
         self.changes.events.push(OutboxEvent {
             id: EventId::generate(self.ids),
-            topic: topic.to_owned(),
+            topic,
             entity,
             payload,
             audience,
             at: self.now,
         });
+    }
+    /// Adds an outbox event that is not tied to one entity write, for `readers`.
+    pub fn emit(&mut self, topic: &str, entity: EntityRef, payload: serde_json::Value, readers: Readers) {
+        self.push_event(topic.to_owned(), entity, payload, readers);
     }
     /// The principal of the acting caller.
     pub fn actor_principal(&self) -> String {
@@ -181,12 +211,20 @@ impl<'a> Decide<'a> {
 
 /// A state-changing command: a serialisable domain action with its validate, load and decide steps.
 ///
-/// `decide` is pure: everything it needs was loaded, and time and ids come from [`Decide`].
+/// `decide` is pure: everything it needs was loaded, and time and ids come from [`Decide`]. Every
+/// read `load` makes goes through one consistent view of the store ([`Store::snapshot`]).
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait Command<S: ?Sized + MaybeSendSync>: Serialize + MaybeSendSync {
-    /// Stable name (`service_request.accept`): idempotency fingerprints and queue envelopes use it.
+pub trait Command: Serialize + MaybeSendSync {
+    /// Stable name, `<domain>.<verb>` (`amenities.book`): idempotency fingerprints and queue
+    /// envelopes use it.
     const NAME: &'static str;
+    /// The name idempotency and offline fingerprints are computed under: [`Command::NAME`] unless
+    /// the command was renamed after records were written under an earlier name, which it keeps
+    /// here so those records still replay (`duplicate`, never `idempotency_mismatch`).
+    const FINGERPRINT_NAME: &'static str = Self::NAME;
+    /// How many reads `load` makes: [`Reads::One`] lets a store skip the read transaction.
+    const READS: Reads = Reads::Many;
     /// The validated input.
     type Valid: MaybeSendSync;
     /// What `load` fetched.
@@ -196,14 +234,20 @@ pub trait Command<S: ?Sized + MaybeSendSync>: Serialize + MaybeSendSync {
 
     /// Checks the input against `now`; every field error at once.
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors>;
-    /// Loads what `decide` needs.
-    async fn load(&self, store: &S, actor: &Actor, valid: &Self::Valid) -> Result<Self::Loaded, Error>;
+    /// How many reads this command's load makes on attempt `attempt` (defaults to [`Command::READS`]):
+    /// a command whose first attempt reads once but whose retries read more says so here.
+    fn reads(&self, valid: &Self::Valid, attempt: u32) -> Reads {
+        let _ = (valid, attempt);
+        Self::READS
+    }
+    /// Loads what `decide` needs, from one consistent view.
+    async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &Self::Valid) -> Result<Self::Loaded, Error>;
     /// Loads for attempt `attempt` (0 first, then once per conflict). A command may load less on the
     /// first attempt when the store's unique keys will report what it skipped (the ledger skips the
     /// transfer-id lookup: a duplicate id fails the insert, and the retry loads it). Defaults to `load`.
     async fn load_attempt(
         &self,
-        store: &S,
+        store: &dyn Reader,
         actor: &Actor,
         valid: &Self::Valid,
         attempt: u32,
@@ -250,7 +294,7 @@ impl<S: Store> Runner<S> {
 
     /// Runs `cmd` for `actor`. With a key, a repeat of the same command returns the first result
     /// without applying again, and the key reused for another command is `idempotency_mismatch`.
-    pub async fn execute<C: Command<S>>(
+    pub async fn execute<C: Command>(
         &self,
         actor: &Actor,
         key: Option<&IdempotencyKey>,
@@ -264,7 +308,7 @@ impl<S: Store> Runner<S> {
 
     /// [`Runner::execute`] that also commits `slot`'s offline-action record with the effects (the
     /// offline queue's exactly-once step), and tells a refusal from giving up under contention.
-    pub(crate) async fn run<C: Command<S>>(
+    pub(crate) async fn run<C: Command>(
         &self,
         actor: &Actor,
         key: Option<&IdempotencyKey>,
@@ -273,7 +317,7 @@ impl<S: Store> Runner<S> {
     ) -> Result<C::Output, RunError> {
         let scope = actor.principal();
         let fingerprint = match key {
-            Some(_) => Some(fingerprint(C::NAME, cmd)?),
+            Some(_) => Some(fingerprint(C::FINGERPRINT_NAME, cmd)?),
             None => None,
         };
         if let (Some(key), Some(fp)) = (key, fingerprint.as_deref()) {
@@ -284,12 +328,17 @@ impl<S: Store> Runner<S> {
         let now = self.clock.now();
         let valid = cmd.validate(now).map_err(Error::from)?;
         for attempt in 0..COMMIT_ATTEMPTS_MAX {
-            let loaded = cmd.load_attempt(&self.store, actor, &valid, attempt).await?;
+            let loaded = {
+                // The view is released before the commit (a Postgres snapshot holds a connection).
+                let view = self.store.snapshot(cmd.reads(&valid, attempt)).await.map_err(Error::from)?;
+                cmd.load_attempt(view.as_ref(), actor, &valid, attempt).await?
+            };
             let mut cx = Decide::new(now, self.ids.as_ref(), actor);
             let output = match cmd.decide(actor, &valid, loaded, &mut cx) {
                 Ok(o) => o,
-                // The first decision was legal; after a concurrent change it no longer is. Say so.
-                Err(e) if attempt > 0 && e.code == ErrorCode::InvalidTransition => {
+                // The first decision was legal; after a concurrent change it no longer is: the caller
+                // lost a race, and is told so (`conflict`), not that the thing vanished.
+                Err(e) if attempt > 0 && is_lost_race(e.code) => {
                     return Err(Error::conflict(format!("changed concurrently: {}", e.message)).into());
                 }
                 Err(e) => return Err(e.into()),
@@ -339,6 +388,11 @@ impl<S: Store> Runner<S> {
             "gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again"
         ))))
     }
+}
+
+/// The refusals that, on a retry after a concurrent change, mean "someone else got there first".
+fn is_lost_race(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::InvalidTransition | ErrorCode::NotFound | ErrorCode::PreconditionFailed)
 }
 
 /// How [`Runner::run`] failed.

@@ -1,0 +1,93 @@
+//! Postgres errors mapped onto the store contract ([`StoreError`]), by SQLSTATE, table and
+//! constraint name — never by guessing a kind: a table no entity declares is a backend error.
+
+use hearth_core::kernel::{EntityKind, StoreError};
+
+/// The tables of the kernel's own records, whose unique keys have their own errors.
+const IDEMPOTENCY_TABLE: &str = "idempotency_keys";
+const CLIENT_ACTIONS_TABLE: &str = "client_actions";
+
+/// The prefix of the `hearth_assert` guard of a versioned update (`version:<kind>`).
+pub(crate) const VERSION_GUARD: &str = "version:";
+/// The prefix of the `hearth_assert` guard of a delta (`delta:<kind>`).
+pub(crate) const DELTA_GUARD: &str = "delta:";
+
+/// Maps an error of a read (or of anything but a commit statement).
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            let name = d.constraint().map(str::to_owned).unwrap_or_else(|| d.message().to_owned());
+            match code.as_str() {
+                // unique, check, foreign key, not null, restrict (append-only tables)
+                "23505" | "23514" | "23503" | "23502" | "23001" => StoreError::Constraint { name },
+                // serialization failure, deadlock, too many connections, cannot connect now, shutdown
+                "40001" | "40P01" | "53300" | "57P03" | "57P01" => {
+                    StoreError::Unavailable { message: d.message().to_owned() }
+                }
+                _ => StoreError::Backend { message: e.to_string() },
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable { message: e.to_string() }
+        }
+        _ => StoreError::Backend { message: e.to_string() },
+    }
+}
+
+/// Maps an error of a commit statement. `writing` is the entity kind of the statement's first
+/// write, named by deadlocks and serialization failures (which report no table).
+pub(crate) fn map_commit_err(e: sqlx::Error, writing: Option<EntityKind>) -> StoreError {
+    let sqlx::Error::Database(d) = &e else { return map_err(e) };
+    let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+    let constraint = d.constraint().unwrap_or_default().to_owned();
+    let table = d.table().unwrap_or_default().to_owned();
+    match code.as_str() {
+        "23505" => unique_violation(&table, &constraint),
+        "23514" => check_violation(&table, constraint),
+        // A deadlock or serialization failure between writers of the same rows: decide again.
+        "40P01" | "40001" => match EntityKind::of_table(&table).or(writing) {
+            Some(entity) => StoreError::VersionConflict { entity },
+            None => StoreError::Unavailable { message: d.message().to_owned() },
+        },
+        _ => map_err(e),
+    }
+}
+
+fn unique_violation(table: &str, constraint: &str) -> StoreError {
+    match table {
+        IDEMPOTENCY_TABLE => StoreError::IdempotencyKeyTaken,
+        CLIENT_ACTIONS_TABLE => StoreError::ClientSeqTaken,
+        _ => match EntityKind::of_table(table) {
+            Some(entity) => StoreError::AlreadyExists { entity },
+            None => unknown_table(table, constraint),
+        },
+    }
+}
+
+fn check_violation(table: &str, constraint: String) -> StoreError {
+    if let Some(kind) = constraint.strip_prefix(VERSION_GUARD) {
+        return match EntityKind::parse(kind) {
+            Some(entity) => StoreError::VersionConflict { entity },
+            None => unknown_kind(kind),
+        };
+    }
+    if let Some(kind) = constraint.strip_prefix(DELTA_GUARD) {
+        return match EntityKind::parse(kind) {
+            Some(entity) => StoreError::GuardFailed { entity, guard: constraint },
+            None => unknown_kind(kind),
+        };
+    }
+    match EntityKind::of_table(table) {
+        Some(entity) if entity.decl().is_guard(&constraint) => StoreError::GuardFailed { entity, guard: constraint },
+        _ => StoreError::Constraint { name: constraint },
+    }
+}
+
+fn unknown_table(table: &str, constraint: &str) -> StoreError {
+    StoreError::Backend { message: format!("unique key `{constraint}` of table `{table}`, which no entity declares") }
+}
+
+fn unknown_kind(kind: &str) -> StoreError {
+    StoreError::Backend { message: format!("a guard names entity kind `{kind}`, which is not registered") }
+}

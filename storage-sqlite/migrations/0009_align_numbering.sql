@@ -1,0 +1,4 @@
+-- hearth SQLite schema, version 9: no change.
+-- Postgres has one more early migration than SQLite (its 0004, the `hearth_assert` helper, which
+-- SQLite does not need). This empty step aligns the numbering: from 0010 on, both dialects carry
+-- the same number for the same change.
