@@ -25,6 +25,7 @@ use serde_json::Value as JsonValue;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, Postgres, Row, TypeInfo, ValueRef};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// One typed statement parameter: a single value (`None` is a typed NULL) or an array (for
@@ -221,29 +222,57 @@ pub(crate) fn version_u64(v: i64, what: &str) -> Result<u64, StoreError> {
 }
 
 /// A stored row, read by column name: each column converted by the requested neutral type and
-/// the column's actual Postgres type.
-pub(crate) struct PgRead(pub(crate) PgRow);
+/// the column's actual Postgres type. `from..to` are the columns that belong to this row (a joined
+/// row holds two entities' columns, split at a marker).
+pub(crate) struct PgRead {
+    row: Arc<PgRow>,
+    from: usize,
+    to: usize,
+}
 
 impl std::fmt::Debug for PgRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgRead").field("columns", &self.0.len()).finish()
+        f.debug_struct("PgRead").field("columns", &(self.to - self.from)).finish()
     }
 }
 
 impl PgRead {
+    /// The whole row.
+    pub(crate) fn new(row: PgRow) -> Self {
+        let to = row.len();
+        Self { row: Arc::new(row), from: 0, to }
+    }
+    /// A joined row split at the column named `marker`: the columns before it and those after it.
+    pub(crate) fn split(row: PgRow, marker: &str) -> Option<(Self, Self)> {
+        let at = row.columns().iter().position(|c| c.name() == marker)?;
+        let (len, row) = (row.len(), Arc::new(row));
+        Some((Self { row: row.clone(), from: 0, to: at }, Self { row, from: at + 1, to: len }))
+    }
+    /// True when every column of this part is `NULL` (the missing side of a `LEFT JOIN`).
+    pub(crate) fn is_all_null(&self) -> bool {
+        (self.from..self.to).all(|i| self.row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(false))
+    }
+    fn index(&self, column: &str) -> Decoded<usize> {
+        self.row.columns()[self.from..self.to]
+            .iter()
+            .position(|c| c.name() == column)
+            .map(|i| i + self.from)
+            .ok_or_else(|| DecodeError::new(column, "no such column"))
+    }
     fn get<'r, T>(&'r self, column: &str) -> Decoded<T>
     where
         T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
     {
-        self.0.try_get::<T, _>(column).map_err(|e| DecodeError::new(column, e.to_string()))
+        let i = self.index(column)?;
+        self.row.try_get::<T, _>(i).map_err(|e| DecodeError::new(column, e.to_string()))
     }
 }
 
 impl RowRead for PgRead {
     fn read(&self, column: &str, ty: ValueType) -> Decoded<Value> {
-        let col = self.0.try_column(column).map_err(|_| DecodeError::new(column, "no such column"))?;
-        let pg_type = col.type_info().name().to_owned();
-        let raw = self.0.try_get_raw(column).map_err(|e| DecodeError::new(column, e.to_string()))?;
+        let i = self.index(column)?;
+        let pg_type = self.row.columns()[i].type_info().name().to_owned();
+        let raw = self.row.try_get_raw(i).map_err(|e| DecodeError::new(column, e.to_string()))?;
         if raw.is_null() {
             return Ok(Value::Null(ty));
         }

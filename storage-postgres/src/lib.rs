@@ -151,6 +151,15 @@ macro_rules! reader_over_fetch {
             async fn get_row(&self, kind: EntityKind, id: Uuid) -> StoreResult<Option<StoredRow>> {
                 read::get_row(self, kind, id).await
             }
+            async fn get_with_parent(
+                &self,
+                kind: EntityKind,
+                id: Uuid,
+                via: &'static str,
+                parent: EntityKind,
+            ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+                read::get_with_parent(self, kind, id, via, parent).await
+            }
             async fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>> {
                 read::query_rows(self, query).await
             }

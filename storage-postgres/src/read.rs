@@ -10,6 +10,7 @@ use hearth_core::kernel::query::Query;
 use hearth_core::kernel::store::{
     AuditRecord, ClientActionRecord, ClientCursor, IdempotencyRecord, OutboxEvent, StoredRow,
 };
+use hearth_core::kernel::value::RowRead;
 use hearth_core::kernel::{EntityKind, EntityRef, StoreError, StoreResult};
 use hearth_core::time::Timestamp;
 use sqlx::postgres::PgRow;
@@ -29,6 +30,36 @@ pub(crate) async fn get_row<F: Fetch + ?Sized>(f: &F, kind: EntityKind, id: Uuid
     rows.into_iter().next().map(|r| stored(kind, r)).transpose()
 }
 
+/// The row of `kind` with key `id` and the `parent` row its column `via` names, in one statement.
+pub(crate) async fn get_with_parent<F: Fetch + ?Sized>(
+    f: &F,
+    kind: EntityKind,
+    id: Uuid,
+    via: &'static str,
+    parent: EntityKind,
+) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+    let rows = f.fetch(select::with_parent(kind, id, via, parent)?).await?;
+    let Some(row) = rows.into_iter().next() else { return Ok(None) };
+    let (child, parent_part) = PgRead::split(row, select::PARENT_MARKER)
+        .ok_or_else(|| StoreError::Corrupt { message: "joined row without its marker".into() })?;
+    let version_of = |r: &PgRead, kind: EntityKind| -> StoreResult<u64> {
+        if kind.decl().is_versioned() {
+            let v: i64 = r.int("version").map_err(|e| StoreError::Corrupt { message: e.to_string() })?;
+            version_u64(v, "version")
+        } else {
+            Ok(1)
+        }
+    };
+    let child_version = version_of(&child, kind)?;
+    let parent_row = if parent_part.is_all_null() {
+        None
+    } else {
+        let version = version_of(&parent_part, parent)?;
+        Some(StoredRow { row: Box::new(parent_part), version })
+    };
+    Ok(Some((StoredRow { row: Box::new(child), version: child_version }, parent_row)))
+}
+
 /// The rows matching `query`.
 pub(crate) async fn query_rows<F: Fetch + ?Sized>(f: &F, query: &Query) -> StoreResult<Vec<StoredRow>> {
     let rows = f.fetch(select::select(query)?).await?;
@@ -45,7 +76,7 @@ pub(crate) async fn count_rows<F: Fetch + ?Sized>(f: &F, query: &Query) -> Store
 /// A stored row with its version: the `version` column of a versioned entity, 1 for append-only.
 fn stored(kind: EntityKind, row: PgRow) -> StoreResult<StoredRow> {
     let version = if kind.decl().is_versioned() { version_u64(get(&row, "version")?, "version")? } else { 1 };
-    Ok(StoredRow { row: Box::new(PgRead(row)), version })
+    Ok(StoredRow { row: Box::new(PgRead::new(row)), version })
 }
 
 fn get<'r, T>(r: &'r PgRow, column: &str) -> StoreResult<T>

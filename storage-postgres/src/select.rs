@@ -19,6 +19,26 @@ pub(crate) fn by_key(kind: EntityKind, id: Uuid) -> StoreResult<Sql> {
     Ok(sql)
 }
 
+/// The marker column between a row and its parent in [`with_parent`]'s result.
+pub(crate) const PARENT_MARKER: &str = "__parent__";
+
+/// `SELECT c.*, NULL AS __parent__, p.* FROM child c LEFT JOIN parent p ON p.<key> = c.<via>
+/// WHERE c.<key> = $1`: a row and the row it names, in one statement (one snapshot).
+pub(crate) fn with_parent(kind: EntityKind, id: Uuid, via: &str, parent: EntityKind) -> StoreResult<Sql> {
+    let (child, parent) = (kind.decl(), parent.decl());
+    let mut sql = Sql::default();
+    let key = sql.param(Param::Uuid(Some(id)));
+    sql.text = format!(
+        "SELECT c.*, NULL::int AS {PARENT_MARKER}, p.* FROM {} c LEFT JOIN {} p ON p.{} = c.{} WHERE c.{} = {key}",
+        ident(child.table)?,
+        ident(parent.table)?,
+        ident(parent.key)?,
+        ident(via)?,
+        ident(child.key)?
+    );
+    Ok(sql)
+}
+
 /// The rows matching `query`, in its order, after its keyset position, within its offset and limit.
 pub(crate) fn select(query: &Query) -> StoreResult<Sql> {
     let mut sql = Sql::default();

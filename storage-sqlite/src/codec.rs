@@ -111,6 +111,22 @@ impl SqlRow {
         Ok(Self { names: names.clone(), values })
     }
 
+    /// Splits a joined row at the marker column: the columns before it, and those after it.
+    pub(crate) fn split_at_marker(self, marker: &str) -> Option<(SqlRow, SqlRow)> {
+        let at = self.names.iter().position(|n| n == marker)?;
+        let names_before: Arc<[String]> = self.names[..at].iter().cloned().collect();
+        let names_after: Arc<[String]> = self.names[at + 1..].iter().cloned().collect();
+        let mut values = self.values;
+        let after = values.split_off(at + 1);
+        values.truncate(at);
+        Some((SqlRow { names: names_before, values }, SqlRow { names: names_after, values: after }))
+    }
+
+    /// True when every value is `NULL` (the missing side of a `LEFT JOIN`).
+    pub(crate) fn is_all_null(&self) -> bool {
+        self.values.iter().all(|v| matches!(v, SqlValue::Null))
+    }
+
     fn raw(&self, column: &str) -> Decoded<&SqlValue> {
         self.names
             .iter()

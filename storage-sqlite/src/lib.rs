@@ -241,6 +241,35 @@ impl Source {
         self.run(move |c| Ok(fetch(c, decl, &sql, &args)?.into_iter().next())).await
     }
 
+    async fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+        let (child_decl, parent_decl) = (kind.decl(), parent.decl());
+        let sql = query::get_with_parent(child_decl, via, parent_decl)?;
+        let args = [SqlValue::Text(uuid_text(id))];
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+            let mut rows = stmt.query(params_from_iter(args.iter()))?;
+            let Some(r) = rows.next()? else { return Ok(None) };
+            let joined = SqlRow::fetch(&names, r)?;
+            let (child, parent) = joined
+                .split_at_marker(query::PARENT_MARKER)
+                .ok_or_else(|| codec::corrupt("joined row without marker"))?;
+            let stored = |row: SqlRow, decl: &EntityDecl| -> Result<StoredRow, Fail> {
+                let version = if decl.is_versioned() { row.version()? } else { 1 };
+                Ok(StoredRow { row: Box::new(row), version })
+            };
+            let parent = if parent.is_all_null() { None } else { Some(stored(parent, parent_decl)?) };
+            Ok(Some((stored(child, child_decl)?, parent)))
+        })
+        .await
+    }
+
     async fn query_rows(&self, q: &Query) -> StoreResult<Vec<StoredRow>> {
         let decl = q.kind.decl();
         let sql = query::select(q, &self.inner.schema)?;
@@ -384,6 +413,15 @@ macro_rules! reader_via_source {
             }
             async fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>> {
                 self.source().query_rows(query).await
+            }
+            async fn get_with_parent(
+                &self,
+                kind: EntityKind,
+                id: Uuid,
+                via: &'static str,
+                parent: EntityKind,
+            ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+                self.source().get_with_parent(kind, id, via, parent).await
             }
             async fn count_rows(&self, query: &Query) -> StoreResult<u64> {
                 self.source().count_rows(query).await

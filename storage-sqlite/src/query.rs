@@ -34,6 +34,22 @@ pub(crate) fn get(decl: &EntityDecl) -> StoreResult<String> {
     Ok(format!("SELECT * FROM {} WHERE {} = ?", ident(decl.table)?, ident(decl.key)?))
 }
 
+/// The marker column between a row and its parent in [`get_with_parent`]'s result.
+pub(crate) const PARENT_MARKER: &str = "__parent__";
+
+/// `SELECT c.*, NULL AS __parent__, p.* FROM child c LEFT JOIN parent p ON p.<key> = c.<via>
+/// WHERE c.<key> = ?`: a row and the row it names, in one statement.
+pub(crate) fn get_with_parent(child: &EntityDecl, via: &str, parent: &EntityDecl) -> StoreResult<String> {
+    Ok(format!(
+        "SELECT c.*, NULL AS {PARENT_MARKER}, p.* FROM {} c LEFT JOIN {} p ON p.{} = c.{} WHERE c.{} = ?",
+        ident(child.table)?,
+        ident(parent.table)?,
+        ident(parent.key)?,
+        ident(via)?,
+        ident(child.key)?
+    ))
+}
+
 /// What the query builder knows of the live schema: which columns are `NOT NULL`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Schema {

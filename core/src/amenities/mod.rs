@@ -11,7 +11,7 @@ use crate::authz::Decision;
 use crate::error::{Error, ErrorCode};
 use crate::id::{AmenityBookingId, AmenityId, IdSource, SlotId, UserId};
 use crate::kernel::access::require;
-use crate::kernel::store::{Reader, Reads, Store};
+use crate::kernel::store::{ReadExt, Reader, Reads, Store};
 use crate::service::{Command, Decide, Runner};
 use crate::store::Versioned;
 use crate::time::{Clock, Timestamp};
@@ -421,21 +421,28 @@ impl Command for BookSlot {
     fn validate(&self, _now: Timestamp) -> Result<(), ValidationErrors> {
         Ok(())
     }
+    /// The first attempt reads the slot with its amenity in one statement; a retry also reads the
+    /// user's own seat.
+    fn reads(&self, _: &(), attempt: u32) -> Reads {
+        if attempt == 0 {
+            Reads::One
+        } else {
+            Reads::Many
+        }
+    }
     async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &()) -> Result<BookScene, Error> {
         self.load_attempt(store, actor, valid, 1).await
     }
     async fn load_attempt(&self, store: &dyn Reader, actor: &Actor, _: &(), attempt: u32) -> Result<BookScene, Error> {
         // The user's own seat is looked up only on a retry: on the first attempt a second seat fails
-        // the one-seat unique index and the retry reads it. It is read before the slot, whose counter
-        // is guarded at commit anyway.
+        // the one-seat unique index and the retry reads it. All reads see one snapshot.
         let mine = match actor.user_id() {
             Some(u) if attempt > 0 => store.live_booking(self.slot_id, u).await?,
             _ => None,
         };
-        let slot = store.slot(self.slot_id).await?;
-        let amenity = match &slot {
-            Some(s) => store.amenity(s.value.amenity_id).await?,
-            None => None,
+        let (slot, amenity) = match store.get_pair::<Slot, Amenity>(self.slot_id.as_uuid(), "amenity_id").await? {
+            Some((s, a)) => (Some(s), a),
+            None => (None, None),
         };
         Ok(BookScene { slot, amenity, mine })
     }

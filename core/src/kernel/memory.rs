@@ -495,6 +495,22 @@ impl State {
         self.table(decl).and_then(|t| t.rows.get(&id)).map(stored)
     }
 
+    fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+        let Some(child) = self.get_row(kind.decl(), id) else { return Ok(None) };
+        let parent_row = match child.row.opt_uuid(via) {
+            Ok(Some(pid)) => self.get_row(parent.decl(), pid),
+            Ok(None) => None,
+            Err(e) => return Err(backend(format!("{}: {e}", kind.decl().table))),
+        };
+        Ok(Some((child, parent_row)))
+    }
+
     fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>> {
         let decl = query.kind.decl();
         let rows = self.matching(query)?;
@@ -608,6 +624,15 @@ impl Reader for Snapshot {
     async fn get_row(&self, kind: EntityKind, id: Uuid) -> StoreResult<Option<StoredRow>> {
         Ok(self.state.get_row(kind.decl(), id))
     }
+    async fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+        self.state.get_with_parent(kind, id, via, parent)
+    }
     async fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>> {
         self.state.query_rows(query)
     }
@@ -637,6 +662,15 @@ impl Reader for Snapshot {
 impl Reader for MemoryStore {
     async fn get_row(&self, kind: EntityKind, id: Uuid) -> StoreResult<Option<StoredRow>> {
         Ok(self.current()?.get_row(kind.decl(), id))
+    }
+    async fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+        self.current()?.get_with_parent(kind, id, via, parent)
     }
     async fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>> {
         self.current()?.query_rows(query)

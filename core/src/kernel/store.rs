@@ -322,6 +322,16 @@ pub trait Reader: MaybeSendSync {
     async fn query_rows(&self, query: &Query) -> StoreResult<Vec<StoredRow>>;
     /// How many rows match `query` (its order, position and limit are ignored).
     async fn count_rows(&self, query: &Query) -> StoreResult<u64>;
+    /// The row of `kind` with key `id`, and the row of `parent` whose key its column `via` holds —
+    /// in ONE read (one statement), so a command that needs both (a slot and its amenity) can
+    /// declare [`Reads::One`] (typed: [`ReadExt::get_pair`]). `None` when the row does not exist; the parent is `None` when missing.
+    async fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>>;
     /// The idempotency record for `(scope, key)`, if any.
     async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
     /// The audit trail of one entity, oldest first (records under the kind's aliases included).
@@ -353,6 +363,17 @@ pub trait ReadExt: Reader {
         match self.get_row(T::kind(), id).await? {
             Some(r) => Ok(Some(decode::<T>(&r)?)),
             None => Ok(None),
+        }
+    }
+    /// The entity with key `id` and the parent entity its column `via` names, in one read.
+    async fn get_pair<T: Entity, P: Entity>(
+        &self,
+        id: Uuid,
+        via: &'static str,
+    ) -> StoreResult<Option<(Versioned<T>, Option<Versioned<P>>)>> {
+        match Reader::get_with_parent(self, T::kind(), id, via, P::kind()).await? {
+            None => Ok(None),
+            Some((child, parent)) => Ok(Some((decode::<T>(&child)?, parent.as_ref().map(decode::<P>).transpose()?))),
         }
     }
     /// The entities matching `query` (which must be over `T`).
@@ -415,6 +436,16 @@ impl<R: Reader + ?Sized> Reader for OneRead<'_, R> {
     async fn count_rows(&self, query: &Query) -> StoreResult<u64> {
         self.take()?;
         self.inner.count_rows(query).await
+    }
+    async fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+        self.take()?;
+        self.inner.get_with_parent(kind, id, via, parent).await
     }
     async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         self.take()?;
