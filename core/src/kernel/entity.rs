@@ -42,6 +42,9 @@ pub struct Unique {
 
 /// A counter guard: a named CHECK that a guarded delta must keep true. A delta that would break it
 /// fails with `GuardFailed` (decide again), not with a constraint error.
+///
+/// `holds` must agree with the SQL CHECK of the same name, including on `NULL`: a SQL CHECK passes
+/// when its expression is `NULL`, so a guard over a nullable column must accept `NULL` explicitly.
 #[derive(Debug, Clone, Copy)]
 pub struct Guard {
     /// The CHECK constraint's name, as in both SQL schemas.

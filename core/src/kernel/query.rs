@@ -54,6 +54,11 @@ pub enum Filter {
 }
 
 /// A query over one entity kind.
+///
+/// Every store answers it the same way: comparisons with `NULL` match nothing (SQL), rows are
+/// sorted by `order` with `NULL`s last ascending and first descending (Postgres' rule), ties and
+/// unordered results come in key order, and a money column is compared with `Value::Money` values
+/// of the same currency (SQLite keeps minor units: a `Decimal` would compare as text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     /// The entity.

@@ -216,8 +216,14 @@ pub async fn canteen_limits_orders_per_day<S: Store + Clone + 'static>(store: S)
     for _ in 0..crate::canteen::ORDERS_PER_DAY_MAX {
         k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None).await.unwrap();
     }
+    let before = super::digest(k.ledger.runner().store()).await;
     let err = k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::RateLimited);
+    assert_eq!(
+        super::digest(k.ledger.runner().store()).await,
+        before,
+        "the refused order wrote nothing: no order, no debit, no event"
+    );
 }
 
 crate::conformance_cases!("canteen";

@@ -9,7 +9,7 @@
 //! }
 //! ```
 //!
-//! Each testing module lists its own tests with [`conformance_cases!`]; [`all_cases`] gathers them
+//! Each testing module lists its own tests with [`crate::conformance_cases!`]; [`all_cases`] gathers them
 //! (one line per module), and [`run_conformance`] runs each as its own test on a multi-threaded
 //! runtime, so the concurrent tests really race.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -95,6 +95,28 @@ where
         })
         .collect();
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Everything a store holds that a refusal must leave alone: every row of every registered entity
+/// with its version, and the outbox (every audited change emits an event in the same commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    rows: Vec<(&'static str, uuid::Uuid, u64)>,
+    outbox: Vec<i64>,
+}
+
+/// The [`Digest`] of `store` now: compare one taken before a refusal with one taken after it.
+pub async fn digest<S: crate::kernel::store::Store + ?Sized>(store: &S) -> Digest {
+    let mut rows = Vec::new();
+    for decl in crate::domains::entities() {
+        let kind = crate::kernel::entity::EntityKind::of(decl);
+        for r in store.query_rows(&crate::kernel::query::Query::kind(kind)).await.expect("query every row") {
+            rows.push((decl.kind, r.row.uuid(decl.key).expect("key"), r.version));
+        }
+    }
+    rows.sort();
+    let outbox = store.outbox_after(0, 1_000_000).await.expect("outbox").into_iter().map(|(p, _)| p).collect();
+    Digest { rows, outbox }
 }
 
 /// A transfer batch as the verified-payment path submits it (top-ups and refunds allowed). For tests

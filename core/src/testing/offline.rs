@@ -216,8 +216,12 @@ pub async fn offline_dependents_gaps_and_ownership<S: Store + Clone + 'static>(s
         created_at: now,
         depends_on: vec![],
     };
+    let before = crate::testing::digest(w.store()).await;
+    let cursor = w.store().client_cursor(q.client_id()).await.unwrap();
     let err = w.hh.apply_batch(&civilian, q.client_id(), std::slice::from_ref(&next)).await.unwrap_err();
     assert_eq!((err.code, err.fields[0].field.as_str()), (ErrorCode::PreconditionFailed, "envelopes[0].seq"));
+    assert_eq!(crate::testing::digest(w.store()).await, before, "a gap writes nothing");
+    assert_eq!(w.store().client_cursor(q.client_id()).await.unwrap(), cursor, "the cursor stands");
     assert_eq!(err.fields[0].violation, crate::validate::Violation::SeqGap { expected: 3 });
 
     // Someone else's stream is not theirs to write or read.
@@ -231,8 +235,12 @@ pub async fn offline_dependents_gaps_and_ownership<S: Store + Clone + 'static>(s
     // A different action under a recorded seq is refused and changes nothing.
     let mut forged = q.peek(1)[0].clone();
     forged.action = create(ServiceRequestId::generate(&RandomIds));
+    let before = crate::testing::digest(w.store()).await;
+    let cursor = w.store().client_cursor(q.client_id()).await.unwrap();
     let r = w.hh.apply_batch(&civilian, q.client_id(), &[forged]).await.unwrap();
     assert!(matches!(&r[0], ActionResult::Rejected { error, .. } if error.code == ErrorCode::IdempotencyMismatch));
+    assert_eq!(crate::testing::digest(w.store()).await, before, "a forged action writes nothing");
+    assert_eq!(w.store().client_cursor(q.client_id()).await.unwrap(), cursor, "the cursor stands");
 
     // Out-of-order envelopes and foreign client ids are field errors.
     let bad = [third.clone(), Envelope { seq: 5, client_id: ClientId::generate(&RandomIds), ..third.clone() }];

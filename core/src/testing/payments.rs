@@ -235,7 +235,9 @@ pub async fn payments_fraud_rules_limit_flag_and_hold<S: Store + Clone + 'static
         shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap();
     }
     shop.clock.advance(chrono::Duration::seconds(61));
+    let before = crate::testing::digest(shop.pay.runner().store()).await;
     assert_eq!(shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap_err().code, ErrorCode::RateLimited);
+    assert_eq!(crate::testing::digest(shop.pay.runner().store()).await, before, "the refused top-up wrote nothing");
     // Bad input is field errors; only residents top up.
     let err = shop
         .pay

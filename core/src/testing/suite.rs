@@ -464,8 +464,10 @@ pub async fn idempotency_key_replays_apply_once<S: Store + Clone + 'static>(stor
     // The same key for another request is refused; keys are per caller.
     let mut other_input = request_input();
     other_input.title = Some("Another job entirely".into());
+    let before = crate::testing::digest(w.store()).await;
     let err = w.hh.create_service_request(&civ, other_input, Some(&key)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::IdempotencyMismatch);
+    assert_eq!(crate::testing::digest(w.store()).await, before, "a mismatched key writes nothing");
     let civ2 = w.civilian().await;
     let theirs = w.hh.create_service_request(&civ2, request_input(), Some(&key)).await.unwrap();
     assert_ne!(theirs.id, first.id);
@@ -691,8 +693,10 @@ pub async fn request_creation_is_rate_limited<S: Store + Clone + 'static>(store:
     for _ in 0..5 {
         w.request(&civ).await;
     }
+    let before = crate::testing::digest(w.store()).await;
     let err = w.hh.create_service_request(&civ, request_input(), None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::RateLimited);
+    assert_eq!(crate::testing::digest(w.store()).await, before, "the refused request wrote nothing");
     w.clock.advance(chrono::Duration::seconds(61));
     w.request(&civ).await;
 }
