@@ -701,6 +701,9 @@ impl Store for MemoryStore {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
         self.apply(changes)
     }
+    fn enforces_backstops(&self) -> bool {
+        false
+    }
     /// `Reads::Many`: the state of this moment, for as long as the view is held. `Reads::One`: one
     /// read of the current state (a second read fails, so a wrong declaration shows in tests).
     async fn snapshot(&self, reads: Reads) -> StoreResult<Box<dyn Reader + '_>> {

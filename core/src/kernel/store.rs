@@ -352,6 +352,12 @@ pub trait Store: Reader {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()>;
     /// A read view in which every read sees the same committed state (released when dropped).
     async fn snapshot(&self, reads: Reads) -> StoreResult<Box<dyn Reader + '_>>;
+    /// True when the store also holds the named SQL backstops (the CHECKs that repeat core's rules),
+    /// so a write core should never produce is refused with `Constraint`. The memory store holds
+    /// only the declared keys, uniques and guards, and answers false.
+    fn enforces_backstops(&self) -> bool {
+        true
+    }
 }
 
 /// Typed reads over any [`Reader`]: what domains call.

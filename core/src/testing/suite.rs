@@ -670,8 +670,8 @@ pub async fn commit_is_all_or_nothing_and_checks_versions<S: Store + Clone + 'st
     broken.status = RequestStatus::Assigned; // assigned without a hero
     let cs = ChangeSet { writes: vec![row_write(&broken, Expect::Version(2))], ..ChangeSet::default() };
     // The memory store holds no SQL schema: it enforces declared keys, uniques and guards, not the
-    // SQL `CHECK`s that back core up (kernel/memory.rs), so only the SQL stores are held to this.
-    if enforces_sql_checks::<S>() {
+    // SQL `CHECK`s that back core up, and says so (`Store::enforces_backstops`).
+    if w.store().enforces_backstops() {
         assert!(matches!(w.store().commit(cs).await, Err(StoreError::Constraint { .. })));
         assert_eq!(w.store().service_request(r.id).await.unwrap().unwrap().version, 2);
     }
@@ -680,11 +680,6 @@ pub async fn commit_is_all_or_nothing_and_checks_versions<S: Store + Clone + 'st
 /// A whole-row write of a service request, as `Decide` would build it.
 fn row_write(r: &ServiceRequest, expect: Expect) -> Write {
     Write::Row { kind: ServiceRequest::kind(), id: r.id.as_uuid(), row: r.to_row(), expect }
-}
-
-/// True for stores backed by a SQL schema (every store but the one in memory).
-fn enforces_sql_checks<S>() -> bool {
-    !std::any::type_name::<S>().contains("MemoryStore")
 }
 
 pub async fn request_creation_is_rate_limited<S: Store + Clone + 'static>(store: S) {
