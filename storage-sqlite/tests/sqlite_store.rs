@@ -16,7 +16,7 @@ async fn a_fresh_store_reports_the_embedded_schema_version() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("hearth.db")).await.unwrap();
     assert_eq!(SCHEMA_VERSION, i64::try_from(MIGRATIONS.len()).unwrap());
-    assert_eq!(SCHEMA_VERSION, 10);
+    assert_eq!(SCHEMA_VERSION, 11);
     assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
 }
 

@@ -13,7 +13,7 @@ use crate::kernel::access::{require, require_visible};
 use crate::kernel::entity::Entity;
 use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::ledger::engine::{self, Phase, Snapshot, TransferInput};
-use crate::ledger::model::{AccountKind, TransferCode, TransferId, TransferResult};
+use crate::ledger::model::{AccountKind, TransferCode, TransferFlags, TransferId, TransferResult};
 use crate::ledger::{error_for, load_snapshot_with, record_decision, LedgerStore};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
@@ -229,8 +229,12 @@ fn payment(
         pending_id: None,
         timeout_secs: 0,
         linked: false,
-        code: TransferCode::Purchase,
+        code: Some(TransferCode::Purchase),
         reference: Some(order.to_string()),
+        flags: TransferFlags::default(),
+        user_data_128: None,
+        user_data_64: 0,
+        user_data_32: 0,
     }
 }
 
@@ -250,8 +254,12 @@ fn refund(
         pending_id: None,
         timeout_secs: 0,
         linked: false,
-        code: TransferCode::Refund,
+        code: Some(TransferCode::Refund),
         reference: Some(TransferId::from_uuid(order.id.as_uuid()).to_string()),
+        flags: TransferFlags::default(),
+        user_data_128: None,
+        user_data_64: 0,
+        user_data_32: 0,
     }
 }
 

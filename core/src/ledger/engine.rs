@@ -3,15 +3,20 @@
 //! Transfers are judged in order; each sees the effects of the ones before it. A linked chain (each
 //! transfer but the last has `linked = true`) applies all or nothing: on the first failure the chain's
 //! effects are rolled back, the failing transfer reports its own code and the others
-//! `linked_event_failed`. The result is the list of outcomes, the records to insert (successes and
-//! first-attempt failures) and one net balance delta per touched account.
+//! `linked_event_failed`. Each transfer's checks run in TigerBeetle's documented order of precedence
+//! (`docs/reference/requests/create_transfers.md`), hearth's own rules where they are checked. The
+//! result is the list of outcomes, the records to insert (successes and transient failures) and one
+//! net delta per touched account.
 
-use super::model::{Account, AccountId, Balance, Transfer, TransferCode, TransferId, TransferKind, TransferResult};
+use super::model::{
+    Account, AccountId, Balance, Transfer, TransferCode, TransferFlags, TransferId, TransferKind, TransferResult,
+};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
 
 /// Longest transfer reference, in characters.
 pub const REFERENCE_MAX_CHARS: usize = 200;
@@ -21,10 +26,11 @@ pub const BATCH_TRANSFERS_MAX: usize = 8_190;
 pub const TIMEOUT_SECS_MAX: u32 = 30 * 24 * 3600;
 
 /// Which phase a requested transfer is (expiry is the sweep's alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Move posted money now.
+    #[default]
     Single,
     /// Reserve money.
     Pending,
@@ -43,22 +49,34 @@ impl Phase {
             Phase::VoidPending => TransferKind::VoidPending,
         }
     }
+    fn resolves(self) -> bool {
+        matches!(self, Phase::PostPending | Phase::VoidPending)
+    }
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// A transfer as requested.
+///
+/// The fields added after the first release (`flags`, `user_data_*`) are left out of the JSON when
+/// empty, so a command's canonical JSON (its idempotency fingerprint) is what it was before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferInput {
     /// Client-chosen id (not nil).
     pub id: TransferId,
-    /// Debited account.
+    /// Debited account; for post/void, nil takes the pending transfer's.
     pub debit_account_id: AccountId,
-    /// Credited account.
+    /// Credited account; for post/void, nil takes the pending transfer's.
     pub credit_account_id: AccountId,
-    /// In currency units (`12.50`). Required for single and pending; for post, absent = the whole
-    /// pending amount; for void, absent or the pending amount.
+    /// In currency units (`12.50`), > 0. Required for single and pending (for balancing transfers
+    /// the upper limit, absent = no limit; for closing transfers absent = 0); for post, absent = the
+    /// whole pending amount; for void, absent or exactly the pending amount.
     #[serde(default)]
     pub amount: Option<Decimal>,
-    /// The currency of both accounts.
+    /// The currency (TigerBeetle's `ledger`): required, since the amount is a decimal of it; a
+    /// post/void's must be its pending transfer's.
     pub currency: Currency,
     /// Phase.
     pub phase: Phase,
@@ -71,11 +89,24 @@ pub struct TransferInput {
     /// Linked with the next transfer of the batch.
     #[serde(default)]
     pub linked: bool,
-    /// Why.
-    pub code: TransferCode,
-    /// What it refers to.
+    /// Why; required for single and pending, absent on a post/void takes the pending transfer's.
+    #[serde(default)]
+    pub code: Option<TransferCode>,
+    /// What it refers to (a post/void without one takes the pending transfer's).
     #[serde(default)]
     pub reference: Option<String>,
+    /// Balancing and closing flags.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub flags: TransferFlags,
+    /// The caller's 128-bit reference (a post/void without one takes the pending transfer's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data_128: Option<Uuid>,
+    /// The caller's 64-bit reference (0 = none; a post/void with 0 takes the pending transfer's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub user_data_64: u64,
+    /// The caller's 32-bit reference (0 = none; a post/void with 0 takes the pending transfer's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub user_data_32: u32,
 }
 
 /// One transfer's outcome.
@@ -103,10 +134,17 @@ pub struct Snapshot {
 pub struct Decision {
     /// One per input, in order.
     pub outcomes: Vec<Outcome>,
-    /// Records to insert: successes and first-attempt failures.
+    /// Records to insert: successes and transient failures.
     pub records: Vec<Transfer>,
     /// Net change per account, ordered by account id (the order stores lock in).
     pub deltas: BTreeMap<AccountId, Balance>,
+    /// Net change of each account's `closing_holds` (closing transfers +1, their void or expiry −1).
+    pub closing: BTreeMap<AccountId, i64>,
+    /// Accounts a transfer other than a void touched, with the `closing_holds` the decision saw:
+    /// their delta applies only while the account is still open as seen (a void also moves a
+    /// closed account: TigerBeetle, `src/state_machine.zig`: "The only movement allowed in a closed
+    /// account is voiding a pending transfer.").
+    pub must_be_open: BTreeMap<AccountId, i64>,
 }
 
 /// Who and when, for the records.
@@ -124,28 +162,39 @@ pub struct Context {
 
 fn add_delta(deltas: &mut BTreeMap<AccountId, Balance>, id: AccountId, d: Balance) -> Option<()> {
     let e = deltas.entry(id).or_default();
-    *e = Balance {
-        debits_pending: e.debits_pending.checked_add(d.debits_pending)?,
-        debits_posted: e.debits_posted.checked_add(d.debits_posted)?,
-        credits_pending: e.credits_pending.checked_add(d.credits_pending)?,
-        credits_posted: e.credits_posted.checked_add(d.credits_posted)?,
-    };
+    *e = e.apply_signed(&d)?;
     Some(())
 }
 
-fn minor(amount: Decimal, currency: Currency) -> Result<i64, TransferResult> {
+/// The largest total an account may hold (the stores keep totals in `i64` minor units).
+const TOTAL_MAX: i128 = i64::MAX as i128;
+
+/// Minor units of a positive decimal amount (as `i128`: the overflow codes judge the sums).
+fn minor(amount: Decimal, currency: Currency) -> Result<i128, TransferResult> {
     if amount <= Decimal::ZERO {
         return Err(TransferResult::AmountMustBePositive);
     }
     let m = Money::new(amount, currency).map_err(|_| TransferResult::AmountTooPrecise)?;
-    m.to_minor().ok_or(TransferResult::OverflowsBalance)
+    Ok(m.amount().mantissa())
 }
 
-/// Compares a retry with its recorded first attempt (TigerBeetle's order of fields).
-fn compare_existing(t: &TransferInput, e: &Transfer) -> TransferResult {
+/// The minor units a retry names, or `None` when it names none that parses.
+fn minor_opt(amount: Option<Decimal>, currency: Currency) -> Option<i128> {
+    amount.and_then(|a| minor(a, currency).ok())
+}
+
+/// Compares a retry with its recorded first attempt, in TigerBeetle's order
+/// (`src/state_machine.zig`, `create_transfer_exists`: "The flags change the behavior of the
+/// remaining comparisons, so compare the flags first."). `pending` is the hold a post/void names.
+fn compare_existing(t: &TransferInput, e: &Transfer, pending: Option<&Transfer>) -> TransferResult {
     use TransferResult::*;
-    if t.phase.kind() != e.kind {
-        return ExistsWithDifferentKind;
+    // create_transfers.md, `id_already_failed`: "A previous transfer with the same id failed due to
+    // one of the following transient errors".
+    if e.result != TransferResult::Ok {
+        return IdAlreadyFailed;
+    }
+    if t.phase.kind() != e.kind || t.linked != e.linked || t.flags != e.flags {
+        return ExistsWithDifferentFlags;
     }
     if t.pending_id != e.pending_id {
         return ExistsWithDifferentPendingId;
@@ -153,38 +202,113 @@ fn compare_existing(t: &TransferInput, e: &Transfer) -> TransferResult {
     if t.timeout_secs != e.timeout_secs {
         return ExistsWithDifferentTimeout;
     }
+    if t.phase.resolves() {
+        // A post/void's empty fields took the pending transfer's: an empty field matches those.
+        let held = pending.map_or(e.amount, |p| p.amount);
+        if !t.debit_account_id.as_uuid().is_nil() && t.debit_account_id != e.debit_account_id {
+            return ExistsWithDifferentDebitAccountId;
+        }
+        if !t.credit_account_id.as_uuid().is_nil() && t.credit_account_id != e.credit_account_id {
+            return ExistsWithDifferentCreditAccountId;
+        }
+        // create_transfers.md, `exists`: "If the original posted amount was less than the pending
+        // amount, then the transfer amount must be equal to the posted amount." (An absent amount is
+        // TigerBeetle's AMOUNT_MAX for a post and 0 for a void: the whole pending amount.)
+        let same_amount = match t.amount {
+            None => i128::from(e.amount) == i128::from(held),
+            Some(_) => minor_opt(t.amount, e.currency) == Some(i128::from(e.amount)),
+        };
+        if !same_amount {
+            return ExistsWithDifferentAmount;
+        }
+        let ud128 = match t.user_data_128 {
+            None => pending.is_none_or(|p| e.user_data_128 == p.user_data_128),
+            Some(u) => e.user_data_128 == Some(u),
+        };
+        if !ud128 {
+            return ExistsWithDifferentUserData128;
+        }
+        let p_ud64 = pending.map_or(e.user_data_64, |p| p.user_data_64);
+        if (t.user_data_64 == 0 && e.user_data_64 != p_ud64) || (t.user_data_64 != 0 && t.user_data_64 != e.user_data_64)
+        {
+            return ExistsWithDifferentUserData64;
+        }
+        let p_ud32 = pending.map_or(e.user_data_32, |p| p.user_data_32);
+        if (t.user_data_32 == 0 && e.user_data_32 != p_ud32) || (t.user_data_32 != 0 && t.user_data_32 != e.user_data_32)
+        {
+            return ExistsWithDifferentUserData32;
+        }
+        let p_ref = pending.map_or(&e.reference, |p| &p.reference);
+        let same_reference = match &t.reference {
+            None => &e.reference == p_ref,
+            Some(r) => e.reference.as_ref() == Some(r),
+        };
+        if !same_reference {
+            return ExistsWithDifferentReference;
+        }
+        if t.currency != e.currency {
+            return ExistsWithDifferentLedger;
+        }
+        if t.code.is_some_and(|c| c != e.code) {
+            return ExistsWithDifferentCode;
+        }
+        return Exists;
+    }
     if t.debit_account_id != e.debit_account_id {
         return ExistsWithDifferentDebitAccountId;
     }
     if t.credit_account_id != e.credit_account_id {
         return ExistsWithDifferentCreditAccountId;
     }
-    if t.currency != e.currency {
-        return ExistsWithDifferentCurrency;
-    }
-    let same_amount = match t.amount {
-        // Post/void without an amount meant "all of it": the record holds what that was.
-        None => matches!(e.kind, TransferKind::PostPending | TransferKind::VoidPending) || !e.result.is_applied(),
-        Some(a) => Money::new(a, e.currency).ok().and_then(|m| m.to_minor()) == Some(e.amount),
+    let same_amount = if t.flags.balancing() {
+        // transfer.md, `flags.balancing_debit`: "Retrying a balancing transfer will return
+        // exists_with_different_amount only when the maximum amount passed to create_transfers is
+        // insufficient to fulfill the amount that was actually transferred."
+        t.amount.is_none() || minor_opt(t.amount, e.currency).is_some_and(|limit| limit >= i128::from(e.amount))
+    } else if t.flags.closing() && t.amount.is_none() {
+        e.amount == 0
+    } else {
+        minor_opt(t.amount, e.currency) == Some(i128::from(e.amount))
+            || (t.flags.closing() && t.amount == Some(Decimal::ZERO) && e.amount == 0)
     };
     if !same_amount {
         return ExistsWithDifferentAmount;
     }
-    if t.code != e.code {
-        return ExistsWithDifferentCode;
+    if t.user_data_128 != e.user_data_128 {
+        return ExistsWithDifferentUserData128;
+    }
+    if t.user_data_64 != e.user_data_64 {
+        return ExistsWithDifferentUserData64;
+    }
+    if t.user_data_32 != e.user_data_32 {
+        return ExistsWithDifferentUserData32;
     }
     if t.reference != e.reference {
         return ExistsWithDifferentReference;
     }
-    if e.result == TransferResult::Ok {
-        Exists
-    } else {
-        e.result
+    if t.currency != e.currency {
+        return ExistsWithDifferentLedger;
     }
+    if t.code != Some(e.code) {
+        return ExistsWithDifferentCode;
+    }
+    Exists
 }
 
-/// A judged transfer: its record and its two accounts' deltas, or why it failed.
-type Judged = Result<(Transfer, [(AccountId, Balance); 2]), TransferResult>;
+/// A judged transfer: its record and its accounts' deltas, or why it failed.
+type Judged = Result<Applied, TransferResult>;
+
+/// What one successful transfer changes.
+#[derive(Debug, Clone)]
+struct Applied {
+    record: Transfer,
+    /// Balance deltas of its two accounts.
+    deltas: [(AccountId, Balance); 2],
+    /// `closing_holds` deltas.
+    closing: Vec<(AccountId, i64)>,
+    /// Whether the accounts must still be open (everything but a void).
+    needs_open: bool,
+}
 
 /// The working state of one batch.
 struct Work<'a> {
@@ -193,6 +317,11 @@ struct Work<'a> {
     transfers: HashMap<TransferId, Transfer>,
     resolved: HashMap<TransferId, TransferKind>,
     ctx: &'a Context,
+}
+
+/// The four totals widened, so sums are judged before they are stored.
+fn wide(b: &Balance) -> [i128; 4] {
+    [b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted].map(i128::from)
 }
 
 impl Work<'_> {
@@ -206,181 +335,308 @@ impl Work<'_> {
         self.resolved.get(&id).or_else(|| self.snap.resolved.get(&id)).copied()
     }
 
-    /// Judges one transfer; on success applies it to the working state and returns its record
-    /// and the deltas of its two accounts.
+    /// The checks every phase shares that TigerBeetle does not have: hearth's money-entry policy.
+    fn policy(&self, code: TransferCode) -> Result<(), TransferResult> {
+        if code == TransferCode::TopUp && !self.ctx.allow_top_up {
+            return Err(TransferResult::TopUpRequiresVerifiedPayment);
+        }
+        if code == TransferCode::Refund && !self.ctx.allow_refund {
+            return Err(TransferResult::RefundRequiresRefundPath);
+        }
+        Ok(())
+    }
+
+    /// Judges one transfer; on success applies it to the working state.
     fn judge(&mut self, t: &TransferInput) -> Judged {
+        let applied = if t.phase.resolves() { self.judge_resolution(t)? } else { self.judge_new(t)? };
+        let r = &applied.record;
+        for (id, d) in applied.deltas {
+            let a = self.account(id).cloned().ok_or(TransferResult::DebitAccountNotFound)?;
+            let balance = a.balance.apply(&d).ok_or(TransferResult::OverflowsDebits)?;
+            self.accounts.insert(id, Account { balance, ..a });
+        }
+        for (id, c) in &applied.closing {
+            if let Some(a) = self.accounts.get_mut(id) {
+                a.closing_holds += c;
+            }
+        }
+        if let Some(p) = r.pending_id {
+            self.resolved.insert(p, r.kind);
+        }
+        self.transfers.insert(r.id, r.clone());
+        Ok(applied)
+    }
+
+    /// A single or pending transfer, in `create_transfer`'s order.
+    fn judge_new(&self, t: &TransferInput) -> Judged {
         use TransferResult::*;
+        let f = t.flags;
+        if t.debit_account_id.as_uuid().is_nil() {
+            return Err(DebitAccountIdMustNotBeZero);
+        }
+        if t.credit_account_id.as_uuid().is_nil() {
+            return Err(CreditAccountIdMustNotBeZero);
+        }
         if t.debit_account_id == t.credit_account_id {
             return Err(AccountsMustBeDifferent);
         }
+        if t.pending_id.is_some() {
+            return Err(PendingIdMustBeZero);
+        }
+        if t.phase != Phase::Pending {
+            if t.timeout_secs != 0 {
+                return Err(TimeoutReservedForPendingTransfer);
+            }
+            if f.closing() {
+                return Err(ClosingTransferMustBePending);
+            }
+        }
+        // hearth: no zero-amount transfers, except a closing hold (the close-account recipe's
+        // closing transfers carry 0) — see ARCHITECTURE.md, "Ledger".
+        let requested: Option<i128> = match t.amount {
+            None if f.balancing() => None,
+            None if f.closing() => Some(0),
+            Some(a) if a == Decimal::ZERO && f.closing() => Some(0),
+            None => return Err(AmountMustBePositive),
+            Some(a) => Some(minor(a, t.currency)?),
+        };
+        let code = t.code.ok_or(CodeMustNotBeZero)?;
         if t.reference.as_ref().is_some_and(|r| r.chars().count() > REFERENCE_MAX_CHARS) {
             return Err(ReferenceTooLong);
         }
-        if t.code == TransferCode::TopUp && !self.ctx.allow_top_up {
-            return Err(TopUpRequiresVerifiedPayment);
-        }
-        if t.code == TransferCode::Refund && !self.ctx.allow_refund {
-            return Err(RefundRequiresRefundPath);
-        }
-        match t.phase {
-            Phase::Pending if t.timeout_secs > TIMEOUT_SECS_MAX => return Err(TimeoutReservedForPendingTransfer),
-            Phase::Pending => {}
-            _ if t.timeout_secs != 0 => return Err(TimeoutReservedForPendingTransfer),
-            _ => {}
-        }
-        match (t.phase, t.pending_id) {
-            (Phase::Single | Phase::Pending, Some(_)) => return Err(PendingIdMustBeEmpty),
-            (Phase::PostPending | Phase::VoidPending, None) => return Err(PendingIdRequired),
-            (_, Some(p)) if p == t.id => return Err(PendingIdMustBeDifferent),
-            _ => {}
-        }
+        self.policy(code)?;
         let debit = self.account(t.debit_account_id).cloned().ok_or(DebitAccountNotFound)?;
         let credit = self.account(t.credit_account_id).cloned().ok_or(CreditAccountNotFound)?;
         if debit.currency != credit.currency {
-            return Err(AccountsMustHaveTheSameCurrency);
+            return Err(AccountsMustHaveTheSameLedger);
         }
-        // Money enters a wallet only as a verified top-up or a refund (posting or voiding a hold
-        // that was itself allowed is fine).
-        let credits_wallet = credit.kind == super::model::AccountKind::Wallet;
-        if credits_wallet
-            && matches!(t.phase, Phase::Single | Phase::Pending)
-            && !matches!(t.code, TransferCode::TopUp | TransferCode::Refund)
+        if t.currency != debit.currency {
+            return Err(TransferMustHaveTheSameLedgerAsAccounts);
+        }
+        // Money enters a wallet only as a verified top-up or a refund.
+        if credit.kind == super::model::AccountKind::Wallet && !matches!(code, TransferCode::TopUp | TransferCode::Refund)
         {
             return Err(WalletCreditNotAllowed);
         }
-        if t.currency != debit.currency {
-            return Err(TransferCurrencyMustMatchAccounts);
+        if debit.is_closed() {
+            return Err(DebitAccountAlreadyClosed);
         }
-        for (acct, frozen, closed) in
-            [(&debit, DebitAccountFrozen, DebitAccountClosed), (&credit, CreditAccountFrozen, CreditAccountClosed)]
-        {
-            if acct.flags.closed {
-                return Err(closed);
-            }
-            if acct.flags.frozen {
-                return Err(frozen);
-            }
+        if credit.is_closed() {
+            return Err(CreditAccountAlreadyClosed);
         }
-        let (amount, d_debit, d_credit, expires_at) = match t.phase {
-            Phase::Single | Phase::Pending => {
-                let a = minor(t.amount.ok_or(AmountMustBePositive)?, t.currency)?;
-                if t.phase == Phase::Single {
-                    (
-                        a,
-                        Balance { debits_posted: a, ..Balance::default() },
-                        Balance { credits_posted: a, ..Balance::default() },
-                        None,
-                    )
-                } else {
-                    let expires = if t.timeout_secs == 0 {
-                        None
-                    } else {
-                        Some(
-                            self.ctx
-                                .now
-                                .checked_add(chrono::Duration::seconds(i64::from(t.timeout_secs)))
-                                .ok_or(TimeoutReservedForPendingTransfer)?,
-                        )
-                    };
-                    (
-                        a,
-                        Balance { debits_pending: a, ..Balance::default() },
-                        Balance { credits_pending: a, ..Balance::default() },
-                        expires,
-                    )
-                }
+        if debit.flags.frozen {
+            return Err(DebitAccountFrozen);
+        }
+        if credit.flags.frozen {
+            return Err(CreditAccountFrozen);
+        }
+        let [dr_dp, dr_dd, _, dr_cd] = wide(&debit.balance);
+        let [_, cr_dd, cr_cp, cr_cd] = wide(&credit.balance);
+        let mut amount = requested.unwrap_or(TOTAL_MAX);
+        if f.balancing_debit {
+            amount = amount.min((dr_cd - dr_dd - dr_dp).max(0));
+        }
+        if f.balancing_credit {
+            amount = amount.min((cr_dd - cr_cd - cr_cp).max(0));
+        }
+        if amount == 0 && requested != Some(0) {
+            // Nothing to balance. hearth moves no zero amounts, so it answers as TigerBeetle did
+            // before zero-amount transfers (transfer.md, `flags.balancing_debit`, release < 0.16.0:
+            // "If the highest amount transferable is 0, returns exceeds_credits.").
+            return Err(if f.balancing_debit { ExceedsCredits } else { ExceedsDebits });
+        }
+        let pending = t.phase == Phase::Pending;
+        if pending && dr_dp + amount > TOTAL_MAX {
+            return Err(OverflowsDebitsPending);
+        }
+        if pending && cr_cp + amount > TOTAL_MAX {
+            return Err(OverflowsCreditsPending);
+        }
+        if dr_dd + amount > TOTAL_MAX {
+            return Err(OverflowsDebitsPosted);
+        }
+        if cr_cd + amount > TOTAL_MAX {
+            return Err(OverflowsCreditsPosted);
+        }
+        if dr_dp + dr_dd + amount > TOTAL_MAX {
+            return Err(OverflowsDebits);
+        }
+        if cr_cp + cr_cd + amount > TOTAL_MAX {
+            return Err(OverflowsCredits);
+        }
+        let expires_at = if pending && t.timeout_secs != 0 {
+            // hearth keeps timeouts within 30 days; past that (or past the clock's range) the
+            // expiry overflows.
+            if t.timeout_secs > TIMEOUT_SECS_MAX {
+                return Err(OverflowsTimeout);
             }
-            Phase::PostPending | Phase::VoidPending => {
-                let pid = t.pending_id.ok_or(PendingIdRequired)?;
-                let p = self.transfer(pid).ok_or(PendingTransferNotFound)?;
-                if p.result != TransferResult::Ok {
-                    return Err(PendingTransferNotFound);
-                }
-                if p.kind != TransferKind::Pending {
-                    return Err(PendingTransferNotPending);
-                }
-                if p.debit_account_id != t.debit_account_id {
-                    return Err(PendingTransferHasDifferentDebitAccountId);
-                }
-                if p.credit_account_id != t.credit_account_id {
-                    return Err(PendingTransferHasDifferentCreditAccountId);
-                }
-                match self.resolution(pid) {
-                    Some(TransferKind::PostPending) => return Err(PendingTransferAlreadyPosted),
-                    Some(TransferKind::VoidPending) => return Err(PendingTransferAlreadyVoided),
-                    Some(_) => return Err(PendingTransferExpired),
-                    None => {}
-                }
-                if p.expires_at.is_some_and(|e| e <= self.ctx.now) {
-                    return Err(PendingTransferExpired);
-                }
-                let held = p.amount;
-                let a = match t.amount {
-                    None => held,
-                    Some(x) => minor(x, t.currency)?,
-                };
-                if a > held {
-                    return Err(ExceedsPendingTransferAmount);
-                }
-                if t.phase == Phase::VoidPending && a != held {
-                    return Err(ExceedsPendingTransferAmount);
-                }
-                let posted = if t.phase == Phase::PostPending { a } else { 0 };
-                (
-                    a,
-                    Balance { debits_pending: -held, debits_posted: posted, ..Balance::default() },
-                    Balance { credits_pending: -held, credits_posted: posted, ..Balance::default() },
-                    None,
-                )
-            }
+            Some(
+                self.ctx
+                    .now
+                    .checked_add(chrono::Duration::seconds(i64::from(t.timeout_secs)))
+                    .ok_or(OverflowsTimeout)?,
+            )
+        } else {
+            None
         };
-        let new_debit = debit.balance.apply(&d_debit).ok_or(OverflowsBalance)?;
-        let new_credit = credit.balance.apply(&d_credit).ok_or(OverflowsBalance)?;
-        if !new_debit.within(&debit.flags) {
+        if debit.flags.debits_must_not_exceed_credits && dr_dp + dr_dd + amount > dr_cd {
             return Err(ExceedsCredits);
         }
-        if !new_credit.within(&credit.flags) {
+        if credit.flags.credits_must_not_exceed_debits && cr_cp + cr_cd + amount > cr_dd {
             return Err(ExceedsDebits);
         }
-        let record = self.record(t, amount, expires_at, TransferResult::Ok);
-        self.accounts.insert(debit.id, Account { balance: new_debit, ..debit.clone() });
-        self.accounts.insert(credit.id, Account { balance: new_credit, ..credit.clone() });
-        if let Some(p) = t.pending_id {
-            self.resolved.insert(p, t.phase.kind());
+        let a = i64::try_from(amount).map_err(|_| OverflowsDebits)?;
+        let (d_debit, d_credit) = if pending {
+            (Balance { debits_pending: a, ..Balance::default() }, Balance { credits_pending: a, ..Balance::default() })
+        } else {
+            (Balance { debits_posted: a, ..Balance::default() }, Balance { credits_posted: a, ..Balance::default() })
+        };
+        let mut closing = Vec::new();
+        if f.closing_debit {
+            closing.push((debit.id, 1));
         }
-        self.transfers.insert(record.id, record.clone());
-        Result::Ok((record, [(debit.id, d_debit), (credit.id, d_credit)]))
+        if f.closing_credit {
+            closing.push((credit.id, 1));
+        }
+        let record = Transfer {
+            amount: a,
+            expires_at,
+            code,
+            ..self.record(t, TransferResult::Ok)
+        };
+        Result::Ok(Applied { record, deltas: [(debit.id, d_debit), (credit.id, d_credit)], closing, needs_open: true })
     }
 
-    fn record(
-        &self,
-        t: &TransferInput,
-        amount: i64,
-        expires_at: Option<Timestamp>,
-        result: TransferResult,
-    ) -> Transfer {
+    /// A post or void, in `post_or_void_pending_transfer`'s order.
+    fn judge_resolution(&self, t: &TransferInput) -> Judged {
+        use TransferResult::*;
+        if t.flags.any() {
+            return Err(FlagsAreMutuallyExclusive);
+        }
+        let pid = t.pending_id.filter(|p| !p.as_uuid().is_nil()).ok_or(PendingIdMustNotBeZero)?;
+        if pid == t.id {
+            return Err(PendingIdMustBeDifferent);
+        }
+        if t.timeout_secs != 0 {
+            return Err(TimeoutReservedForPendingTransfer);
+        }
+        let requested = match t.amount {
+            None => None,
+            Some(a) => Some(minor(a, t.currency)?),
+        };
+        if t.reference.as_ref().is_some_and(|r| r.chars().count() > REFERENCE_MAX_CHARS) {
+            return Err(ReferenceTooLong);
+        }
+        let p = self.transfer(pid).filter(|p| p.result == TransferResult::Ok).ok_or(PendingTransferNotFound)?;
+        if p.kind != TransferKind::Pending {
+            return Err(PendingTransferNotPending);
+        }
+        // transfer.md / create_transfers.md: "The post/void transfer's debit_account_id must either
+        // be 0 or identical to the pending transfer's debit_account_id." (and so on for each field)
+        if !t.debit_account_id.as_uuid().is_nil() && t.debit_account_id != p.debit_account_id {
+            return Err(PendingTransferHasDifferentDebitAccountId);
+        }
+        if !t.credit_account_id.as_uuid().is_nil() && t.credit_account_id != p.credit_account_id {
+            return Err(PendingTransferHasDifferentCreditAccountId);
+        }
+        if t.currency != p.currency {
+            return Err(PendingTransferHasDifferentLedger);
+        }
+        if t.code.is_some_and(|c| c != p.code) {
+            return Err(PendingTransferHasDifferentCode);
+        }
+        let held = i128::from(p.amount);
+        let amount = requested.unwrap_or(held);
+        if amount > held {
+            return Err(ExceedsPendingTransferAmount);
+        }
+        if t.phase == Phase::VoidPending && amount < held {
+            return Err(PendingTransferHasDifferentAmount);
+        }
+        match self.resolution(pid) {
+            Some(TransferKind::PostPending) => return Err(PendingTransferAlreadyPosted),
+            Some(TransferKind::VoidPending) => return Err(PendingTransferAlreadyVoided),
+            Some(_) => return Err(PendingTransferExpired),
+            None => {}
+        }
+        if p.expires_at.is_some_and(|e| e <= self.ctx.now) {
+            return Err(PendingTransferExpired);
+        }
+        let debit = self.account(p.debit_account_id).cloned().ok_or(DebitAccountNotFound)?;
+        let credit = self.account(p.credit_account_id).cloned().ok_or(CreditAccountNotFound)?;
+        let post = t.phase == Phase::PostPending;
+        // state_machine.zig: "The only movement allowed in a closed account is voiding a pending
+        // transfer."
+        if post && debit.is_closed() {
+            return Err(DebitAccountAlreadyClosed);
+        }
+        if post && credit.is_closed() {
+            return Err(CreditAccountAlreadyClosed);
+        }
+        if debit.flags.frozen {
+            return Err(DebitAccountFrozen);
+        }
+        if credit.flags.frozen {
+            return Err(CreditAccountFrozen);
+        }
+        let posted = if post { amount } else { 0 };
+        if i128::from(debit.balance.debits_posted) + posted > TOTAL_MAX {
+            return Err(OverflowsDebitsPosted);
+        }
+        if i128::from(credit.balance.credits_posted) + posted > TOTAL_MAX {
+            return Err(OverflowsCreditsPosted);
+        }
+        let (a, posted) = (i64::try_from(amount).map_err(|_| OverflowsDebits)?, i64::try_from(posted).map_err(|_| OverflowsDebits)?);
+        let d_debit = Balance { debits_pending: -p.amount, debits_posted: posted, ..Balance::default() };
+        let d_credit = Balance { credits_pending: -p.amount, credits_posted: posted, ..Balance::default() };
+        let mut closing = Vec::new();
+        if !post && p.flags.closing_debit {
+            closing.push((debit.id, -1));
+        }
+        if !post && p.flags.closing_credit {
+            closing.push((credit.id, -1));
+        }
+        let record = Transfer {
+            debit_account_id: p.debit_account_id,
+            credit_account_id: p.credit_account_id,
+            amount: a,
+            currency: p.currency,
+            code: p.code,
+            reference: t.reference.clone().or_else(|| p.reference.clone()),
+            user_data_128: t.user_data_128.or(p.user_data_128),
+            user_data_64: if t.user_data_64 != 0 { t.user_data_64 } else { p.user_data_64 },
+            user_data_32: if t.user_data_32 != 0 { t.user_data_32 } else { p.user_data_32 },
+            ..self.record(t, TransferResult::Ok)
+        };
+        Result::Ok(Applied { record, deltas: [(debit.id, d_debit), (credit.id, d_credit)], closing, needs_open: post })
+    }
+
+    /// The record of `t` as requested (a success fills in what it decided).
+    fn record(&self, t: &TransferInput, result: TransferResult) -> Transfer {
+        let pending = t.pending_id.and_then(|p| self.transfer(p));
         Transfer {
             id: t.id,
             debit_account_id: t.debit_account_id,
             credit_account_id: t.credit_account_id,
-            amount,
+            amount: minor_opt(t.amount, t.currency).and_then(|m| i64::try_from(m).ok()).unwrap_or(0),
             currency: t.currency,
             kind: t.phase.kind(),
             pending_id: t.pending_id,
             timeout_secs: t.timeout_secs,
-            expires_at,
+            expires_at: None,
             linked: t.linked,
-            code: t.code,
+            // A failed post/void that names no code and no hold it could take one from is recorded
+            // as resolving a hold.
+            code: t.code.or(pending.map(|p| p.code)).unwrap_or(TransferCode::Hold),
             reference: t.reference.clone(),
+            flags: t.flags,
+            user_data_128: t.user_data_128,
+            user_data_64: t.user_data_64,
+            user_data_32: t.user_data_32,
             result,
             actor: self.ctx.actor.clone(),
             created_at: self.ctx.now,
         }
-    }
-
-    /// The amount a failed record keeps: what was asked, when it parses.
-    fn failed_amount(t: &TransferInput) -> i64 {
-        t.amount.and_then(|a| Money::new(a, t.currency).ok()).and_then(|m| m.to_minor()).unwrap_or(0)
     }
 }
 
@@ -395,9 +651,7 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         let chain = &batch[i..=end];
         let chain_open = chain.last().is_some_and(|t| t.linked);
         // A retried chain that fully applied before answers `exists` for every member.
-        if chain.len() > 1
-            && chain.iter().all(|t| w.transfer(t.id).is_some_and(|e| compare_existing(t, e) == TransferResult::Exists))
-        {
+        if chain.len() > 1 && chain.iter().all(|t| retry_answer(&w, t) == Some(TransferResult::Exists)) {
             out.outcomes.extend(chain.iter().map(|t| Outcome { id: t.id, result: TransferResult::Exists }));
             i = end + 1;
             continue;
@@ -406,13 +660,14 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         let mut results: Vec<Judged> = Vec::new();
         let mut failed_at = None;
         for (k, t) in chain.iter().enumerate() {
-            let r = if t.id.as_uuid().is_nil() {
-                Err(TransferResult::IdMustNotBeZero)
-            } else if let Some(e) = w.transfer(t.id) {
-                // A retry: never applies again. (Within a chain, `exists` fails the chain.)
-                Err(compare_existing(t, e))
-            } else if chain_open && k == chain.len() - 1 {
+            let r = if chain_open && k == chain.len() - 1 {
+                // create_transfers.md: linked_event_chain_open precedes every other failure.
                 Err(TransferResult::LinkedEventChainOpen)
+            } else if t.id.as_uuid().is_nil() {
+                Err(TransferResult::IdMustNotBeZero)
+            } else if let Some(answer) = retry_answer(&w, t) {
+                // A retry never applies again. (Within a chain, `exists` fails the chain.)
+                Err(answer)
             } else {
                 w.judge(t)
             };
@@ -439,13 +694,20 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
             _ => {
                 for (t, r) in chain.iter().zip(results) {
                     match r {
-                        Ok((record, deltas)) => {
+                        Ok(applied) => {
                             out.outcomes.push(Outcome { id: t.id, result: TransferResult::Ok });
-                            out.records.push(record);
-                            for (id, d) in deltas {
+                            for (id, d) in applied.deltas {
                                 // Overflow was excluded when the balances were applied.
                                 let _ = add_delta(&mut out.deltas, id, d);
+                                if applied.needs_open {
+                                    let seen = snap.accounts.get(&id).map_or(0, |a| a.closing_holds);
+                                    out.must_be_open.entry(id).or_insert(seen);
+                                }
                             }
+                            for (id, c) in applied.closing {
+                                *out.closing.entry(id).or_default() += c;
+                            }
+                            out.records.push(applied.record);
                         }
                         Err(result) => push_failure(&mut w, &mut out, t, result),
                     }
@@ -454,38 +716,35 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         }
         i = end + 1;
     }
-    out.deltas.retain(|_, d| *d != Balance::default());
+    out.closing.retain(|_, c| *c != 0);
+    out.deltas.retain(|id, d| *d != Balance::default() || out.closing.contains_key(id) || out.must_be_open.contains_key(id));
     out
 }
 
-/// Reports a failure; first-attempt failures (not retries, not nil ids) are recorded so the id keeps
-/// failing the same way.
+/// The answer to a transfer whose id is already recorded (`None`: a new id).
+fn retry_answer(w: &Work<'_>, t: &TransferInput) -> Option<TransferResult> {
+    let e = w.transfer(t.id)?;
+    let pending = e.pending_id.and_then(|p| w.transfer(p));
+    Some(compare_existing(t, e, pending))
+}
+
+/// Reports a failure; a first attempt's transient failure is recorded, so the id answers
+/// `id_already_failed` ever after (create_transfers.md, `id_already_failed`: "This behavior
+/// guarantees that retrying a transfer will not produce a different outcome"). Validation failures
+/// are not: "correcting a previously rejected malformed request" reuses the id.
 fn push_failure(w: &mut Work<'_>, out: &mut Decision, t: &TransferInput, result: TransferResult) {
-    use TransferResult::*;
     out.outcomes.push(Outcome { id: t.id, result });
-    let is_retry_answer = matches!(
-        result,
-        Exists
-            | ExistsWithDifferentKind
-            | ExistsWithDifferentPendingId
-            | ExistsWithDifferentTimeout
-            | ExistsWithDifferentDebitAccountId
-            | ExistsWithDifferentCreditAccountId
-            | ExistsWithDifferentAmount
-            | ExistsWithDifferentCurrency
-            | ExistsWithDifferentCode
-            | ExistsWithDifferentReference
-    );
-    let first_attempt = w.transfer(t.id).is_none();
-    if result == IdMustNotBeZero || is_retry_answer || !first_attempt {
+    if !result.is_transient() || t.id.as_uuid().is_nil() || w.transfer(t.id).is_some() {
         return;
     }
-    let record = w.record(t, Work::failed_amount(t), None, result);
+    let record = w.record(t, result);
     w.transfers.insert(record.id, record.clone());
     out.records.push(record);
 }
 
-/// The release of an expired pending transfer, as the sweep records it.
+/// The release of an expired pending transfer, as the sweep records it, with the balance deltas
+/// and the `closing_holds` deltas (an expired closing hold reopens its account, as in TigerBeetle's
+/// `expire_pending_transfers`).
 pub fn expiry_record(pending: &Transfer, id: TransferId, now: Timestamp) -> (Transfer, [(AccountId, Balance); 2]) {
     let held = pending.amount;
     let record = Transfer {
@@ -501,6 +760,10 @@ pub fn expiry_record(pending: &Transfer, id: TransferId, now: Timestamp) -> (Tra
         linked: false,
         code: pending.code,
         reference: pending.reference.clone(),
+        flags: TransferFlags::default(),
+        user_data_128: pending.user_data_128,
+        user_data_64: pending.user_data_64,
+        user_data_32: pending.user_data_32,
         result: TransferResult::Ok,
         actor: "system".to_owned(),
         created_at: now,
@@ -508,6 +771,18 @@ pub fn expiry_record(pending: &Transfer, id: TransferId, now: Timestamp) -> (Tra
     let d_debit = Balance { debits_pending: -held, ..Balance::default() };
     let d_credit = Balance { credits_pending: -held, ..Balance::default() };
     (record, [(pending.debit_account_id, d_debit), (pending.credit_account_id, d_credit)])
+}
+
+/// The `closing_holds` deltas releasing `pending` (void or expiry) undoes.
+pub fn reopened_by(pending: &Transfer) -> Vec<(AccountId, i64)> {
+    let mut v = Vec::new();
+    if pending.flags.closing_debit {
+        v.push((pending.debit_account_id, -1));
+    }
+    if pending.flags.closing_credit {
+        v.push((pending.credit_account_id, -1));
+    }
+    v
 }
 
 /// The totals an account's successful transfers add up to: what its cached balance must equal.
@@ -542,7 +817,7 @@ pub fn balance_from_transfers<'a>(
 mod tests {
     use super::*;
     use crate::ledger::default_flags;
-    use crate::ledger::model::{AccountKind, TransferResult as R};
+    use crate::ledger::model::{AccountKind, TransferFlags, TransferResult as R};
     use proptest::prelude::*;
     use uuid::Uuid;
 
@@ -552,15 +827,7 @@ mod tests {
     const REVENUE: AccountId = AccountId::from_uuid(Uuid::from_u128(4));
 
     fn account(id: AccountId, kind: AccountKind) -> Account {
-        Account {
-            id,
-            owner: None,
-            kind,
-            currency: Currency::INR,
-            flags: default_flags(kind),
-            balance: Balance::default(),
-            created_at: Timestamp::from_unix_micros(0).unwrap(),
-        }
+        Account::managed(id, None, kind, Currency::INR, default_flags(kind), Timestamp::from_unix_micros(0).unwrap())
     }
 
     fn ledger() -> Snapshot {
@@ -597,8 +864,12 @@ mod tests {
             timeout_secs: 0,
             linked: false,
             // Wallets are credited only by top-ups (or refunds).
-            code: if matches!(credit, WALLET_A | WALLET_B) { TransferCode::TopUp } else { TransferCode::Adjustment },
+            code: Some(if matches!(credit, WALLET_A | WALLET_B) { TransferCode::TopUp } else { TransferCode::Adjustment }),
             reference: None,
+            flags: TransferFlags::default(),
+            user_data_128: None,
+            user_data_64: 0,
+            user_data_32: 0,
         }
     }
 
@@ -614,7 +885,13 @@ mod tests {
         }
         for (id, delta) in &d.deltas {
             let a = s.accounts.get_mut(id).unwrap();
+            // What a store's guarded delta requires.
+            if let Some(seen) = d.must_be_open.get(id) {
+                assert_eq!((a.closing_holds, a.flags.closed), (*seen, false), "a closed account moved");
+            }
             a.balance = a.balance.apply(delta).unwrap();
+            a.closing_holds += d.closing.get(id).copied().unwrap_or(0);
+            assert!((0..=1).contains(&a.closing_holds), "closing holds out of range on {id}");
             assert!(a.balance.within(&a.flags), "flags broken on {id}");
         }
     }
@@ -638,12 +915,13 @@ mod tests {
         let d = decide(std::slice::from_ref(&spend), &s, &ctx(1));
         assert_eq!(results(&d), [R::ExceedsCredits]);
         commit(&mut s, &d);
-        // Even after a top-up, the same id keeps its first answer.
+        // Even after a top-up, the same id stays failed (a transient failure pins its id), whatever
+        // the retry carries.
         run(&mut s, &[t(12, CLEARING, WALLET_A, Some(5000), Phase::Single)], &ctx(2));
-        assert_eq!(results(&decide(std::slice::from_ref(&spend), &s, &ctx(3))), [R::ExceedsCredits]);
+        assert_eq!(results(&decide(std::slice::from_ref(&spend), &s, &ctx(3))), [R::IdAlreadyFailed]);
         let mut other = spend;
         other.amount = Some(Decimal::new(100, 2));
-        assert_eq!(results(&decide(&[other], &s, &ctx(3))), [R::ExistsWithDifferentAmount]);
+        assert_eq!(results(&decide(&[other], &s, &ctx(3))), [R::IdAlreadyFailed]);
     }
 
     #[test]
@@ -656,11 +934,11 @@ mod tests {
         d.credit_account_id = WALLET_B;
         assert_eq!(results(&decide(&[d], &s, &ctx(1))), [R::ExistsWithDifferentCreditAccountId]);
         let mut d = first.clone();
-        d.code = TransferCode::Fee;
+        d.code = Some(TransferCode::Fee);
         assert_eq!(results(&decide(&[d], &s, &ctx(1))), [R::ExistsWithDifferentCode]);
         let mut d = first;
         d.phase = Phase::Pending;
-        assert_eq!(results(&decide(&[d], &s, &ctx(1))), [R::ExistsWithDifferentKind]);
+        assert_eq!(results(&decide(&[d], &s, &ctx(1))), [R::ExistsWithDifferentFlags]);
     }
 
     #[test]
@@ -740,7 +1018,7 @@ mod tests {
             (t(0, CLEARING, WALLET_A, Some(1), Phase::Single), R::IdMustNotBeZero),
             (t(1, WALLET_A, WALLET_A, Some(1), Phase::Single), R::AccountsMustBeDifferent),
             (t(2, CLEARING, WALLET_A, Some(0), Phase::Single), R::AmountMustBePositive),
-            (t(3, CLEARING, WALLET_A, None, Phase::PostPending), R::PendingIdRequired),
+            (t(3, CLEARING, WALLET_A, None, Phase::PostPending), R::PendingIdMustNotBeZero),
             (
                 t(4, CLEARING, AccountId::from_uuid(Uuid::from_u128(77)), Some(1), Phase::Single),
                 R::CreditAccountNotFound,
@@ -756,7 +1034,7 @@ mod tests {
         let no_top_up = Context { allow_top_up: false, ..ctx(0) };
         assert_eq!(results(&decide(&[top_up], &s, &no_top_up)), [R::TopUpRequiresVerifiedPayment]);
         let mut sneaky = t(7, CLEARING, WALLET_A, Some(1), Phase::Single);
-        sneaky.code = TransferCode::Adjustment;
+        sneaky.code = Some(TransferCode::Adjustment);
         assert_eq!(results(&decide(&[sneaky], &s, &ctx(0))), [R::WalletCreditNotAllowed]);
     }
 

@@ -86,15 +86,14 @@ impl Command for OpenAccount {
         if let Some(existing) = loaded {
             return Ok(existing.value);
         }
-        let account = Account {
-            id: AccountId::from_uuid(cx.ids().new_uuid()),
-            owner: self.owner,
-            kind: self.kind,
-            currency: self.currency,
-            flags: default_flags(self.kind),
-            balance: Balance::default(),
-            created_at: cx.now(),
-        };
+        let account = Account::managed(
+            AccountId::from_uuid(cx.ids().new_uuid()),
+            self.owner,
+            self.kind,
+            self.currency,
+            default_flags(self.kind),
+            cx.now(),
+        );
         cx.insert(account.clone())?;
         Ok(account)
     }
@@ -156,19 +155,31 @@ pub(crate) async fn load_snapshot_with<S: LedgerStore + ?Sized>(
     })
 }
 
-/// The columns a balance delta adds to (all four, zeros included: the delta is one statement).
-fn delta_columns(d: &Balance) -> [(&'static str, i64); 4] {
-    [
+/// The columns an account delta adds to (the four totals, zeros included: the delta is one
+/// statement; and `closing_holds` when a closing hold is placed or released).
+fn delta_columns(d: &Balance, closing: i64) -> Vec<(&'static str, i64)> {
+    let mut v = vec![
         ("debits_pending", d.debits_pending),
         ("debits_posted", d.debits_posted),
         ("credits_pending", d.credits_pending),
         ("credits_posted", d.credits_posted),
-    ]
+    ];
+    if closing != 0 {
+        v.push(("closing_holds", closing));
+    }
+    v
 }
 
-/// A delta applies only to an account that is neither frozen nor closed.
-fn active() -> [(&'static str, Value); 2] {
-    [("frozen", Value::Bool(false)), ("closed", Value::Bool(false))]
+/// What an account delta requires: never frozen; and, unless only voids touched it, open as the
+/// decision saw it (not closed, and still the `closing_holds` it read — so a racing closing
+/// transfer makes the delta fail and core decide again).
+fn requirements(must_be_open: Option<i64>) -> Vec<(&'static str, Value)> {
+    let mut v = vec![("frozen", Value::Bool(false))];
+    if let Some(seen) = must_be_open {
+        v.push(("closed", Value::Bool(false)));
+        v.push(("closing_holds", Value::Int(seen)));
+    }
+    v
 }
 
 /// Records the engine's decision in the change set: records, one guarded delta per account (in id
@@ -179,7 +190,9 @@ pub(crate) fn record_decision(d: &engine::Decision, snap: &Snapshot, cx: &mut De
         cx.append_self_audited(r.clone());
     }
     for (account, delta) in &d.deltas {
-        cx.delta_self_audited::<Account>(account.as_uuid(), &delta_columns(delta), &active());
+        let closing = d.closing.get(account).copied().unwrap_or(0);
+        let require = requirements(d.must_be_open.get(account).copied());
+        cx.delta_self_audited::<Account>(account.as_uuid(), &delta_columns(delta, closing), &require);
     }
     let applied: Vec<&Transfer> = d.records.iter().filter(|r| r.result == model::TransferResult::Ok).collect();
     if let Some(first) = applied.first() {
@@ -280,6 +293,7 @@ impl Command for ExpirePending {
     ) -> Result<Vec<TransferId>, Error> {
         require(actor, Decision::when(is_staff(actor), "only the system sweeps holds"))?;
         let mut deltas: std::collections::BTreeMap<AccountId, Balance> = std::collections::BTreeMap::new();
+        let mut closing: std::collections::BTreeMap<AccountId, i64> = std::collections::BTreeMap::new();
         let mut released = Vec::new();
         let mut readers = Vec::new();
         for pending in &expired {
@@ -288,13 +302,18 @@ impl Command for ExpirePending {
                 let e = deltas.entry(account).or_default();
                 *e = e.apply_signed(&d).ok_or_else(|| Error::internal("expiry delta overflow"))?;
             }
+            for (account, c) in engine::reopened_by(pending) {
+                *closing.entry(account).or_default() += c;
+            }
             readers.extend(transfer_readers(pending, |a| accounts.get(&a)).users);
             released.push(pending.id);
             cx.append_self_audited(record);
         }
         for (account, delta) in deltas {
-            // Releasing a hold never breaks a flag, and must happen even on a frozen account.
-            cx.delta_self_audited::<Account>(account.as_uuid(), &delta_columns(&delta), &[]);
+            // Releasing a hold never breaks a flag, and must happen even on a frozen or closed
+            // account (an expired closing hold reopens its account).
+            let c = closing.get(&account).copied().unwrap_or(0);
+            cx.delta_self_audited::<Account>(account.as_uuid(), &delta_columns(&delta, c), &[]);
         }
         if let Some(first) = released.first() {
             cx.emit(

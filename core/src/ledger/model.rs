@@ -71,8 +71,13 @@ pub struct AccountFlags {
     pub credits_must_not_exceed_debits: bool,
     /// No transfer may touch the account (set by reconciliation on a mismatch).
     pub frozen: bool,
-    /// No transfer may touch the account ever again.
+    /// No transfer may touch the account (set by an administrator; a closing transfer closes an
+    /// account through [`Account::closing_holds`] instead, so voiding it reopens).
     pub closed: bool,
+    /// Keep the balance after every transfer (`get_account_balances`; TigerBeetle's
+    /// `flags.history`).
+    #[serde(default)]
+    pub history: bool,
 }
 
 /// An account's four running totals, in minor units.
@@ -138,10 +143,63 @@ pub struct Account {
     pub balance: Balance,
     /// When created.
     pub created_at: Timestamp,
+    /// The caller's account type (TigerBeetle's `code`); 0 for the accounts hearth opens itself
+    /// (wallets and system accounts, one per owner, kind and currency).
+    #[serde(default)]
+    pub code: u16,
+    /// The caller's 128-bit reference (indexed).
+    #[serde(default)]
+    pub user_data_128: Option<uuid::Uuid>,
+    /// The caller's 64-bit reference (0 = none; indexed).
+    #[serde(default)]
+    pub user_data_64: u64,
+    /// The caller's 32-bit reference (0 = none).
+    #[serde(default)]
+    pub user_data_32: u32,
+    /// Pending closing transfers holding the account closed (0 or 1): a counter, so closing and
+    /// reopening are balance deltas like any other (voiding the closing hold subtracts it).
+    #[serde(default)]
+    pub closing_holds: i64,
 }
 
-/// The outcome of one transfer. `Ok` and `Exists` mean the transfer is in the ledger; every other
-/// code means it is not, and the same id will keep failing with the same code.
+impl Account {
+    /// An account hearth opens itself (code 0, no user data), empty.
+    pub fn managed(
+        id: AccountId,
+        owner: Option<UserId>,
+        kind: AccountKind,
+        currency: Currency,
+        flags: AccountFlags,
+        created_at: Timestamp,
+    ) -> Self {
+        Account {
+            id,
+            owner,
+            kind,
+            currency,
+            flags,
+            balance: Balance::default(),
+            created_at,
+            code: 0,
+            user_data_128: None,
+            user_data_64: 0,
+            user_data_32: 0,
+            closing_holds: 0,
+        }
+    }
+    /// Closed by an administrator or by a pending closing transfer.
+    pub fn is_closed(&self) -> bool {
+        self.flags.closed || self.closing_holds > 0
+    }
+}
+
+/// The outcome of one transfer, in TigerBeetle's order of descending precedence
+/// (`docs/reference/requests/create_transfers.md`: "Status codes are listed in this section in order
+/// of descending precedence — that is, if more than one error is applicable to the transfer being
+/// created, only the result listed first is returned."). hearth's own codes (marked) sit where their
+/// rule is checked. `Ok` and `Exists` mean the transfer is in the ledger; every other code means it
+/// is not. Only the transient codes ([`TransferResult::is_transient`]) pin the id: a retry of such
+/// an id answers `id_already_failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
@@ -151,52 +209,86 @@ pub enum TransferResult {
     LinkedEventFailed,
     /// The batch ended inside an open linked chain.
     LinkedEventChainOpen,
-    /// Already applied with the same content: nothing changed.
-    Exists,
-    ExistsWithDifferentKind,
+    IdMustNotBeZero,
+    ExistsWithDifferentFlags,
     ExistsWithDifferentPendingId,
     ExistsWithDifferentTimeout,
     ExistsWithDifferentDebitAccountId,
     ExistsWithDifferentCreditAccountId,
     ExistsWithDifferentAmount,
-    ExistsWithDifferentCurrency,
-    ExistsWithDifferentCode,
+    ExistsWithDifferentUserData128,
+    ExistsWithDifferentUserData64,
+    ExistsWithDifferentUserData32,
+    /// hearth: the caller's free-text reference differs.
     ExistsWithDifferentReference,
-    IdMustNotBeZero,
+    ExistsWithDifferentLedger,
+    ExistsWithDifferentCode,
+    /// Already applied with the same content: nothing changed.
+    Exists,
+    /// A previous transfer with this id failed with a transient (state-dependent) code.
+    IdAlreadyFailed,
+    FlagsAreMutuallyExclusive,
+    DebitAccountIdMustNotBeZero,
+    CreditAccountIdMustNotBeZero,
     AccountsMustBeDifferent,
+    #[serde(alias = "pending_id_must_be_empty")]
+    PendingIdMustBeZero,
+    #[serde(alias = "pending_id_required")]
+    PendingIdMustNotBeZero,
+    PendingIdMustBeDifferent,
+    TimeoutReservedForPendingTransfer,
+    ClosingTransferMustBePending,
+    /// hearth: amounts are > 0 (no zero-amount transfers; "all of the hold" is an absent amount).
     AmountMustBePositive,
+    /// hearth: more decimals than the currency's minor unit.
     AmountTooPrecise,
+    /// The transfer names no currency (TigerBeetle's `ledger`).
+    LedgerMustNotBeZero,
+    /// The transfer names no code.
+    CodeMustNotBeZero,
+    /// hearth: the reference is longer than `REFERENCE_MAX_CHARS`.
     ReferenceTooLong,
+    /// hearth: top-ups enter only through a verified payment webhook.
+    TopUpRequiresVerifiedPayment,
+    /// hearth: refunds go through the refund path, which checks what was paid.
+    RefundRequiresRefundPath,
     DebitAccountNotFound,
     CreditAccountNotFound,
-    AccountsMustHaveTheSameCurrency,
-    TransferCurrencyMustMatchAccounts,
-    DebitAccountFrozen,
-    CreditAccountFrozen,
-    DebitAccountClosed,
-    CreditAccountClosed,
-    ExceedsCredits,
-    ExceedsDebits,
-    OverflowsBalance,
-    TimeoutReservedForPendingTransfer,
-    TimeoutRequiredForPendingTransfer,
-    PendingIdRequired,
-    PendingIdMustBeEmpty,
-    PendingIdMustBeDifferent,
+    #[serde(alias = "accounts_must_have_the_same_currency")]
+    AccountsMustHaveTheSameLedger,
+    #[serde(alias = "transfer_currency_must_match_accounts")]
+    TransferMustHaveTheSameLedgerAsAccounts,
+    /// hearth: a wallet is credited only by a verified top-up or a refund.
+    WalletCreditNotAllowed,
     PendingTransferNotFound,
     PendingTransferNotPending,
     PendingTransferHasDifferentDebitAccountId,
     PendingTransferHasDifferentCreditAccountId,
+    PendingTransferHasDifferentLedger,
+    PendingTransferHasDifferentCode,
     ExceedsPendingTransferAmount,
+    PendingTransferHasDifferentAmount,
     PendingTransferAlreadyPosted,
     PendingTransferAlreadyVoided,
     PendingTransferExpired,
-    /// Top-ups enter only through a verified payment webhook.
-    TopUpRequiresVerifiedPayment,
-    /// Refunds go through the refund path, which checks what was paid.
-    RefundRequiresRefundPath,
-    /// A wallet is credited only by a verified top-up or a refund.
-    WalletCreditNotAllowed,
+    #[serde(alias = "debit_account_closed")]
+    DebitAccountAlreadyClosed,
+    #[serde(alias = "credit_account_closed")]
+    CreditAccountAlreadyClosed,
+    /// hearth: reconciliation froze the debit account.
+    DebitAccountFrozen,
+    /// hearth: reconciliation froze the credit account.
+    CreditAccountFrozen,
+    OverflowsDebitsPending,
+    OverflowsCreditsPending,
+    OverflowsDebitsPosted,
+    OverflowsCreditsPosted,
+    #[serde(alias = "overflows_balance")]
+    OverflowsDebits,
+    OverflowsCredits,
+    OverflowsTimeout,
+    ExceedsCredits,
+    ExceedsDebits,
 }
 
 impl TransferResult {
@@ -212,6 +304,26 @@ impl TransferResult {
     pub fn is_applied(self) -> bool {
         matches!(self, TransferResult::Ok | TransferResult::Exists)
     }
+    /// True for the failures that depend on the ledger's state at that moment (and are recorded, so
+    /// the id keeps failing: `id_already_failed`). TigerBeetle
+    /// (`docs/reference/requests/create_transfers.md`, `id_already_failed`): "Transient errors depend
+    /// on the database state at a given point in time, and each attempt is uniquely associated with
+    /// the corresponding Transfer.id." hearth adds its `frozen` codes (reconciliation's state).
+    pub fn is_transient(self) -> bool {
+        use TransferResult::*;
+        matches!(
+            self,
+            DebitAccountNotFound
+                | CreditAccountNotFound
+                | PendingTransferNotFound
+                | ExceedsCredits
+                | ExceedsDebits
+                | DebitAccountAlreadyClosed
+                | CreditAccountAlreadyClosed
+                | DebitAccountFrozen
+                | CreditAccountFrozen
+        )
+    }
 }
 
 impl fmt::Display for TransferResult {
@@ -220,8 +332,68 @@ impl fmt::Display for TransferResult {
     }
 }
 
-/// A transfer as recorded: immutable. Failed attempts are recorded too (with their `result`), so an
-/// id that failed keeps failing the same way; only `result = ok` transfers move money.
+/// The flags of a transfer beyond its phase and `linked` (TigerBeetle's `Transfer.flags`; stored
+/// as one integer with TigerBeetle's bit values, see [`TransferFlags::bits`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransferFlags {
+    /// Move at most what the debit account has available (`credits_posted - debits_posted -
+    /// debits_pending`); `amount` is the upper limit.
+    pub balancing_debit: bool,
+    /// Move at most what the credit account may still take (`debits_posted - credits_posted -
+    /// credits_pending`); `amount` is the upper limit.
+    pub balancing_credit: bool,
+    /// Close the debit account (pending only; voiding the hold reopens it).
+    pub closing_debit: bool,
+    /// Close the credit account (pending only; voiding the hold reopens it).
+    pub closing_credit: bool,
+}
+
+impl TransferFlags {
+    const BALANCING_DEBIT: i64 = 1 << 4;
+    const BALANCING_CREDIT: i64 = 1 << 5;
+    const CLOSING_DEBIT: i64 = 1 << 6;
+    const CLOSING_CREDIT: i64 = 1 << 7;
+    /// TigerBeetle's bit values (`balancing_debit = 1 << 4` … `closing_credit = 1 << 7`).
+    pub fn bits(self) -> i64 {
+        [
+            (self.balancing_debit, Self::BALANCING_DEBIT),
+            (self.balancing_credit, Self::BALANCING_CREDIT),
+            (self.closing_debit, Self::CLOSING_DEBIT),
+            (self.closing_credit, Self::CLOSING_CREDIT),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, b)| b)
+        .sum()
+    }
+    /// The flags of `bits`; `None` when an unknown bit is set.
+    pub fn from_bits(bits: i64) -> Option<Self> {
+        let all = Self::BALANCING_DEBIT | Self::BALANCING_CREDIT | Self::CLOSING_DEBIT | Self::CLOSING_CREDIT;
+        (bits & !all == 0).then_some(Self {
+            balancing_debit: bits & Self::BALANCING_DEBIT != 0,
+            balancing_credit: bits & Self::BALANCING_CREDIT != 0,
+            closing_debit: bits & Self::CLOSING_DEBIT != 0,
+            closing_credit: bits & Self::CLOSING_CREDIT != 0,
+        })
+    }
+    /// True when any flag is set.
+    pub fn any(self) -> bool {
+        self.bits() != 0
+    }
+    /// Balancing on either side.
+    pub fn balancing(self) -> bool {
+        self.balancing_debit || self.balancing_credit
+    }
+    /// Closing on either side.
+    pub fn closing(self) -> bool {
+        self.closing_debit || self.closing_credit
+    }
+}
+
+/// A transfer as recorded: immutable. Failed attempts with a transient code are recorded too (with
+/// their `result`), so the id answers `id_already_failed` ever after; only `result = ok` transfers
+/// move money.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     /// Client-chosen id.
@@ -248,6 +420,14 @@ pub struct Transfer {
     pub code: TransferCode,
     /// What it refers to (payment intent, order, refunded transfer).
     pub reference: Option<String>,
+    /// Balancing and closing flags.
+    pub flags: TransferFlags,
+    /// The caller's 128-bit reference (TigerBeetle's `user_data_128`; indexed).
+    pub user_data_128: Option<uuid::Uuid>,
+    /// The caller's 64-bit reference (`user_data_64`, 0 = none; indexed).
+    pub user_data_64: u64,
+    /// The caller's 32-bit reference (`user_data_32`, 0 = none).
+    pub user_data_32: u32,
     /// Outcome of the first attempt.
     pub result: TransferResult,
     /// Who asked: a user id or `system`.

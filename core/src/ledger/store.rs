@@ -5,10 +5,10 @@ use crate::id::UserId;
 use crate::kernel::entity::{Domain, Entity, EntityDecl, Guard, Readers, Shape, Unique};
 use crate::kernel::query::{Dir, Filter, Query};
 use crate::kernel::store::{ReadExt, Reader, StoreError, StoreResult, Versioned};
-use crate::kernel::value::{int_as, Decoded, Row, RowRead, Value, ValueType};
+use crate::kernel::value::{int_as, DecodeError, Decoded, Row, RowRead, Value, ValueType};
 use crate::ledger::model::{
-    Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferKind,
-    TransferResult,
+    Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferFlags, TransferId,
+    TransferKind, TransferResult,
 };
 use crate::money::Currency;
 use crate::time::Timestamp;
@@ -30,7 +30,9 @@ static ACCOUNT: EntityDecl = EntityDecl {
     key: "id",
     shape: Shape::Versioned,
     uniques: &[
-        // One wallet per owner, kind and currency; one system account per kind and currency.
+        // One wallet per owner, kind and currency; one system account per kind and currency — among
+        // the accounts hearth opens itself (code 0); accounts created through `create_accounts`
+        // carry a code and are as many as their callers choose.
         Unique {
             name: "ledger_accounts_one_per_owner",
             columns: &["owner_id", "kind", "currency"],
@@ -44,15 +46,35 @@ static ACCOUNT: EntityDecl = EntityDecl {
         Guard { name: "ledger_accounts_debits_within_credits", holds: debits_within_credits },
         Guard { name: "ledger_accounts_credits_within_debits", holds: credits_within_debits },
         Guard { name: "ledger_accounts_totals_non_negative", holds: totals_non_negative },
+        // At most one closing hold at a time (a closed account takes no second closing transfer).
+        Guard { name: "ledger_accounts_closing_holds", holds: closing_holds_in_range },
     ],
 };
 
+fn managed(r: &dyn RowRead) -> bool {
+    matches!(r.int("code"), Ok(0))
+}
+
 fn has_owner(r: &dyn RowRead) -> bool {
-    matches!(r.opt_uuid("owner_id"), Ok(Some(_)))
+    managed(r) && matches!(r.opt_uuid("owner_id"), Ok(Some(_)))
 }
 
 fn has_no_owner(r: &dyn RowRead) -> bool {
-    matches!(r.opt_uuid("owner_id"), Ok(None))
+    managed(r) && matches!(r.opt_uuid("owner_id"), Ok(None))
+}
+
+/// `closing_holds IN (0, 1)`.
+fn closing_holds_in_range(r: &dyn RowRead) -> bool {
+    matches!(r.int("closing_holds"), Ok(0 | 1))
+}
+
+/// `u64` user data kept in a signed 64-bit column, bit for bit (equality lookups only).
+fn u64_to_column(v: u64) -> i64 {
+    i64::from_ne_bytes(v.to_ne_bytes())
+}
+
+fn u64_from_column(v: i64) -> u64 {
+    u64::from_ne_bytes(v.to_ne_bytes())
 }
 
 /// The four totals, widened so sums cannot overflow (SQL would raise; here the guard just fails).
@@ -119,6 +141,12 @@ impl Entity for Account {
             .with("credits_pending", b.credits_pending)
             .with("credits_posted", b.credits_posted)
             .with("created_at", self.created_at)
+            .with("code", i64::from(self.code))
+            .with_opt("user_data_128", ValueType::Uuid, self.user_data_128)
+            .with("user_data_64", u64_to_column(self.user_data_64))
+            .with("user_data_32", i64::from(self.user_data_32))
+            .with("history", f.history)
+            .with("closing_holds", self.closing_holds)
     }
     fn from_row(r: &dyn RowRead) -> Decoded<Self> {
         Ok(Account {
@@ -131,6 +159,7 @@ impl Entity for Account {
                 credits_must_not_exceed_debits: r.bool("credits_must_not_exceed_debits")?,
                 frozen: r.bool("frozen")?,
                 closed: r.bool("closed")?,
+                history: r.bool("history")?,
             },
             balance: Balance {
                 debits_pending: r.int("debits_pending")?,
@@ -139,6 +168,11 @@ impl Entity for Account {
                 credits_posted: r.int("credits_posted")?,
             },
             created_at: r.ts("created_at")?,
+            code: int_as(r, "code")?,
+            user_data_128: r.opt_uuid("user_data_128")?,
+            user_data_64: u64_from_column(r.int("user_data_64")?),
+            user_data_32: int_as(r, "user_data_32")?,
+            closing_holds: r.int("closing_holds")?,
         })
     }
     /// A wallet is its owner's; system accounts are for admins and the system alone (who read
@@ -167,6 +201,10 @@ impl Entity for Transfer {
             .with("linked", self.linked)
             .with("code", self.code.as_str())
             .with_opt("reference", ValueType::Text, self.reference.clone())
+            .with("flags", self.flags.bits())
+            .with_opt("user_data_128", ValueType::Uuid, self.user_data_128)
+            .with("user_data_64", u64_to_column(self.user_data_64))
+            .with("user_data_32", i64::from(self.user_data_32))
             .with("result", self.result.as_str())
             .with("actor", self.actor.as_str())
             .with("created_at", self.created_at)
@@ -185,6 +223,11 @@ impl Entity for Transfer {
             linked: r.bool("linked")?,
             code: r.wire("code", TransferCode::parse)?,
             reference: r.opt_text("reference")?,
+            flags: TransferFlags::from_bits(r.int("flags")?)
+                .ok_or_else(|| DecodeError::new("flags", "unknown transfer flag"))?,
+            user_data_128: r.opt_uuid("user_data_128")?,
+            user_data_64: u64_from_column(r.int("user_data_64")?),
+            user_data_32: int_as(r, "user_data_32")?,
             result: r.wire("result", TransferResult::parse)?,
             actor: r.text("actor")?,
             created_at: r.ts("created_at")?,
@@ -248,7 +291,10 @@ pub trait LedgerStore: Reader {
             Some(o) => Filter::Eq("owner_id", Value::Uuid(o.as_uuid())),
             None => Filter::IsNull("owner_id"),
         };
-        self.find_one(Query::of::<Account>().filter(owner).eq("kind", kind.as_str()).eq("currency", currency)).await
+        self.find_one(
+            Query::of::<Account>().filter(owner).eq("kind", kind.as_str()).eq("currency", currency).eq("code", 0i64),
+        )
+        .await
     }
     /// Accounts with an id after `after`, ascending, at most `limit` (a page of a sweep).
     async fn ledger_accounts_after(
@@ -370,13 +416,18 @@ mod tests {
 
     fn account(flags: AccountFlags, balance: Balance) -> Account {
         Account {
-            id: AccountId::from_uuid(Uuid::from_u128(1)),
-            owner: Some(UserId::from_uuid(Uuid::from_u128(2))),
-            kind: AccountKind::Wallet,
-            currency: Currency::INR,
-            flags,
             balance,
-            created_at: Timestamp::from_unix_micros(1_700_000_000_000_000).unwrap(),
+            user_data_64: u64::MAX - 1,
+            user_data_32: u32::MAX,
+            user_data_128: Some(Uuid::from_u128(9)),
+            ..Account::managed(
+                AccountId::from_uuid(Uuid::from_u128(1)),
+                Some(UserId::from_uuid(Uuid::from_u128(2))),
+                AccountKind::Wallet,
+                Currency::INR,
+                flags,
+                Timestamp::from_unix_micros(1_700_000_000_000_000).unwrap(),
+            )
         }
     }
 
@@ -404,6 +455,10 @@ mod tests {
             linked: true,
             code: TransferCode::Hold,
             reference: Some("order-9".into()),
+            flags: TransferFlags { closing_debit: true, balancing_credit: true, ..TransferFlags::default() },
+            user_data_128: Some(Uuid::from_u128(7)),
+            user_data_64: u64::MAX,
+            user_data_32: 7,
             result: TransferResult::Ok,
             actor: "system".into(),
             created_at: a.created_at,

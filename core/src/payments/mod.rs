@@ -20,7 +20,7 @@ use crate::kernel::access::{require, require_visible};
 use crate::kernel::entity::{Entity, EntityRef, Readers};
 use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::ledger::engine::{self, Phase, Snapshot, TransferInput};
-use crate::ledger::model::{Account, AccountKind, Balance, Transfer, TransferCode, TransferId, TransferResult};
+use crate::ledger::model::{Account, AccountKind, Transfer, TransferCode, TransferFlags, TransferId, TransferResult};
 use crate::ledger::{default_flags, error_for, load_snapshot, load_snapshot_with, record_decision, LedgerStore};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
@@ -327,15 +327,14 @@ impl Command for CreateTopUp {
             };
         let currency = v.amount.currency();
         let open = |owner: Option<UserId>, kind: AccountKind, cx: &mut Decide<'_>| -> Result<Account, Error> {
-            let a = Account {
-                id: crate::ledger::model::AccountId::from_uuid(cx.ids().new_uuid()),
+            let a = Account::managed(
+                crate::ledger::model::AccountId::from_uuid(cx.ids().new_uuid()),
                 owner,
                 kind,
                 currency,
-                flags: default_flags(kind),
-                balance: Balance::default(),
-                created_at: cx.now(),
-            };
+                default_flags(kind),
+                cx.now(),
+            );
             cx.insert(a.clone())?;
             Ok(a)
         };
@@ -454,8 +453,12 @@ fn credit_for(intent: &PaymentIntent, clearing: crate::ledger::model::AccountId)
         pending_id: None,
         timeout_secs: 0,
         linked: false,
-        code: TransferCode::TopUp,
+        code: Some(TransferCode::TopUp),
         reference: Some(intent.id.to_string()),
+        flags: TransferFlags::default(),
+        user_data_128: None,
+        user_data_64: 0,
+        user_data_32: 0,
     }
 }
 
@@ -637,8 +640,12 @@ impl Command for ReviewCredit {
                         pending_id: Some(hold),
                         timeout_secs: 0,
                         linked: false,
-                        code: TransferCode::TopUp,
+                        code: Some(TransferCode::TopUp),
                         reference: h.reference.clone(),
+                        flags: TransferFlags::default(),
+                        user_data_128: None,
+                        user_data_64: 0,
+                        user_data_32: 0,
                     };
                     let snap = load_snapshot(store, std::slice::from_ref(&t)).await?;
                     resolution = Some((t, snap));

@@ -32,8 +32,12 @@ fn refund_input(original: &Transfer, n: usize, amount: Decimal) -> TransferInput
         pending_id: None,
         timeout_secs: 0,
         linked: false,
-        code: TransferCode::Refund,
+        code: Some(TransferCode::Refund),
         reference: Some(original.id.to_string()),
+        flags: TransferFlags::default(),
+        user_data_128: None,
+        user_data_64: 0,
+        user_data_32: 0,
     }
 }
 
