@@ -94,12 +94,16 @@ pub struct Error {
     /// Field errors (for `validation`; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// For `rate_limited` (and other answers worth retrying): how long to wait before sending the
+    /// same request again, in milliseconds. An offline queue backs off at least this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Error {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), fields: Vec::new() }
+        Self { code, message: message.into(), fields: Vec::new(), retry_after_ms: None }
     }
     /// `unauthenticated`.
     pub fn unauthenticated() -> Self {
@@ -121,6 +125,10 @@ impl Error {
     pub fn precondition(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::PreconditionFailed, message)
     }
+    /// `rate_limited`: the window is full; sending again after `retry_after_ms` may succeed.
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: u64) -> Self {
+        Self { retry_after_ms: Some(retry_after_ms), ..Self::new(ErrorCode::RateLimited, message) }
+    }
     /// `internal`: the detail is for logs, not for the caller.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
@@ -129,7 +137,7 @@ impl Error {
 
 impl From<ValidationErrors> for Error {
     fn from(e: ValidationErrors) -> Self {
-        Self { code: ErrorCode::Validation, message: e.to_string(), fields: e.into_errors() }
+        Self { code: ErrorCode::Validation, message: e.to_string(), fields: e.into_errors(), retry_after_ms: None }
     }
 }
 
@@ -168,6 +176,7 @@ impl From<StoreError> for Error {
             StoreError::Unavailable { .. } => {
                 Error::new(ErrorCode::Unavailable, "the store is unavailable; try again later")
             }
+            StoreError::ClientStreamOwned => Error::forbidden("this client stream belongs to another caller"),
             StoreError::Corrupt { .. } | StoreError::Backend { .. } => Error::internal("internal store error"),
         }
     }

@@ -86,6 +86,23 @@ fn run_queue(v: &Value) -> Result<(), String> {
                 let results: Vec<ActionResult> = serde_json::from_value(step["results"].clone()).unwrap();
                 serde_json::to_value(q.acknowledge(&results, now())).unwrap()
             }
+            "acknowledge_batch" => match q.acknowledge_json(&step["answer"].to_string(), now()) {
+                Ok(report) => serde_json::to_value(report).unwrap(),
+                Err(e) => json!({"error": error_json(&e)}),
+            },
+            "adopt_cursor" => match q.adopt_cursor_json(&step["status"].to_string()) {
+                Ok(()) => json!(null),
+                Err(e) => json!({"error": error_json(&e)}),
+            },
+            "rejected_fields" => json!(q
+                .rejected()
+                .iter()
+                .map(|r| json!({
+                    "seq": r.envelope.seq,
+                    "code": r.error.code,
+                    "fields": r.error.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>()
+                }))
+                .collect::<Vec<_>>()),
             "record_failure" => json!(q.record_failure(now())),
             "is_due" => json!(q.is_due(now())),
             "pending_count" => json!(q.pending_count()),

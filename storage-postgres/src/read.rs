@@ -193,11 +193,12 @@ pub(crate) async fn outbox_after<F: Fetch + ?Sized>(
         .collect()
 }
 
-/// The owner and highest recorded `seq` of a client stream.
+/// The owner (its `client_streams` row) and highest recorded `seq` of a client stream.
 pub(crate) async fn client_cursor<F: Fetch + ?Sized>(f: &F, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
     let rows = f
         .fetch(sql(
-            "SELECT principal, seq FROM client_actions WHERE client_id = $1 ORDER BY seq DESC LIMIT 1",
+            "SELECT s.principal, COALESCE((SELECT max(a.seq) FROM client_actions a WHERE a.client_id = s.client_id), 0) AS seq
+             FROM client_streams s WHERE s.client_id = $1",
             vec![Param::Uuid(Some(client_id.as_uuid()))],
         ))
         .await?;

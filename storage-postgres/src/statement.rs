@@ -371,6 +371,14 @@ fn plan_records(s: &mut Stmt, changes: &ChangeSet) -> StoreResult<()> {
         s.cte(format!(
             "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES {t}"
         ));
+        // The stream's owner row: inserted by its first action; the foreign key
+        // `client_actions_stream_owner` (checked at the end of the statement, when this row is
+        // visible) refuses an action whose principal is not the owner's.
+        let owner =
+            s.tuple(&[Value::Uuid(a.client_id.as_uuid()), Value::Text(a.principal.clone()), Value::Ts(a.at)])?;
+        s.cte(format!(
+            "INSERT INTO client_streams (client_id, principal, at) VALUES {owner} ON CONFLICT (client_id) DO NOTHING"
+        ));
     }
     Ok(())
 }

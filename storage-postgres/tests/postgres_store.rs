@@ -43,7 +43,8 @@ async fn rooms(store: &PgStore, q: Query) -> Vec<String> {
 async fn a_fresh_store_reports_the_latest_schema_version() {
     let store = common::fresh().await;
     assert_eq!(latest_schema_version(), MIGRATOR.iter().count() as i64, "migrations are numbered without gaps");
-    assert_eq!(latest_schema_version(), 11);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count();
+    assert_eq!(latest_schema_version(), i64::try_from(files).unwrap(), "every migration file is embedded");
     assert_eq!(store.schema_version().await.unwrap(), latest_schema_version());
     // Migrating again changes nothing.
     store.migrate().await.unwrap();
@@ -310,3 +311,165 @@ async fn unknown_stored_entity_kinds_are_corrupt() {
 }
 
 mod upgrade;
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15 §1: transient failures provoked for real never become an offline action's final answer.
+// Replicache's push rule (https://doc.replicache.dev/reference/server-push, "Error handling"): "If
+// a temporary error … the server should halt processing … without marking the mutation processed".
+
+mod transient {
+    use super::common;
+    use hearth_core::homeheroes::commands::{RequestCommand, RequestOp, UpdateProfile};
+    use hearth_core::homeheroes::input::ProfileInput;
+    use hearth_core::homeheroes::HomeHeroesStore;
+    use hearth_core::id::ClientId;
+    use hearth_core::kernel::store::Reader;
+    use hearth_core::offline::{Action, ActionResult, Envelope};
+    use hearth_core::system::RandomIds;
+    use hearth_core::testing::fixtures::{request_input, World};
+    use hearth_core::time::Clock;
+    use hearth_core::ErrorCode;
+    use hearth_postgres::PgStore;
+    use sqlx::{Connection, Executor, PgConnection};
+
+    /// How the batch's waiting statement is stopped.
+    #[derive(Debug, Clone, Copy)]
+    enum Stop {
+        /// The session's `statement_timeout` (SQLSTATE 57014).
+        StatementTimeout,
+        /// The session's `lock_timeout` (SQLSTATE 55P03).
+        LockTimeout,
+        /// `pg_cancel_backend` of the backend running the batch (57014).
+        Cancel,
+        /// `pg_terminate_backend` of the backend running the batch (57P01, then a closed socket).
+        Terminate,
+    }
+
+    /// A civilian's pending request, and a batch that cancels it and renames the civilian — run while
+    /// another connection holds the request's row lock, stopped by `stop`: both actions answer
+    /// `retry_later` with `unavailable`, nothing is recorded; once the lock is gone, a resend applies
+    /// both exactly once.
+    async fn locked_batch(stop: Stop) {
+        let (setup, schema) = common::empty_schema_named(4).await;
+        let setup = PgStore::from_pool(setup);
+        setup.migrate().await.unwrap();
+        let settings: &[(&str, &str)] = match stop {
+            Stop::StatementTimeout => &[("statement_timeout", "300ms")],
+            Stop::LockTimeout => &[("lock_timeout", "300ms")],
+            Stop::Cancel | Stop::Terminate => &[],
+        };
+        let w = World::new(PgStore::from_pool(common::pool_on(&schema, 4, settings).await));
+        let civilian = w.civilian().await;
+        let request = w.hh.create_service_request(&civilian, request_input(), None).await.unwrap();
+        let client = ClientId::generate(&RandomIds);
+        let user = civilian.user_id().unwrap();
+        let rename = ProfileInput { full_name: Some("Ada".into()), phone: None };
+        let actions = [
+            Action::ServiceRequest(RequestCommand { request_id: request.id, op: RequestOp::Cancel { reason: None } }),
+            Action::UpdateProfile(UpdateProfile { user_id: user, input: rename }),
+        ];
+        let batch: Vec<Envelope> = actions
+            .into_iter()
+            .zip(1..)
+            .map(|(action, seq)| Envelope {
+                client_id: client,
+                seq,
+                action,
+                created_at: w.clock.now(),
+                depends_on: vec![],
+            })
+            .collect();
+
+        // Another connection holds the request's row lock.
+        let mut locker =
+            PgConnection::connect_with(&common::pool_on(&schema, 1, &[]).await.connect_options()).await.unwrap();
+        locker.execute("BEGIN").await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM service_requests WHERE id = '{}' FOR UPDATE",
+            request.id.as_uuid()
+        )))
+        .execute(&mut locker)
+        .await
+        .unwrap();
+        let locker_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut locker).await.unwrap();
+
+        let task = {
+            let (hh, civilian, batch) = (w.hh.clone(), civilian.clone(), batch.clone());
+            tokio::spawn(async move { hh.apply_batch(&civilian, client, &batch).await })
+        };
+        if matches!(stop, Stop::Cancel | Stop::Terminate) {
+            // Wait until the batch's statement waits on the lock, then stop that backend.
+            let mut admin =
+                PgConnection::connect_with(&common::pool_on(&schema, 1, &[]).await.connect_options()).await.unwrap();
+            let blocked: i32 = loop {
+                let found: Option<i32> = sqlx::query_scalar(
+                    "SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1",
+                )
+                .bind(locker_pid)
+                .fetch_optional(&mut admin)
+                .await
+                .unwrap();
+                if let Some(pid) = found {
+                    break pid;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            };
+            let function = match stop {
+                Stop::Cancel => "pg_cancel_backend",
+                _ => "pg_terminate_backend",
+            };
+            let done: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {function}($1)")))
+                .bind(blocked)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+            assert!(done, "{function} reached the batch's backend");
+        }
+        let answer = task.await.unwrap().unwrap();
+        let codes: Vec<_> = answer
+            .results
+            .iter()
+            .map(|r| match r {
+                ActionResult::RetryLater { error, .. } => Some(error.code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, [Some(ErrorCode::Unavailable), Some(ErrorCode::Unavailable)], "{stop:?}: {answer:?}");
+        assert_eq!(answer.cursor.last_seq, 0, "{stop:?}");
+        locker.execute("ROLLBACK").await.unwrap();
+
+        // Nothing was recorded or changed.
+        assert_eq!(w.store().client_cursor(client).await.unwrap(), None, "{stop:?}");
+        assert!(w.store().client_actions(client, 1, 2).await.unwrap().is_empty());
+        let still = w.store().service_request(request.id).await.unwrap().unwrap();
+        assert_eq!((still.version, still.value.status.to_string()), (1, "pending".to_owned()));
+
+        // Sent again once the lock is gone: both apply, once.
+        let answer = w.hh.apply_batch(&civilian, client, &batch).await.unwrap();
+        assert!(answer.results.iter().all(|r| matches!(r, ActionResult::Applied { .. })), "{stop:?}: {answer:?}");
+        let cancelled = w.store().service_request(request.id).await.unwrap().unwrap();
+        assert_eq!((cancelled.version, cancelled.value.status.to_string()), (2, "cancelled".to_owned()));
+        let again = w.hh.apply_batch(&civilian, client, &batch).await.unwrap();
+        assert!(again.results.iter().all(|r| matches!(r, ActionResult::Duplicate { .. })));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_statement_timeout_on_a_locked_row_is_retry_later() {
+        locked_batch(Stop::StatementTimeout).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lock_timeout_is_retry_later() {
+        locked_batch(Stop::LockTimeout).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_backend_is_retry_later() {
+        locked_batch(Stop::Cancel).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_terminated_backend_is_retry_later() {
+        locked_batch(Stop::Terminate).await;
+    }
+}

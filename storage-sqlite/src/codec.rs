@@ -214,7 +214,15 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
         let msg = msg.clone().unwrap_or_default();
         return match f.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Unavailable { message: msg },
+            // Worth sending again later: another connection holds the lock past the busy timeout
+            // (BUSY, LOCKED), the statement was interrupted, the WAL locking protocol lost a race,
+            // the disk was full or failed an I/O. Nothing of the transaction was committed.
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::OperationInterrupted
+            | ErrorCode::FileLockingProtocolFailed
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure => StoreError::Unavailable { message: msg },
             ErrorCode::ConstraintViolation => match f.extended_code {
                 rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
                     StoreError::Constraint { name: format!("unique: {msg}") }
@@ -225,6 +233,13 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
         };
     }
     StoreError::Backend { message: e.to_string() }
+}
+
+/// True when the trigger `client_actions_stream_owner` refused an offline action of a principal
+/// that does not own its client stream.
+pub(crate) fn is_stream_owner_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg))
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER && msg == "client_actions_stream_owner")
 }
 
 /// True for a primary-key or unique violation.

@@ -22,8 +22,8 @@ pub use migrate::{migrate_to, MIGRATIONS, SCHEMA_VERSION};
 
 use async_trait::async_trait;
 use codec::{
-    decode_audit, decode_client_action, decode_event, failed_check, is_unique_violation, json, map_err, to_sql, ts,
-    uuid_text, Fail, SqlRow, SqlValue,
+    decode_audit, decode_client_action, decode_event, failed_check, is_stream_owner_violation, is_unique_violation,
+    json, map_err, to_sql, ts, uuid_text, Fail, SqlRow, SqlValue,
 };
 use hearth_core::id::ClientId;
 use hearth_core::kernel::entity::{EntityDecl, EntityKind, EntityRef};
@@ -331,7 +331,10 @@ impl Source {
 
     async fn client_cursor(&self, client_id: ClientId) -> StoreResult<Option<ClientCursor>> {
         self.run(move |c| {
-            c.prepare_cached("SELECT principal, seq FROM client_actions WHERE client_id = ? ORDER BY seq DESC LIMIT 1")?
+            c.prepare_cached(
+                "SELECT s.principal, COALESCE((SELECT max(a.seq) FROM client_actions a WHERE a.client_id = s.client_id), 0)
+                 FROM client_streams s WHERE s.client_id = ?",
+            )?
                 .query_row([uuid_text(client_id.as_uuid())], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
                 .optional()?
                 .map(|(principal, seq)| {
@@ -636,6 +639,13 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
     if let Some(a) = &changes.client_action {
         let seq =
             i64::try_from(a.seq).map_err(|_| StoreError::Constraint { name: "client_actions_seq_positive".into() })?;
+        // The stream's owner row: inserted by its first action; the trigger
+        // `client_actions_stream_owner` refuses an action whose principal is not the owner's.
+        tx.prepare_cached(
+            "INSERT INTO client_streams (client_id, principal, at) VALUES (?, ?, ?) ON CONFLICT (client_id) DO NOTHING",
+        )
+        .and_then(|mut st| st.execute(params![uuid_text(a.client_id.as_uuid()), a.principal, a.at.unix_micros()]))
+        .map_err(map_err)?;
         tx.prepare_cached(
             "INSERT INTO client_actions (client_id, seq, principal, action, fingerprint, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -650,7 +660,15 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
                 a.at.unix_micros()
             ])
         })
-        .map_err(|e| if is_unique_violation(&e) { StoreError::ClientSeqTaken } else { map_err(e) })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::ClientSeqTaken
+            } else if is_stream_owner_violation(&e) {
+                StoreError::ClientStreamOwned
+            } else {
+                map_err(e)
+            }
+        })?;
     }
     tx.commit().map_err(map_err)
 }

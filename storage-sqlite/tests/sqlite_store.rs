@@ -16,7 +16,8 @@ async fn a_fresh_store_reports_the_embedded_schema_version() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("hearth.db")).await.unwrap();
     assert_eq!(SCHEMA_VERSION, i64::try_from(MIGRATIONS.len()).unwrap());
-    assert_eq!(SCHEMA_VERSION, 11);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count();
+    assert_eq!(SCHEMA_VERSION, i64::try_from(files).unwrap(), "every migration file is listed");
     assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
 }
 
@@ -473,4 +474,65 @@ mod upgrade {
         let err = store.outbox_after(0, 10).await.unwrap_err();
         assert!(matches!(err, hearth_core::kernel::store::StoreError::Corrupt { .. }), "{err:?}");
     }
+}
+
+/// Issue 15 §1: another connection holds the database's write lock past the busy timeout
+/// (SQLITE_BUSY): the batch answers `retry_later` with `unavailable` for every action, records
+/// nothing, and applies exactly once when sent again. Replicache's push rule
+/// (https://doc.replicache.dev/reference/server-push, "Error handling"): "If a temporary error …
+/// the server should halt processing … without marking the mutation processed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_write_lock_is_retry_later_and_records_nothing() {
+    use hearth_core::homeheroes::commands::{RequestCommand, RequestOp, UpdateProfile};
+    use hearth_core::homeheroes::input::ProfileInput;
+    use hearth_core::homeheroes::HomeHeroesStore;
+    use hearth_core::id::ClientId;
+    use hearth_core::offline::{Action, ActionResult, Envelope};
+    use hearth_core::system::RandomIds;
+    use hearth_core::testing::fixtures::{request_input, World};
+    use hearth_core::time::Clock;
+    use hearth_core::ErrorCode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hearth.db");
+    let w = World::new(SqliteStore::open(&path).await.unwrap());
+    let civilian = w.civilian().await;
+    let request = w.hh.create_service_request(&civilian, request_input(), None).await.unwrap();
+    let client = ClientId::generate(&RandomIds);
+    let rename = ProfileInput { full_name: Some("Ada".into()), phone: None };
+    let actions = [
+        Action::ServiceRequest(RequestCommand { request_id: request.id, op: RequestOp::Cancel { reason: None } }),
+        Action::UpdateProfile(UpdateProfile { user_id: civilian.user_id().unwrap(), input: rename }),
+    ];
+    let batch: Vec<Envelope> = actions
+        .into_iter()
+        .zip(1..)
+        .map(|(action, seq)| Envelope { client_id: client, seq, action, created_at: w.clock.now(), depends_on: vec![] })
+        .collect();
+
+    // Another connection on the same file takes the write lock and keeps it.
+    let locker = rusqlite_conn(&path);
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answer = w.hh.apply_batch(&civilian, client, &batch).await.unwrap();
+    let codes: Vec<_> = answer
+        .results
+        .iter()
+        .map(|r| match r {
+            ActionResult::RetryLater { error, .. } => Some(error.code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, [Some(ErrorCode::Unavailable), Some(ErrorCode::Unavailable)], "{answer:?}");
+    assert_eq!(answer.cursor.last_seq, 0);
+    locker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(w.store().client_cursor(client).await.unwrap(), None);
+    let still = w.store().service_request(request.id).await.unwrap().unwrap();
+    assert_eq!((still.version, still.value.status.to_string()), (1, "pending".to_owned()));
+
+    let answer = w.hh.apply_batch(&civilian, client, &batch).await.unwrap();
+    assert!(answer.results.iter().all(|r| matches!(r, ActionResult::Applied { .. })), "{answer:?}");
+    let again = w.hh.apply_batch(&civilian, client, &batch).await.unwrap();
+    assert!(again.results.iter().all(|r| matches!(r, ActionResult::Duplicate { .. })));
+    let cancelled = w.store().service_request(request.id).await.unwrap().unwrap();
+    assert_eq!((cancelled.version, cancelled.value.status.to_string()), (2, "cancelled".to_owned()));
 }

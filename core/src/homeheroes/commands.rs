@@ -307,6 +307,8 @@ pub struct CreateServiceRequest {
 pub struct CreateScene {
     profile: Option<Versioned<Profile>>,
     created_last_minute: u64,
+    /// When the oldest request of the full rate window was created (loaded only when it is full).
+    window_oldest: Option<Timestamp>,
     id_taken: bool,
 }
 
@@ -324,18 +326,21 @@ impl Command for CreateServiceRequest {
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &Self::Valid) -> Result<CreateScene, Error> {
         let Some(user) = actor.user_id() else {
-            return Ok(CreateScene { profile: None, created_last_minute: 0, id_taken: false });
+            return Ok(CreateScene { profile: None, created_last_minute: 0, window_oldest: None, id_taken: false });
         };
         let since = valid.1.checked_sub(chrono::Duration::minutes(1)).unwrap_or(valid.1);
         let id_taken = match self.id {
             Some(id) => store.service_request(id).await?.is_some(),
             None => false,
         };
-        Ok(CreateScene {
-            profile: store.profile(user).await?,
-            created_last_minute: store.count_requests_created_since(user, since).await?,
-            id_taken,
-        })
+        let created_last_minute = store.count_requests_created_since(user, since).await?;
+        // Only a full window needs to know when it frees up (the `retry_after` of `rate_limited`).
+        let window_oldest = if created_last_minute >= limits::REQUESTS_PER_MINUTE_MAX {
+            store.oldest_request_created_since(user, since).await?
+        } else {
+            None
+        };
+        Ok(CreateScene { profile: store.profile(user).await?, created_last_minute, window_oldest, id_taken })
     }
     fn decide(
         &self,
@@ -353,9 +358,13 @@ impl Command for CreateServiceRequest {
             _ => return Err(Error::precondition("complete your civilian profile first")),
         }
         if scene.created_last_minute >= limits::REQUESTS_PER_MINUTE_MAX {
-            return Err(Error::new(
-                crate::error::ErrorCode::RateLimited,
+            // The window frees a place one microsecond after its oldest request is a minute old.
+            let frees_at = scene.window_oldest.and_then(|t| t.checked_add(chrono::Duration::minutes(1)));
+            let wait_us = frees_at.map_or(60_000_000, |t| t.unix_micros().saturating_sub(cx.now().unix_micros()) + 1);
+            let retry_after_ms = u64::try_from(wait_us).unwrap_or(0).div_ceil(1_000).max(1);
+            return Err(Error::rate_limited(
                 format!("at most {} requests per minute", limits::REQUESTS_PER_MINUTE_MAX),
+                retry_after_ms,
             ));
         }
         if scene.id_taken {

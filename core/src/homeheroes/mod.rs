@@ -211,8 +211,17 @@ impl<S: Store> HomeHeroes<S> {
         actor: &Actor,
         client_id: crate::id::ClientId,
         envelopes: &[crate::offline::Envelope],
-    ) -> Result<Vec<crate::offline::ActionResult>, Error> {
+    ) -> Result<crate::offline::BatchAnswer, Error> {
         crate::offline::apply_batch(&self.runner, actor, client_id, envelopes).await
+    }
+    /// Where the caller's offline client stream stands: its last recorded `seq` and outcome
+    /// ([`crate::offline::stream_status`]); what a client restored from an old saved queue asks first.
+    pub async fn stream_status(
+        &self,
+        actor: &Actor,
+        client_id: crate::id::ClientId,
+    ) -> Result<crate::offline::StreamStatus, Error> {
+        crate::offline::stream_status(self.runner.store(), actor, client_id).await
     }
     /// Runs one workflow action on a request.
     pub async fn act(

@@ -302,7 +302,7 @@ impl<S: Store> Runner<S> {
     ) -> Result<C::Output, Error> {
         self.run(actor, key, cmd, None).await.map_err(|e| match e {
             RunError::Refused(e) | RunError::Exhausted(e) => e,
-            RunError::SeqTaken => Error::internal("client action recorded without a slot"),
+            RunError::SeqTaken | RunError::StreamOwned => Error::internal("client action recorded without a slot"),
         })
     }
 
@@ -381,6 +381,7 @@ impl<S: Store> Runner<S> {
                     };
                 }
                 Err(StoreError::ClientSeqTaken) if slot.is_some() => return Err(RunError::SeqTaken),
+                Err(StoreError::ClientStreamOwned) if slot.is_some() => return Err(RunError::StreamOwned),
                 Err(e) => return Err(Error::from(e).into()),
             }
         }
@@ -405,6 +406,9 @@ pub(crate) enum RunError {
     Exhausted(Error),
     /// A concurrent run recorded the same offline action first.
     SeqTaken,
+    /// The offline action's client stream belongs to another principal (its owner row, checked by
+    /// the commit, names someone else): nothing was written.
+    StreamOwned,
 }
 
 impl From<StoreError> for RunError {

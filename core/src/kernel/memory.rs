@@ -115,6 +115,9 @@ struct State {
     idempotency: Arc<BTreeMap<(String, String), Arc<IdempotencyRecord>>>,
     /// Offline action records by (client, seq).
     client_actions: Arc<BTreeMap<(ClientId, u64), Arc<ClientActionRecord>>>,
+    /// The owner principal of each client stream, recorded with the stream's first action
+    /// (`client_streams` in SQL; every action's commit checks it).
+    client_streams: Arc<BTreeMap<ClientId, String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,6 +157,14 @@ impl State {
             let key = (rec.client_id, rec.seq);
             if self.client_actions.contains_key(&key) {
                 return Err(StoreError::ClientSeqTaken);
+            }
+            // The stream's owner: recorded by its first action, the same principal on every other.
+            match self.client_streams.get(&rec.client_id) {
+                Some(owner) if *owner != rec.principal => return Err(StoreError::ClientStreamOwned),
+                Some(_) => {}
+                None => {
+                    Arc::make_mut(&mut self.client_streams).insert(rec.client_id, rec.principal.clone());
+                }
             }
             Arc::make_mut(&mut self.client_actions).insert(key, Arc::new(rec));
         }
@@ -577,12 +588,12 @@ impl State {
         self.outbox.iter().skip(start).take(take).map(|(p, e)| (*p, OutboxEvent::clone(e))).collect()
     }
 
-    /// The stream's owner and highest seq, as the SQL stores read them (from its last row).
+    /// The stream's owner (its owner row) and highest seq, as the SQL stores read them.
     fn client_cursor(&self, client_id: ClientId) -> Option<ClientCursor> {
-        self.client_actions
-            .range((client_id, 0)..=(client_id, u64::MAX))
-            .next_back()
-            .map(|((_, seq), r)| ClientCursor { principal: r.principal.clone(), last_seq: *seq })
+        let owner = self.client_streams.get(&client_id)?;
+        let last_seq =
+            self.client_actions.range((client_id, 0)..=(client_id, u64::MAX)).next_back().map_or(0, |(k, _)| k.1);
+        Some(ClientCursor { principal: owner.clone(), last_seq })
     }
 
     fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> Vec<ClientActionRecord> {
@@ -1173,6 +1184,9 @@ mod tests {
         assert_eq!(taken, Err(StoreError::ClientSeqTaken));
         let zero = s.commit(ChangeSet { client_action: Some(action(5, 0, "u1")), ..ChangeSet::default() }).await;
         assert_eq!(zero, Err(StoreError::Constraint { name: "client_actions_seq_positive".into() }));
+        // The stream is u1's since its first action: another principal's next action is refused.
+        let foreign = s.commit(ChangeSet { client_action: Some(action(5, 4, "u2")), ..ChangeSet::default() }).await;
+        assert_eq!(foreign, Err(StoreError::ClientStreamOwned));
         assert_eq!(s.client_cursor(client).await.unwrap(), Some(ClientCursor { principal: "u1".into(), last_seq: 3 }));
         let seqs = |v: Vec<ClientActionRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
         assert_eq!(seqs(s.client_actions(client, 2, 3).await.unwrap()), [2, 3]);

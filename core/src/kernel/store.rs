@@ -282,6 +282,10 @@ pub enum StoreError {
         /// Detail for logs.
         message: String,
     },
+    /// The offline action's client stream is owned by another principal (the stream's owner row,
+    /// written with its first action and checked by every action's commit, names someone else).
+    #[error("client stream owned by another principal")]
+    ClientStreamOwned,
 }
 
 /// The result type of store operations.

@@ -53,18 +53,51 @@ impl Action {
     }
 
     /// The same checks the server runs first, against `now`: every field error at once.
+    ///
+    /// Field paths are the action's JSON paths (`input.title`, `interest.phone`, `score`) — the
+    /// same paths the server's rejection of this action carries ([`Action::locate`]).
     pub fn validate(&self, now: Timestamp) -> Result<(), ValidationErrors> {
-        // Field paths are the action's JSON paths: `input.title`, `interest.phone`, `score`.
-        let input = |e: ValidationErrors| e.prefixed("input");
+        let checked = match self {
+            Action::UpdateProfile(c) => c.input.validate().map(drop),
+            Action::UpdateCivilianProfile(c) => c.input.validate().map(drop),
+            Action::UpdateHeroProfile(c) => c.input.validate().map(drop),
+            Action::CreateServiceRequest(c) => c.input.validate(now).map(drop),
+            Action::ServiceRequest(c) => c.op.validate().map(drop),
+        };
+        checked.map_err(|e| match self.input_path() {
+            Some(prefix) => e.prefixed(prefix),
+            None => e,
+        })
+    }
+
+    /// Where the command's input sits in the action's JSON (`input`, `interest`), if it is nested.
+    fn input_path(&self) -> Option<&'static str> {
         match self {
-            Action::UpdateProfile(c) => c.input.validate().map(drop).map_err(input),
-            Action::UpdateCivilianProfile(c) => c.input.validate().map(drop).map_err(input),
-            Action::UpdateHeroProfile(c) => c.input.validate().map(drop).map_err(input),
-            Action::CreateServiceRequest(c) => c.input.validate(now).map(drop).map_err(input),
-            Action::ServiceRequest(c) => c.op.validate().map(drop).map_err(|e| match &c.op {
-                RequestOp::ExpressInterest { .. } => e.prefixed("interest"),
-                _ => e,
-            }),
+            Action::UpdateProfile(_)
+            | Action::UpdateCivilianProfile(_)
+            | Action::UpdateHeroProfile(_)
+            | Action::CreateServiceRequest(_) => Some("input"),
+            Action::ServiceRequest(c) => match &c.op {
+                RequestOp::ExpressInterest { .. } => Some("interest"),
+                _ => None,
+            },
+        }
+    }
+
+    /// The command's error as an answer about this action: field errors (which the command reports
+    /// on its input's paths, `title`) get the action's JSON paths (`input.title`), so a server's
+    /// rejection names the same field as the client's [`Action::validate`].
+    pub fn locate(&self, error: crate::Error) -> crate::Error {
+        let (Some(prefix), false) = (self.input_path(), error.fields.is_empty()) else { return error };
+        let mut v = crate::validate::Validator::new();
+        for f in &error.fields {
+            v.push(&format!("{prefix}.{}", f.field), f.violation.clone());
+        }
+        match v.finish(|| Some(())) {
+            // The message names the fields too: rebuilt from the moved paths.
+            Err(moved) if error.code == crate::error::ErrorCode::Validation => moved.into(),
+            Err(moved) => crate::Error { fields: moved.into_errors(), ..error },
+            Ok(()) => error,
         }
     }
 

@@ -11,8 +11,16 @@
 //! Per action the server answers [`ActionResult`]: `applied`, `duplicate` (with the original
 //! outcome), `rejected` (typed code and field errors; recorded, so it never blocks the queue; the
 //! actions that depend on it are rejected with it) or `retry_later` (transient: the store is
-//! unavailable, or contention outlasted the retries). Retries are driven by a timer with capped,
-//! jittered exponential backoff ([`backoff_delay_ms`]), not only by new writes.
+//! unavailable, or contention outlasted the retries; nothing recorded). Retries are driven by a
+//! timer with capped, jittered exponential backoff ([`backoff_delay_ms`]) that waits at least a
+//! `rate_limited` answer's `retry_after_ms`, not only by new writes.
+//!
+//! A client stream belongs to the principal whose action the store recorded first: the store
+//! records the owner with that action and checks it in every action's commit, and a `duplicate`
+//! answers only the principal that wrote the action. Every [`BatchAnswer`] carries the stream's
+//! [`StreamStatus`] (its last recorded `seq` and outcome; [`stream_status`] asks for it alone), so a
+//! client restored from an old saved queue learns where the server stands and renumbers what the
+//! server has not recorded ([`OfflineQueue::acknowledge_batch`], [`OfflineQueue::adopt_cursor`]).
 
 mod action;
 mod backoff;
@@ -22,7 +30,7 @@ mod server;
 pub use action::{Action, Envelope};
 pub use backoff::{backoff_delay_ms, next_jitter, BACKOFF_BASE_MS, BACKOFF_CAP_MS};
 pub use queue::{AckReport, OfflineQueue, RejectedAction, QUEUE_FORMAT, QUEUE_PENDING_MAX};
-pub use server::apply_batch;
+pub use server::{apply_batch, stream_status};
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
@@ -51,6 +59,27 @@ impl Outcome {
     pub fn is_rejected(&self) -> bool {
         matches!(self, Outcome::Rejected { .. })
     }
+}
+
+/// Where a client stream stands on the server: its last recorded `seq` and what was recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamStatus {
+    /// The highest recorded `seq` (0: nothing recorded yet).
+    pub last_seq: u64,
+    /// Its outcome (`None` when nothing is recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<Outcome>,
+}
+
+/// The server's answer to a batch: one result per envelope, in order, and where the stream stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchAnswer {
+    /// One answer per envelope, in `seq` order.
+    pub results: Vec<ActionResult>,
+    /// The stream's last recorded `seq` and outcome once the batch was applied.
+    pub cursor: StreamStatus,
 }
 
 /// The server's answer for one envelope.

@@ -1,7 +1,7 @@
 //! The client's queue: a plain value the host persists (browser storage, app files, SQLite).
 
 use super::backoff::{backoff_delay_ms, next_jitter};
-use super::{Action, ActionResult, Envelope, Outcome, BATCH_MAX};
+use super::{Action, ActionResult, BatchAnswer, Envelope, Outcome, StreamStatus, BATCH_MAX};
 use crate::error::{Error, ErrorCode};
 use crate::id::ClientId;
 use crate::time::Timestamp;
@@ -34,6 +34,23 @@ pub struct AckReport {
     pub retry_later: Vec<u64>,
     /// When the host's timer should try again (`None`: no backoff in force).
     pub next_attempt_at: Option<Timestamp>,
+    /// Waiting actions given new numbers (`[old, new]`) because the server recorded their `seq` for
+    /// other actions (a queue restored from an old export): send them again now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renumbered: Vec<(u64, u64)>,
+}
+
+/// What [`OfflineQueue::acknowledge_json`] takes: a whole batch answer, or just its results.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnswerJson {
+    Batch(BatchAnswer),
+    Results(Vec<ActionResult>),
+}
+
+#[derive(Deserialize)]
+struct Wrapped<T> {
+    v: T,
 }
 
 /// A client's offline action queue.
@@ -109,8 +126,12 @@ impl OfflineQueue {
     /// Takes the server's answers: done and rejected actions leave the queue (rejected ones are kept
     /// in [`OfflineQueue::rejected`]); `retry_later` keeps them and starts the backoff. Answers for
     /// actions no longer waiting are ignored, so acknowledging twice is harmless.
+    ///
+    /// A `retry_later` answer that says how long to wait (`rate_limited` with `retry_after_ms`)
+    /// holds the next attempt back at least that long, whatever the backoff schedule says.
     pub fn acknowledge(&mut self, results: &[ActionResult], now: Timestamp) -> AckReport {
         let mut report = AckReport::default();
+        let mut wait_ms: Option<u64> = None;
         for result in results {
             let seq = result.seq();
             let Some(pos) = self.pending.iter().position(|e| e.seq == seq) else { continue };
@@ -124,17 +145,106 @@ impl OfflineQueue {
                     self.rejected.push(RejectedAction { envelope, error });
                     report.rejected.push(seq);
                 }
-                None => report.retry_later.push(seq),
+                None => {
+                    if let ActionResult::RetryLater { error, .. } = result {
+                        wait_ms = wait_ms.max(error.retry_after_ms);
+                    }
+                    report.retry_later.push(seq)
+                }
             }
         }
         if !report.retry_later.is_empty() {
-            self.record_failure(now);
+            let backoff = self.record_failure(now);
+            let asked = wait_ms
+                .and_then(|ms| i64::try_from(ms).ok())
+                .and_then(|ms| now.checked_add(chrono::Duration::milliseconds(ms)));
+            if let Some(at) = asked.filter(|at| *at > backoff) {
+                self.not_before = Some(at);
+            }
         } else if !report.applied.is_empty() || !report.rejected.is_empty() {
             self.failures = 0;
             self.not_before = None;
         }
         report.next_attempt_at = self.not_before;
         report
+    }
+
+    /// Takes a whole [`BatchAnswer`]: like [`OfflineQueue::acknowledge`], and learns the server's
+    /// cursor.
+    ///
+    /// An `idempotency_mismatch` answer means the server recorded that `seq` for another action:
+    /// the stream moved on without this queue (it was restored from an old export). The server
+    /// applied none of this action nor anything after it in the batch, so this action and every
+    /// later waiting one are renumbered after the cursor's `last_seq`, in order, their
+    /// `depends_on` following, and are due at once (no backoff). An action the server did record —
+    /// the same action under the same `seq` — answers `duplicate` instead and is never renumbered,
+    /// so nothing applies twice.
+    pub fn acknowledge_batch(&mut self, answer: &BatchAnswer, now: Timestamp) -> AckReport {
+        let mismatch = answer.results.iter().find_map(|r| match r {
+            ActionResult::Rejected { seq, error } if error.code == ErrorCode::IdempotencyMismatch => Some(*seq),
+            _ => None,
+        });
+        match mismatch.filter(|seq| self.pending.iter().any(|e| e.seq == *seq)) {
+            Some(from) => {
+                let before: Vec<ActionResult> = answer.results.iter().filter(|r| r.seq() < from).cloned().collect();
+                let mut report = self.acknowledge(&before, now);
+                report.renumbered = self.renumber_from(from, answer.cursor.last_seq);
+                report.next_attempt_at = self.not_before;
+                report
+            }
+            None => {
+                let report = self.acknowledge(&answer.results, now);
+                self.adopt_cursor(&answer.cursor);
+                report
+            }
+        }
+    }
+
+    /// Takes the server's answer as JSON: a [`BatchAnswer`] object, or the array of its results
+    /// (what the SDKs call).
+    pub fn acknowledge_json(&mut self, answer_json: &str, now: Timestamp) -> Result<AckReport, Error> {
+        let answer: AnswerJson = parse_json::<Wrapped<AnswerJson>>(&format!("{{\"v\":{answer_json}}}"))?.v;
+        Ok(match answer {
+            AnswerJson::Batch(b) => self.acknowledge_batch(&b, now),
+            AnswerJson::Results(r) => self.acknowledge(&r, now),
+        })
+    }
+
+    /// Learns where the server's stream stands ([`StreamStatus`], from a batch answer or the
+    /// status call): with nothing waiting, the next action is numbered after `last_seq`, so a queue
+    /// restored from an old export does not reuse numbers the server has recorded. Waiting actions
+    /// keep their numbers: the server alone can tell whether it recorded them (a resend answers
+    /// `duplicate`, or `idempotency_mismatch`, which [`OfflineQueue::acknowledge_batch`] renumbers).
+    pub fn adopt_cursor(&mut self, status: &StreamStatus) {
+        if self.pending.is_empty() {
+            self.next_seq = self.next_seq.max(status.last_seq.saturating_add(1));
+        }
+    }
+
+    /// [`OfflineQueue::adopt_cursor`] with the status as JSON (what the SDKs call).
+    pub fn adopt_cursor_json(&mut self, status_json: &str) -> Result<(), Error> {
+        let status: StreamStatus = parse_json(status_json)?;
+        self.adopt_cursor(&status);
+        Ok(())
+    }
+
+    /// Renumbers the waiting actions from `from` on to `last_seq + 1, + 2, …` (order kept,
+    /// `depends_on` remapped); the `[old, new]` pairs.
+    fn renumber_from(&mut self, from: u64, last_seq: u64) -> Vec<(u64, u64)> {
+        let mut map: Vec<(u64, u64)> = Vec::new();
+        let mut next = last_seq.max(from.saturating_sub(1)).saturating_add(1);
+        for e in self.pending.iter_mut().filter(|e| e.seq >= from) {
+            map.push((e.seq, next));
+            e.seq = next;
+            e.depends_on =
+                e.depends_on.iter().map(|d| map.iter().find(|(old, _)| old == d).map_or(*d, |(_, new)| *new)).collect();
+            next = next.saturating_add(1);
+        }
+        self.next_seq = self.next_seq.max(next);
+        // Due now: the server is reachable and told us where to go.
+        self.failures = 0;
+        self.not_before = None;
+        map
     }
 
     /// Records a failed attempt (network down, server error): the next attempt waits longer. Returns

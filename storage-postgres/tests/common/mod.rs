@@ -26,6 +26,20 @@ pub async fn empty_schema() -> PgPool {
 
 /// [`empty_schema`] with a pool of `connections`.
 pub async fn empty_schema_with(connections: u32) -> PgPool {
+    empty_schema_named(connections).await.0
+}
+
+/// A pool on `schema` (made by [`empty_schema_named`]) whose connections run with the session
+/// `settings` (`[("statement_timeout", "300ms")]`).
+pub async fn pool_on(schema: &str, connections: u32, settings: &[(&str, &str)]) -> PgPool {
+    let base = PgConnectOptions::from_str(&url()).expect("DATABASE_URL parses").log_statements(log::LevelFilter::Off);
+    let mut options = vec![("search_path", schema)];
+    options.extend_from_slice(settings);
+    PgPoolOptions::new().max_connections(connections).connect_with(base.options(options)).await.unwrap()
+}
+
+/// [`empty_schema_with`], and the new schema's name.
+pub async fn empty_schema_named(connections: u32) -> (PgPool, String) {
     let base = PgConnectOptions::from_str(&url()).expect("DATABASE_URL parses").log_statements(log::LevelFilter::Off);
     let mut admin = base.connect().await.unwrap_or_else(|e| {
         panic!("no Postgres at DATABASE_URL={} ({e}); run scripts/test.sh, which finds or starts one", url())
@@ -48,7 +62,7 @@ pub async fn empty_schema_with(connections: u32) -> PgPool {
     let schema = format!("hearth_t_{now}_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
     let opts = base.options([("search_path", schema.as_str())]);
-    PgPoolOptions::new().max_connections(connections).connect_with(opts).await.unwrap()
+    (PgPoolOptions::new().max_connections(connections).connect_with(opts).await.unwrap(), schema)
 }
 
 /// A migrated store in a new schema.
