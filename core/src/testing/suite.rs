@@ -822,6 +822,11 @@ pub async fn random_action_sequences_respect_the_transition_table<S: Store + Clo
                             );
                         }
                         Err(e) => {
+                            // Not an exact code (left for a model of the HomeHeroes commands, as the
+                            // slots-and-orders walk has): the rule checked is the table's — a step
+                            // not offered is refused, whatever the reason; an offered one fails only
+                            // on a precondition the offer does not know (`choose_hero` naming a hero
+                            // without an open interest: `precondition_failed`).
                             assert!(
                                 !allowed_before.contains(action) || e.code == ErrorCode::PreconditionFailed,
                                 "case {case}: {action} was offered but failed with {e:?}"
