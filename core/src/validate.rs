@@ -930,48 +930,79 @@ mod tests {
         prop::collection::vec(pieces, 0..40).prop_map(|cs| cs.into_iter().collect())
     }
 
-    proptest! {
-        #[test]
-        fn invisible_characters_never_survive_cleaning(s in tricky_text(), multiline in any::<bool>()) {
-            let rule = TextRule { min_chars: 3, max_chars: 8, multiline };
-            let cleaned = if multiline { clean_multiline(&s) } else { clean_single_line(&s) };
-            for c in cleaned.chars() {
-                prop_assert!(!is_bidi_control(c) && c != '\u{200B}' && c != '\u{FEFF}', "{:?} in {:?}", c, cleaned);
-                prop_assert!(kind(c) != Kind::Removed, "{:?} in {:?}", c, cleaned);
-            }
-            let first = cleaned.chars().next().map(kind);
-            prop_assert!(!matches!(first, Some(Kind::Mark | Kind::InvisibleMark | Kind::Joiner)), "{:?}", cleaned);
-            let kinds: Vec<Kind> = cleaned.chars().map(kind).collect();
-            for (i, w) in kinds.windows(2).enumerate() {
-                // A mark never follows white space; a joiner stands between two visible characters.
-                prop_assert!(!(w[0] == Kind::Space && matches!(w[1], Kind::Mark | Kind::InvisibleMark)), "{:?}", cleaned);
-                if w[1] == Kind::Joiner {
-                    prop_assert!(matches!(w[0], Kind::Base | Kind::Mark | Kind::InvisibleMark), "{:?}", cleaned);
-                    prop_assert!(matches!(kinds.get(i + 2), Some(Kind::Base | Kind::Mark)), "{:?}", cleaned);
+    /// Every region of the text rule is reached (accepted, bidi refused, too short, too long), each
+    /// in at least 5 % of the cases: counted, not assumed.
+    #[test]
+    fn invisible_characters_never_survive_cleaning() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        const CASES: u32 = 1024;
+        let regions: [AtomicU32; 4] = Default::default();
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: CASES,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(&(tricky_text(), any::<bool>()), |(s, multiline)| {
+                let rule = TextRule { min_chars: 3, max_chars: 8, multiline };
+                let cleaned = if multiline { clean_multiline(&s) } else { clean_single_line(&s) };
+                for c in cleaned.chars() {
+                    prop_assert!(!is_bidi_control(c) && c != '\u{200B}' && c != '\u{FEFF}', "{:?} in {:?}", c, cleaned);
+                    prop_assert!(kind(c) != Kind::Removed, "{:?} in {:?}", c, cleaned);
                 }
-            }
-            let again = if multiline { clean_multiline(&cleaned) } else { clean_single_line(&cleaned) };
-            prop_assert_eq!(&again, &cleaned);
-            prop_assert_eq!(cleaned.nfc().collect::<String>(), cleaned.clone());
-            let has_bidi = s.chars().any(is_bidi_control);
-            match check_text(&s, rule) {
-                Ok(t) => {
-                    prop_assert_eq!(&t, &cleaned);
-                    prop_assert!(t.is_empty() || visible_len(&t) >= 3, "{:?}", t);
-                    prop_assert!(char_len(&t) <= 8, "{:?}", t);
-                    prop_assert!(!has_bidi);
+                let first = cleaned.chars().next().map(kind);
+                prop_assert!(!matches!(first, Some(Kind::Mark | Kind::InvisibleMark | Kind::Joiner)), "{:?}", cleaned);
+                let kinds: Vec<Kind> = cleaned.chars().map(kind).collect();
+                for (i, w) in kinds.windows(2).enumerate() {
+                    // A mark never follows white space; a joiner stands between two visible characters.
+                    prop_assert!(
+                        !(w[0] == Kind::Space && matches!(w[1], Kind::Mark | Kind::InvisibleMark)),
+                        "{:?}",
+                        cleaned
+                    );
+                    if w[1] == Kind::Joiner {
+                        prop_assert!(matches!(w[0], Kind::Base | Kind::Mark | Kind::InvisibleMark), "{:?}", cleaned);
+                        prop_assert!(matches!(kinds.get(i + 2), Some(Kind::Base | Kind::Mark)), "{:?}", cleaned);
+                    }
                 }
-                Err(Violation::BidiControl) => prop_assert!(has_bidi),
-                Err(Violation::TooShort { min: 3 }) => {
-                    prop_assert!(!has_bidi && visible_len(&cleaned) < 3 && !is_blank(&s));
+                let again = if multiline { clean_multiline(&cleaned) } else { clean_single_line(&cleaned) };
+                prop_assert_eq!(&again, &cleaned);
+                prop_assert_eq!(cleaned.nfc().collect::<String>(), cleaned.clone());
+                let has_bidi = s.chars().any(is_bidi_control);
+                let result = check_text(&s, rule);
+                let region = match &result {
+                    Ok(_) => 0,
+                    Err(Violation::BidiControl) => 1,
+                    Err(Violation::TooShort { .. }) => 2,
+                    Err(_) => 3,
+                };
+                regions[region].fetch_add(1, Ordering::Relaxed);
+                match result {
+                    Ok(t) => {
+                        prop_assert_eq!(&t, &cleaned);
+                        prop_assert!(t.is_empty() || visible_len(&t) >= 3, "{:?}", t);
+                        prop_assert!(char_len(&t) <= 8, "{:?}", t);
+                        prop_assert!(!has_bidi);
+                    }
+                    Err(Violation::BidiControl) => prop_assert!(has_bidi),
+                    Err(Violation::TooShort { min: 3 }) => {
+                        prop_assert!(!has_bidi && visible_len(&cleaned) < 3 && !is_blank(&s));
+                    }
+                    Err(Violation::TooLong { max: 8 }) => {
+                        prop_assert!(!has_bidi && visible_len(&cleaned) >= 3 && char_len(&cleaned) > 8);
+                    }
+                    Err(other) => prop_assert!(false, "unexpected {:?}", other),
                 }
-                Err(Violation::TooLong { max: 8 }) => {
-                    prop_assert!(!has_bidi && visible_len(&cleaned) >= 3 && char_len(&cleaned) > 8);
-                }
-                Err(other) => prop_assert!(false, "unexpected {:?}", other),
-            }
+                Ok(())
+            })
+            .unwrap();
+        let [ok, bidi, short, long] = regions.map(AtomicU32::into_inner);
+        for (region, n) in [("accepted", ok), ("bidi_control", bidi), ("too_short", short), ("too_long", long)] {
+            assert!(n >= CASES / 20, "only {n} of {CASES} cases reached `{region}`");
         }
+    }
 
+    proptest! {
         #[test]
         fn cleaned_text_never_contains_markup(s in "(<|>|/|!|-|\"|'|[a-zA-Z]|script| |\n|é){0,60}") {
             let out = strip_markup(&s);

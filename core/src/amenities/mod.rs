@@ -407,6 +407,8 @@ pub struct BookScene {
     slot: Option<Versioned<Slot>>,
     amenity: Option<Versioned<Amenity>>,
     mine: Option<Versioned<AmenityBooking>>,
+    /// Whether `mine` was read (a retry reads it; the first attempt does not).
+    mine_known: bool,
 }
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
@@ -444,7 +446,7 @@ impl Command for BookSlot {
             Some((s, a)) => (Some(s), a),
             None => (None, None),
         };
-        Ok(BookScene { slot, amenity, mine })
+        Ok(BookScene { slot, amenity, mine, mine_known: attempt > 0 || actor.user_id().is_none() })
     }
     fn decide(&self, actor: &Actor, _: &(), scene: BookScene, cx: &mut Decide<'_>) -> Result<AmenityBooking, Error> {
         let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
@@ -460,7 +462,11 @@ impl Command for BookSlot {
         if scene.mine.is_some() {
             return Err(Error::conflict("you already hold a seat in this slot"));
         }
-        if slot.booked >= slot.capacity {
+        // A full slot is `capacity_exhausted` only once the user's own seat is known: someone who
+        // already holds a seat here is told so (`conflict`), full or not. On the first attempt the
+        // write goes ahead; the slot's guard (or the one-seat index) refuses it, and the retry reads
+        // the user's seat and gives the one answer.
+        if slot.booked >= slot.capacity && scene.mine_known {
             return Err(Error::new(ErrorCode::CapacityExhausted, "the slot is full"));
         }
         let booking = AmenityBooking {

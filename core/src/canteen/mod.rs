@@ -590,8 +590,14 @@ impl Command for DecideRefund {
     fn decide(&self, actor: &Actor, _: &(), scene: OrderScene, cx: &mut Decide<'_>) -> Result<Order, Error> {
         require(actor, Decision::when(actor.is_admin(), "only admins decide refund requests"))?;
         let before = scene.order.clone().ok_or_else(|| Error::not_found("order"))?;
-        if before.value.refund != Some(RefundState::Requested) {
-            return Err(Error::precondition("the order has no pending refund request"));
+        match before.value.refund {
+            Some(RefundState::Requested) => {}
+            // Another admin decided first: the same answer whether this one loaded before that
+            // decision committed (the runner's retry says `conflict`) or after it.
+            Some(RefundState::Refunded | RefundState::Denied) => {
+                return Err(Error::conflict("the refund was already settled"));
+            }
+            None => return Err(Error::precondition("the order has no refund request")),
         }
         let mut after = before.value.clone();
         after.updated_at = cx.now();

@@ -628,72 +628,247 @@ mod tests {
         Timestamp::parse_rfc3339("2026-06-01T12:00:00Z").unwrap()
     }
 
+    /// Text that reaches every region of the text rules: letters and spaces (often 5–100 of them),
+    /// control and format characters (newline, tab, CR, NUL, zero-width space and joiners, BOM, soft
+    /// hyphen), bidi overrides and isolates, bare combining marks, markup, and very long runs.
     fn any_text() -> impl Strategy<Value = Option<String>> {
-        prop::option::of(prop_oneof!["\\PC{0,120}", "[a-z <>/]{0,12}", Just("x".repeat(2000)), "[0-9:+\\- ]{0,20}"])
+        let piece = prop_oneof![
+            12 => prop::char::range('a', 'z'),
+            3 => Just(' '),
+            1 => prop::sample::select(vec![
+                '\n', '\t', '\r', '\u{0}', '\u{7}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{FEFF}', '\u{AD}',
+                '\u{202E}', '\u{2066}', '\u{2069}', '\u{301}', '<', '>', '/', 'é', '日', '\u{1F469}',
+            ]),
+        ];
+        prop::option::of(prop_oneof![
+            8 => prop::collection::vec(piece, 0..130).prop_map(String::from_iter),
+            1 => "\\PC{0,120}",
+            1 => Just("x".repeat(2000)),
+            1 => "[0-9:+\\- ]{0,20}",
+        ])
     }
+    /// Amounts near the rules' limits (cents, whole units, too precise) and any decimal at all.
     fn any_decimal() -> impl Strategy<Value = Option<Decimal>> {
-        prop::option::of((any::<i64>(), 0u32..12).prop_map(|(m, s)| Decimal::new(m, s)))
+        prop::option::of(prop_oneof![
+            4 => (-100i64..60_000, 0u32..4).prop_map(|(m, s)| Decimal::new(m, s)),
+            1 => (any::<i64>(), 0u32..12).prop_map(|(m, s)| Decimal::new(m, s)),
+        ])
     }
     fn any_float() -> impl Strategy<Value = Option<f64>> {
-        prop::option::of(prop_oneof![any::<f64>(), -200.0..200.0f64, Just(f64::NAN), Just(f64::INFINITY)])
+        prop::option::of(prop_oneof![
+            any::<f64>(),
+            -200.0..200.0f64,
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(90.0),
+            Just(-180.0)
+        ])
     }
 
-    prop_compose! {
-        fn any_request()(
-            title in any_text(), description in any_text(), category in any_text(),
-            address in any_text(), city in any_text(), zip in any_text(),
-            lat in any_float(), lng in any_float(), has_location in any::<bool>(),
-            date in prop::option::of(prop_oneof!["\\PC{0,30}", Just("2026-06-02T00:00:00Z".to_owned()), Just("2026-05-01T00:00:00+02:00".to_owned())]),
-            duration in prop::option::of(any::<i64>()),
-            min in any_decimal(), max in any_decimal(), currency in prop::option::of(prop_oneof![Just("USD".to_owned()), Just("JPY".to_owned()), "[A-Z]{0,4}"]),
-        ) -> ServiceRequestInput {
-            ServiceRequestInput {
-                title, description, category,
-                location: has_location.then(|| LocationInput { address, city: city.clone(), state: city, zip_code: zip, latitude: lat, longitude: lng }),
-                scheduled_date: date,
-                estimated_duration: duration,
-                budget_range: Some(BudgetInput { min, max, currency }),
-            }
+    /// The valid sample with one field replaced by a drawn value: the other fields stay valid, so
+    /// the outcome is decided by the drawn field alone (the valid region is reached, and whether it
+    /// should be is known).
+    #[derive(Debug, Clone)]
+    enum RequestField {
+        Title(Option<String>),
+        Description(Option<String>),
+        Category(Option<String>),
+        Address(Option<String>),
+        Latitude(Option<f64>),
+        Date(Option<String>),
+        Duration(Option<i64>),
+        BudgetMin(Option<Decimal>),
+        BudgetMax(Option<Decimal>),
+        Currency(Option<String>),
+    }
+
+    fn request_field() -> impl Strategy<Value = RequestField> {
+        prop_oneof![
+            any_text().prop_map(RequestField::Title),
+            any_text().prop_map(RequestField::Description),
+            prop::option::of(prop_oneof![Just("repairs".to_owned()), Just("cleaning".to_owned()), "[a-z]{0,10}"])
+                .prop_map(RequestField::Category),
+            any_text().prop_map(RequestField::Address),
+            any_float().prop_map(RequestField::Latitude),
+            prop::option::of(prop_oneof![
+                "\\PC{0,30}",
+                Just("2026-06-02T00:00:00Z".to_owned()),
+                Just("2026-06-01T12:00:00Z".to_owned()),
+                Just("2026-05-01T00:00:00+02:00".to_owned())
+            ])
+            .prop_map(RequestField::Date),
+            prop::option::of(prop_oneof![4 => -2i64..30, 1 => any::<i64>()]).prop_map(RequestField::Duration),
+            any_decimal().prop_map(RequestField::BudgetMin),
+            any_decimal().prop_map(RequestField::BudgetMax),
+            prop::option::of(prop_oneof![
+                Just("USD".to_owned()),
+                Just("JPY".to_owned()),
+                Just("INR".to_owned()),
+                "[A-Z]{0,4}"
+            ])
+            .prop_map(RequestField::Currency),
+        ]
+    }
+
+    fn mutated(field: &RequestField) -> ServiceRequestInput {
+        let mut r = crate::samples::request_input();
+        let (location, budget) = (r.location.as_mut().unwrap(), r.budget_range.as_mut().unwrap());
+        match field.clone() {
+            RequestField::Title(t) => r.title = t,
+            RequestField::Description(t) => r.description = t,
+            RequestField::Category(t) => r.category = t,
+            RequestField::Address(t) => location.address = t,
+            RequestField::Latitude(f) => location.latitude = f,
+            RequestField::Date(t) => r.scheduled_date = t,
+            RequestField::Duration(d) => r.estimated_duration = d,
+            RequestField::BudgetMin(d) => budget.min = d,
+            RequestField::BudgetMax(d) => budget.max = d,
+            RequestField::Currency(c) => budget.currency = c,
         }
+        r
     }
 
-    proptest! {
-        #[test]
-        fn request_validation_never_panics_and_valid_means_within_rules(input in any_request()) {
-            match input.validate(now()) {
+    /// Runs `cases` cases of `strategy` through `test`, which says whether its input was valid, and
+    /// asserts both regions were reached: a generator that never produces a valid input proves nothing.
+    fn reaches_both_regions<T: std::fmt::Debug>(
+        cases: u32,
+        strategy: impl Strategy<Value = T>,
+        test: impl Fn(T) -> Result<bool, TestCaseError>,
+    ) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let (valid, invalid) = (AtomicU32::new(0), AtomicU32::new(0));
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(&strategy, |input| {
+                let counter = if test(input)? { &valid } else { &invalid };
+                counter.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+            .unwrap();
+        let (valid, invalid) = (valid.into_inner(), invalid.into_inner());
+        assert!(valid >= cases / 10 && invalid >= cases / 10, "valid {valid}, invalid {invalid} of {cases}");
+    }
+
+    #[test]
+    fn request_validation_never_panics_and_valid_means_within_rules() {
+        reaches_both_regions(1024, request_field(), |field| {
+            let input = mutated(&field);
+            let result = input.validate(now());
+            // The field alone decides, where the rule is numeric: exactly the values the seed allows.
+            match &field {
+                RequestField::Duration(d) => prop_assert_eq!(result.is_ok(), d.is_some_and(|d| (1..=24).contains(&d))),
+                RequestField::Latitude(l) => {
+                    prop_assert_eq!(result.is_ok(), l.is_some_and(|l| l.is_finite() && l.abs() <= 90.0))
+                }
+                RequestField::BudgetMin(m) => prop_assert_eq!(
+                    result.is_ok(),
+                    m.is_some_and(|m| m > Decimal::ZERO && m <= Decimal::new(120, 0) && m.normalize().scale() <= 2),
+                    "{:?}",
+                    m
+                ),
+                _ => {}
+            }
+            match result {
                 Ok(v) => {
                     prop_assert!((5..=100).contains(&char_len(&v.title)));
                     prop_assert!((10..=1000).contains(&char_len(&v.description)));
+                    let bidi =
+                        |c: char| ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c);
+                    prop_assert!(!v.title.contains(|c: char| c.is_control() || bidi(c)), "{:?}", v.title);
+                    prop_assert!(!v.title.contains(['\u{200B}', '\u{FEFF}', '\u{AD}']), "{:?}", v.title);
                     prop_assert!((1..=24).contains(&v.estimated_duration_hours));
                     prop_assert!(v.scheduled_at > now());
                     prop_assert!(v.budget.min.is_positive() && v.budget.max.amount() >= v.budget.min.amount());
                     prop_assert_eq!(v.budget.min.currency(), v.budget.max.currency());
                     prop_assert!(v.budget.max.to_minor().is_some());
                     prop_assert!(v.location.latitude.abs() <= 90.0 && v.location.longitude.abs() <= 180.0);
+                    Ok(true)
                 }
-                Err(e) => prop_assert!(!e.errors().is_empty()),
-            }
-        }
-
-        #[test]
-        fn hero_profile_validation_never_panics(
-            skills in prop::option::of(prop::collection::vec("\\PC{0,60}", 0..25)),
-            rate in any_decimal(),
-            currency in prop::option::of("[A-Z]{0,4}"),
-            days in prop::collection::btree_map("[a-zA-Z]{0,10}", ("[0-9:]{0,6}", "[0-9:]{0,6}", any::<Option<bool>>()), 0..9),
-            url in any_text(),
-        ) {
-            let availability = Some(days.into_iter().map(|(k, (s, e, a))| (k, DayInput { start: Some(s), end: Some(e), available: a })).collect());
-            let input = HeroProfileInput { skills, hourly_rate: rate, currency, availability, profile_image_url: url };
-            if let Ok(v) = input.validate() {
-                prop_assert!(!v.skills.is_empty() && v.skills.len() <= 20);
-                prop_assert!(v.hourly_rate.amount() >= limits::HOURLY_RATE_MIN && v.hourly_rate.amount() <= limits::HOURLY_RATE_MAX);
-                for w in v.availability.values() {
-                    prop_assert!(w.start_minute < w.end_minute && w.end_minute <= 1440);
+                Err(e) => {
+                    // One field was changed, so every error is about that field.
+                    let path = match &field {
+                        RequestField::Title(_) => "title",
+                        RequestField::Description(_) => "description",
+                        RequestField::Category(_) => "category",
+                        RequestField::Address(_) => "location.address",
+                        RequestField::Latitude(_) => "location.latitude",
+                        RequestField::Date(_) => "scheduled_date",
+                        RequestField::Duration(_) => "estimated_duration",
+                        RequestField::BudgetMin(_) | RequestField::BudgetMax(_) | RequestField::Currency(_) => {
+                            "budget_range"
+                        }
+                    };
+                    prop_assert!(!e.errors().is_empty());
+                    prop_assert!(e.errors().iter().all(|f| f.field.starts_with(path)), "{:?}: {:?}", field, e);
+                    Ok(false)
                 }
             }
-        }
+        });
+    }
 
+    #[test]
+    fn hero_profile_validation_never_panics_and_rates_obey_the_limits() {
+        let input = (
+            prop::option::of(prop::collection::vec(prop_oneof![4 => "[A-Za-z ]{1,20}", 1 => "\\PC{0,60}"], 0..25)),
+            any_decimal(),
+            prop::option::of(prop_oneof![4 => Just("USD".to_owned()), 1 => "[A-Z]{0,4}"]),
+            prop::collection::btree_map(
+                prop_oneof![Just("monday".to_owned()), Just("sunday".to_owned()), "[a-zA-Z]{0,10}"],
+                (
+                    prop_oneof![Just("09:00".to_owned()), "[0-9:]{0,6}"],
+                    prop_oneof![Just("17:00".to_owned()), "[0-9:]{0,6}"],
+                    any::<Option<bool>>(),
+                ),
+                0..4,
+            ),
+        );
+        reaches_both_regions(1024, (0usize..4, input), |(field, (skills, rate, currency, days))| {
+            // One field of the valid sample replaced by the drawn value.
+            let mut input = crate::samples::hero_input();
+            match field {
+                0 => input.skills = skills,
+                1 => input.hourly_rate = rate,
+                2 => input.currency = currency,
+                _ => {
+                    input.availability = Some(
+                        days.into_iter()
+                            .map(|(k, (s, e, a))| (k, DayInput { start: Some(s), end: Some(e), available: a }))
+                            .collect(),
+                    )
+                }
+            }
+            // The rate alone, on the valid sample: 10.00–500.00 with at most two decimals.
+            let mut only_rate = crate::samples::hero_input();
+            only_rate.hourly_rate = rate;
+            let rate_ok = rate.is_some_and(|r| {
+                r >= limits::HOURLY_RATE_MIN && r <= limits::HOURLY_RATE_MAX && r.normalize().scale() <= 2
+            });
+            prop_assert_eq!(only_rate.validate().is_ok(), rate_ok, "{:?}", rate);
+            match input.validate() {
+                Ok(v) => {
+                    prop_assert!(!v.skills.is_empty() && v.skills.len() <= 20);
+                    prop_assert!(
+                        v.hourly_rate.amount() >= limits::HOURLY_RATE_MIN
+                            && v.hourly_rate.amount() <= limits::HOURLY_RATE_MAX
+                    );
+                    for w in v.availability.values() {
+                        prop_assert!(w.start_minute < w.end_minute && w.end_minute <= 1440);
+                    }
+                    Ok(true)
+                }
+                Err(e) => {
+                    prop_assert!(!e.errors().is_empty());
+                    Ok(false)
+                }
+            }
+        });
+    }
+
+    proptest! {
         #[test]
         fn any_json_decodes_or_fails_cleanly(json in "\\PC{0,200}") {
             let _ = serde_json::from_str::<ServiceRequestInput>(&json);

@@ -401,6 +401,37 @@ mod tests {
         }
     }
 
+    /// The `ready_hero_not_owner` guard on `accept`: a ready hero accepts, the owner never does — not
+    /// even an owner who also holds the hero role and finished onboarding; an unready hero neither.
+    #[test]
+    fn an_owner_who_is_also_a_ready_hero_cannot_accept_their_own_request() {
+        let all = actors();
+        let owner_hero = &all[5]; // user 1 (the owner) with the civilian and hero roles
+        let r = request(all[1].user_id().unwrap());
+        let ready = |is_owner| RequestContext { is_owner, hero_ready: true, ..RequestContext::default() };
+        assert!(!available_actions(owner_hero, &r, &ready(true)).contains(&RequestAction::Accept));
+        let blocked = |e: FireError| match e {
+            FireError::Invalid(t) => t.guard,
+            FireError::Forbidden(m) => panic!("forbidden, not the guard: {m}"),
+        };
+        let err = fire(owner_hero, &r, RequestAction::Accept, &ready(true)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot `accept` a service_request that is `pending` (guard `ready_hero_not_owner` does not hold)"
+        );
+        assert_eq!(blocked(err), Some("ready_hero_not_owner"));
+        // The same actor on someone else's request, ready: accepted.
+        let theirs = request(all[2].user_id().unwrap());
+        assert_eq!(fire(owner_hero, &theirs, RequestAction::Accept, &ready(false)).unwrap(), RequestStatus::Assigned);
+        // A hero who is not the owner but not ready: the same guard blocks.
+        let unready = RequestContext { hero_ready: false, ..RequestContext::default() };
+        assert_eq!(
+            blocked(fire(&all[3], &r, RequestAction::Accept, &unready).unwrap_err()),
+            Some("ready_hero_not_owner")
+        );
+        assert_eq!(fire(&all[3], &r, RequestAction::Accept, &ready(false)).unwrap(), RequestStatus::Assigned);
+    }
+
     #[test]
     fn nobody_acts_on_a_request_anonymously_or_as_a_stranger_after_pending() {
         let all = actors();

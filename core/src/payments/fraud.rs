@@ -75,3 +75,38 @@ pub fn assess(
     }
     Ok(flags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-06-01T12:00:00Z").unwrap()
+    }
+
+    /// Viramah §14 F: "flag if amount > 5 × the user's average". Exactly 5× the average is not above
+    /// it; one minor unit more is. The average here is 100.00 INR (10,000 paise).
+    #[test]
+    fn the_anomaly_rule_flags_strictly_above_five_times_the_average() {
+        let history = [5_000, 10_000, 15_000];
+        for (amount, flagged) in [(49_999, false), (50_000, false), (50_001, true)] {
+            let flags = assess(now(), amount, &[], &history, false).unwrap();
+            assert_eq!(flags.contains(&FraudFlag::AmountAnomaly), flagged, "{amount}");
+        }
+        // An average that is not a whole number of paise (30,001 / 3): 5× is 50,001.67, so 50,001 is
+        // not above it and 50,002 is (an average rounded to 10,000 would flag 50,001).
+        let odd = [10_000, 10_000, 10_001];
+        assert!(assess(now(), 50_001, &[], &odd, false).unwrap().is_empty());
+        assert_eq!(assess(now(), 50_002, &[], &odd, false).unwrap(), [FraudFlag::AmountAnomaly]);
+    }
+
+    #[test]
+    fn the_anomaly_rule_needs_three_successful_top_ups() {
+        let huge = 1_000_000_000;
+        assert!(assess(now(), huge, &[], &[100, 100], false).unwrap().is_empty(), "two are no baseline");
+        assert_eq!(assess(now(), huge, &[], &[100, 100, 100], false).unwrap(), [FraudFlag::AmountAnomaly]);
+        // Extreme amounts neither overflow nor wrap: i128 products.
+        assert_eq!(assess(now(), i64::MAX, &[], &[i64::MAX; 3], false).unwrap(), Vec::<FraudFlag>::new());
+        assert_eq!(assess(now(), i64::MAX, &[], &[1, 1, 1], false).unwrap(), [FraudFlag::AmountAnomaly]);
+    }
+}

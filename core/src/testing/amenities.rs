@@ -1,9 +1,11 @@
 //! Amenity booking conformance tests: the same on every store.
 
+use super::fixtures::refused;
 use crate::actor::{Actor, Role};
 use crate::amenities::{Amenities, Amenity, AmenityStatus, AmenityStore, Slot, TemplateInput};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::entity::Entity;
 use crate::kernel::store::Store;
 use crate::system::RandomIds;
 use crate::time::ManualClock;
@@ -65,23 +67,43 @@ pub async fn amenity_slots_generate_once_even_when_generators_race<S: Store + Cl
         "a rerun creates nothing"
     );
     let day = NaiveDate::from_ymd_opt(2026, 6, 3).unwrap();
-    let tasks: Vec<_> = (0..4)
+    let store = g.svc.runner().store();
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    const GENERATORS: usize = 4;
+    let barrier = Arc::new(tokio::sync::Barrier::new(GENERATORS));
+    let tasks: Vec<_> = (0..GENERATORS)
         .map(|_| {
-            let g = g.clone();
-            tokio::spawn(async move { g.svc.generate_slots(&g.manager, g.gym.id, day).await.unwrap().len() })
+            let (g, barrier) = (g.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                g.svc.generate_slots(&g.manager, g.gym.id, day).await.unwrap()
+            })
         })
         .collect();
-    let mut created = 0;
+    let mut created = Vec::new();
     for t in tasks {
-        created += t.await.unwrap();
+        created.extend(t.await.unwrap().into_iter().map(|s| s.id));
     }
-    assert_eq!(created, 16, "racing generators create each slot once");
-    assert_eq!(g.svc.slots(&g.manager, g.gym.id, day).await.unwrap().len(), 16);
+    created.sort();
+    let mut stored: Vec<_> = g.svc.slots(&g.manager, g.gym.id, day).await.unwrap().into_iter().map(|s| s.id).collect();
+    stored.sort();
+    assert_eq!(created, stored, "racing generators create each slot once, and report exactly the ones they created");
+    assert_eq!(stored.len(), 16);
+    // One audited `create` and one event per slot, none twice.
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let mut published: Vec<_> = events[events_before..]
+        .iter()
+        .map(|(_, e)| {
+            assert_eq!(e.topic, "amenities.slot.create");
+            crate::id::SlotId::from_uuid(e.entity.id)
+        })
+        .collect();
+    published.sort();
+    assert_eq!(published, stored);
     let resident = g.resident();
-    assert_eq!(g.svc.generate_slots(&resident, g.gym.id, day).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(store, ErrorCode::Forbidden, g.svc.generate_slots(&resident, g.gym.id, day)).await;
     let bad = TemplateInput { time_zone: Some("Nowhere/Else".into()), ..TemplateInput::default() };
-    let err = g.svc.create(&g.manager, "Pool", bad).await.unwrap_err();
-    assert_eq!(err.code, ErrorCode::Validation);
+    refused(store, ErrorCode::Validation, g.svc.create(&g.manager, "Pool", bad)).await;
 }
 
 pub async fn amenity_64_bookers_on_a_slot_of_capacity_10<S: Store + Clone + 'static>(store: S) {
@@ -117,79 +139,133 @@ pub async fn amenity_booking_rules_hold<S: Store + Clone + 'static>(store: S) {
     let g = Arc::new(Gym::new(store, 2).await);
     let slot = g.first_slot().await;
     let alice = g.resident();
-    // A double tap, eight times at once: one seat.
-    let tasks: Vec<_> = (0..8)
+    let store = g.svc.runner().store();
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    // A double tap, eight times at once: one seat. The rule (`BookSlot`): a second seat for the same
+    // user in the same slot is `conflict` ("you already hold a seat"), whenever it loses.
+    const TAPS: usize = 8;
+    let barrier = Arc::new(tokio::sync::Barrier::new(TAPS));
+    let tasks: Vec<_> = (0..TAPS)
         .map(|_| {
-            let (g, a, s) = (g.clone(), alice.clone(), slot.id);
-            tokio::spawn(async move { g.svc.book(&a, s).await })
+            let (g, a, s, barrier) = (g.clone(), alice.clone(), slot.id, barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                g.svc.book(&a, s).await
+            })
         })
         .collect();
-    let mut seats = 0;
+    let mut seats = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
-            Ok(_) => seats += 1,
+            Ok(b) => seats.push(b),
             Err(e) => assert_eq!(e.code, ErrorCode::Conflict, "{e:?}"),
         }
     }
-    assert_eq!(seats, 1, "one seat per user per slot");
+    assert_eq!(seats.len(), 1, "one seat per user per slot");
+    assert_eq!(g.svc.upcoming_bookings(&g.manager, g.gym.id).await.unwrap(), seats);
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let published: Vec<_> = events[events_before..].iter().map(|(_, e)| (e.topic.as_str(), e.entity.id)).collect();
+    assert_eq!(published, [("amenities.booking.create", seats[0].id.as_uuid())], "one seat, one event");
+    g.assert_counter_matches(&slot).await;
     let bob = g.resident();
     let bobs = g.svc.book(&bob, slot.id).await.unwrap();
     let carol = g.resident();
-    assert_eq!(g.svc.book(&carol, slot.id).await.unwrap_err().code, ErrorCode::CapacityExhausted);
+    refused(store, ErrorCode::CapacityExhausted, g.svc.book(&carol, slot.id)).await;
     // Cancelling frees the seat at once; only the holder or staff cancel; cancelled is final.
     let stranger = g.resident();
-    assert_eq!(g.svc.cancel(&stranger, bobs.id).await.unwrap_err().code, ErrorCode::NotFound);
+    refused(store, ErrorCode::NotFound, g.svc.cancel(&stranger, bobs.id)).await;
     g.svc.cancel(&bob, bobs.id).await.unwrap();
-    assert_eq!(g.svc.cancel(&bob, bobs.id).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    refused(store, ErrorCode::InvalidTransition, g.svc.cancel(&bob, bobs.id)).await;
     let carols = g.svc.book(&carol, slot.id).await.unwrap();
     g.assert_counter_matches(&slot).await;
     // Maintenance: new bookings refused, existing ones kept and listed for staff.
     g.svc.set_status(&g.manager, g.gym.id, AmenityStatus::Maintenance).await.unwrap();
     let later = g.svc.slots(&bob, g.gym.id, tomorrow()).await.unwrap()[1].clone();
-    assert_eq!(g.svc.book(&bob, later.id).await.unwrap_err().code, ErrorCode::PreconditionFailed);
+    refused(store, ErrorCode::PreconditionFailed, g.svc.book(&bob, later.id)).await;
     let listed = g.svc.upcoming_bookings(&g.manager, g.gym.id).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|b| b.id == carols.id));
-    assert_eq!(g.svc.upcoming_bookings(&bob, g.gym.id).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(store, ErrorCode::Forbidden, g.svc.upcoming_bookings(&bob, g.gym.id)).await;
     g.svc.set_status(&g.manager, g.gym.id, AmenityStatus::Active).await.unwrap();
-    // Only residents book; nobody books a slot that has started.
+    // Only residents book; nobody books a slot that has started: one second before its start a seat
+    // is booked, at its start and after it is refused.
     let guest = Actor::user(UserId::generate(&RandomIds), [Role::Customer]);
-    assert_eq!(g.svc.book(&guest, later.id).await.unwrap_err().code, ErrorCode::Forbidden);
-    assert_eq!(g.svc.book(&Actor::Anonymous, later.id).await.unwrap_err().code, ErrorCode::Unauthenticated);
+    refused(store, ErrorCode::Forbidden, g.svc.book(&guest, later.id)).await;
+    refused(store, ErrorCode::Unauthenticated, g.svc.book(&Actor::Anonymous, later.id)).await;
+    g.clock.set(later.starts_at.checked_sub(chrono::Duration::seconds(1)).unwrap());
+    g.svc.book(&bob, later.id).await.unwrap();
     g.clock.set(later.starts_at);
-    assert_eq!(g.svc.book(&bob, later.id).await.unwrap_err().code, ErrorCode::PreconditionFailed);
+    refused(store, ErrorCode::PreconditionFailed, g.svc.book(&carol, later.id)).await;
+    g.clock.advance(chrono::Duration::seconds(1));
+    refused(store, ErrorCode::PreconditionFailed, g.svc.book(&carol, later.id)).await;
 }
 
 pub async fn amenity_book_and_cancel_storm_keeps_the_counter_exact<S: Store + Clone + 'static>(store: S) {
     const TASKS: usize = 32;
     let g = Arc::new(Gym::new(store, 5).await);
     let slot = g.first_slot().await;
+    let store = g.svc.runner().store();
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
     let tasks: Vec<_> = (0..TASKS)
         .map(|k| {
-            let (g, s, who) = (g.clone(), slot.id, g.resident());
+            let (g, s, who, barrier) = (g.clone(), slot.id, g.resident(), barrier.clone());
             tokio::spawn(async move {
-                let mut held = None;
+                barrier.wait().await;
+                let (mut held, mut booked, mut cancelled) = (None, Vec::new(), Vec::new());
                 for step in 0..12 {
                     if (k + step) % 3 == 0 {
                         if let Some(b) = held.take() {
                             g.svc.cancel(&who, b).await.unwrap();
+                            cancelled.push(b);
                         }
                     } else if held.is_none() {
                         match g.svc.book(&who, s).await {
-                            Ok(b) => held = Some(b.id),
-                            Err(e) => {
-                                assert!(matches!(e.code, ErrorCode::CapacityExhausted | ErrorCode::Conflict), "{e:?}")
+                            Ok(b) => {
+                                held = Some(b.id);
+                                booked.push(b.id);
                             }
+                            // This user holds no seat (their last one was cancelled, which frees it at
+                            // once), so `conflict` ("you already hold a seat") cannot be the answer:
+                            // the only refusal is a full slot.
+                            Err(e) => assert_eq!(e.code, ErrorCode::CapacityExhausted, "{e:?}"),
                         }
                     }
                 }
+                (held, booked, cancelled)
             })
         })
         .collect();
+    let (mut held, mut booked, mut cancelled) = (Vec::new(), Vec::new(), Vec::new());
     for t in tasks {
-        t.await.unwrap();
+        let (h, b, c) = t.await.unwrap();
+        held.extend(h);
+        booked.extend(b);
+        cancelled.extend(c);
     }
     g.assert_counter_matches(&slot).await;
+    // The counter equals the seats the tasks still hold, and those are exactly the live bookings.
+    let s = store.slot(slot.id).await.unwrap().unwrap().value;
+    assert_eq!(s.booked as usize, held.len());
+    let mut live: Vec<_> =
+        g.svc.upcoming_bookings(&g.manager, g.gym.id).await.unwrap().into_iter().map(|b| b.id).collect();
+    live.sort();
+    held.sort();
+    assert_eq!(live, held);
+    assert!(booked.len() > held.len(), "the storm cancelled and rebooked");
+    // Every booking and every cancellation is audited and published exactly once.
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let count = |topic: &str| events[events_before..].iter().filter(|(_, e)| e.topic == topic).count();
+    assert_eq!(count("amenities.booking.create"), booked.len());
+    assert_eq!(count("amenities.booking.cancelled"), cancelled.len());
+    assert_eq!(events.len() - events_before, booked.len() + cancelled.len());
+    for id in &booked {
+        let b = store.amenity_booking(*id).await.unwrap().unwrap().value;
+        let trail = store.audit_trail(b.entity_ref()).await.unwrap();
+        let actions: Vec<_> = trail.iter().map(|a| a.action.as_str()).collect();
+        let expected: &[&str] = if cancelled.contains(id) { &["create", "cancelled"] } else { &["create"] };
+        assert_eq!(actions, expected, "{id:?}");
+    }
 }
 
 crate::conformance_cases!("amenities";

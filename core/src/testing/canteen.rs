@@ -1,10 +1,12 @@
 //! Canteen conformance tests: the same on every store.
 
+use super::fixtures::refused;
 use super::ledger::transfer;
 use crate::actor::{Actor, Role};
 use crate::canteen::{Canteen, LineInput, MenuItem, OrderAction, OrderInput, OrderStatus, RefundState};
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::entity::Entity;
 use crate::kernel::store::Store;
 use crate::ledger::model::{Account, AccountKind, TransferCode, TransferId, TransferResult as R};
 use crate::ledger::{Ledger, LedgerStore};
@@ -27,13 +29,14 @@ pub struct Kitchen<S> {
     pub clearing: Account,
     pub biryani: MenuItem,
     pub chai: MenuItem,
+    pub clock: Arc<ManualClock>,
 }
 
 impl<S: Store + Clone + 'static> Kitchen<S> {
     pub async fn new(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
         let canteen = Canteen::new(store.clone(), clock.clone(), Arc::new(RandomIds));
-        let ledger = Ledger::new(store, clock, Arc::new(RandomIds));
+        let ledger = Ledger::new(store, clock.clone(), Arc::new(RandomIds));
         let clearing =
             ledger.system_account(&Actor::System, AccountKind::GatewayClearing, Currency::INR).await.unwrap();
         ledger.system_account(&Actor::System, AccountKind::CanteenRevenue, Currency::INR).await.unwrap();
@@ -41,7 +44,7 @@ impl<S: Store + Clone + 'static> Kitchen<S> {
         let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
         let biryani = canteen.add_menu_item(&staff, today(), "Veg biryani", Decimal::new(12_000, 2)).await.unwrap();
         let chai = canteen.add_menu_item(&staff, today(), "Masala chai", Decimal::new(1_500, 2)).await.unwrap();
-        Self { canteen, ledger, staff, admin, clearing, biryani, chai }
+        Self { canteen, ledger, staff, admin, clearing, biryani, chai, clock }
     }
     /// A resident with a room and a wallet holding `rupees`.
     pub async fn resident(&self, rupees: i64) -> (Actor, Account) {
@@ -73,7 +76,8 @@ pub async fn canteen_order_is_paid_and_placed_in_one_commit<S: Store + Clone + '
     let (asha, wallet) = k.resident(1_000).await;
     // 2 × 120.00 + 3 × 15.00 = 285.00, computed by core; a client total that differs is refused.
     let wrong = k.order(&[(&k.biryani, 2), (&k.chai, 3)], Some(Decimal::new(25_000, 2)));
-    let err = k.canteen.place_order(&asha, wrong, None).await.unwrap_err();
+    let err =
+        refused(k.ledger.runner().store(), ErrorCode::Validation, k.canteen.place_order(&asha, wrong, None)).await;
     assert_eq!((err.code, err.fields[0].field.as_str()), (ErrorCode::Validation, "expected_total"));
     let order = k.canteen.place_order(&asha, k.order(&[(&k.biryani, 2), (&k.chai, 3)], None), None).await.unwrap();
     assert_eq!(
@@ -85,36 +89,57 @@ pub async fn canteen_order_is_paid_and_placed_in_one_commit<S: Store + Clone + '
     assert_eq!((paid.amount, paid.code, paid.debit_account_id), (28_500, TransferCode::Purchase, wallet.id));
     // Not enough money: refused, and nothing is written.
     let greedy = k.order(&[(&k.biryani, 7)], None);
-    assert_eq!(k.canteen.place_order(&asha, greedy, None).await.unwrap_err().code, ErrorCode::InsufficientFunds);
+    refused(k.ledger.runner().store(), ErrorCode::InsufficientFunds, k.canteen.place_order(&asha, greedy, None)).await;
     assert_eq!(k.available(&asha, &wallet).await, 71_500);
     assert_eq!(k.canteen.open_orders(&k.staff, today()).await.unwrap().len(), 1);
     // Sold out, other dates, unknown dishes, bad quantities: field errors.
     k.canteen.set_availability(&k.staff, k.chai.id, false).await.unwrap();
-    let err = k.canteen.place_order(&asha, k.order(&[(&k.chai, 1)], None), None).await.unwrap_err();
+    let err = refused(
+        k.ledger.runner().store(),
+        ErrorCode::Validation,
+        k.canteen.place_order(&asha, k.order(&[(&k.chai, 1)], None), None),
+    )
+    .await;
     assert_eq!(err.fields[0].field, "lines[0].item_id");
     let tomorrow_dish =
         k.canteen.add_menu_item(&k.staff, today().succ_opt().unwrap(), "Dosa", Decimal::new(6_000, 2)).await.unwrap();
-    let err = k.canteen.place_order(&asha, k.order(&[(&tomorrow_dish, 1)], None), None).await.unwrap_err();
-    assert_eq!(err.code, ErrorCode::Validation);
-    let err = k.canteen.place_order(&asha, k.order(&[(&k.biryani, 0), (&k.biryani, 1)], None), None).await.unwrap_err();
+    refused(
+        k.ledger.runner().store(),
+        ErrorCode::Validation,
+        k.canteen.place_order(&asha, k.order(&[(&tomorrow_dish, 1)], None), None),
+    )
+    .await;
+    let err = refused(
+        k.ledger.runner().store(),
+        ErrorCode::Validation,
+        k.canteen.place_order(&asha, k.order(&[(&k.biryani, 0), (&k.biryani, 1)], None), None),
+    )
+    .await;
     let fields: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fields, ["lines[0].quantity", "lines[1].item_id"]);
     // Only residents with a room order; only staff run the kitchen.
     let roomless = Actor::user(UserId::generate(&RandomIds), [Role::Resident]);
-    assert_eq!(
-        k.canteen.place_order(&roomless, k.order(&[(&k.biryani, 1)], None), None).await.unwrap_err().code,
-        ErrorCode::PreconditionFailed
-    );
+    refused(
+        k.ledger.runner().store(),
+        ErrorCode::PreconditionFailed,
+        k.canteen.place_order(&roomless, k.order(&[(&k.biryani, 1)], None), None),
+    )
+    .await;
     let guest = Actor::user(UserId::generate(&RandomIds), [Role::Customer]);
-    assert_eq!(
-        k.canteen.place_order(&guest, k.order(&[(&k.biryani, 1)], None), None).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
-    assert_eq!(k.canteen.act(&asha, order.id, OrderAction::Confirm).await.unwrap_err().code, ErrorCode::Forbidden);
-    assert_eq!(
-        k.canteen.add_menu_item(&asha, today(), "Samosa", Decimal::ONE).await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
+    refused(
+        k.ledger.runner().store(),
+        ErrorCode::Forbidden,
+        k.canteen.place_order(&guest, k.order(&[(&k.biryani, 1)], None), None),
+    )
+    .await;
+    refused(k.ledger.runner().store(), ErrorCode::Forbidden, k.canteen.act(&asha, order.id, OrderAction::Confirm))
+        .await;
+    refused(
+        k.ledger.runner().store(),
+        ErrorCode::Forbidden,
+        k.canteen.add_menu_item(&asha, today(), "Samosa", Decimal::ONE),
+    )
+    .await;
 }
 
 pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: Store + Clone + 'static>(store: S) {
@@ -135,11 +160,22 @@ pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: Store + Clo
     let b = k.canteen.act(&ravi, b.id, OrderAction::Cancel).await.unwrap();
     assert_eq!(b.refund, Some(RefundState::Requested));
     assert_eq!(k.available(&ravi, &wallet).await, 88_000);
-    assert_eq!(k.canteen.decide_refund(&k.staff, b.id, true).await.unwrap_err().code, ErrorCode::Forbidden);
-    let racers: Vec<_> = (0..4)
+    let store = k.ledger.runner().store();
+    refused(store, ErrorCode::Forbidden, k.canteen.decide_refund(&k.staff, b.id, true)).await;
+    // An order with no refund request: nothing to decide.
+    let plain = k.canteen.place_order(&ravi, one(), None).await.unwrap();
+    refused(store, ErrorCode::PreconditionFailed, k.canteen.decide_refund(&k.admin, plain.id, true)).await;
+    k.canteen.act(&ravi, plain.id, OrderAction::Cancel).await.unwrap();
+    assert_eq!(k.available(&ravi, &wallet).await, 88_000);
+    const ADMINS: usize = 4;
+    let barrier = Arc::new(tokio::sync::Barrier::new(ADMINS));
+    let racers: Vec<_> = (0..ADMINS)
         .map(|_| {
-            let (k, id) = (k.clone(), b.id);
-            tokio::spawn(async move { k.canteen.decide_refund(&k.admin, id, true).await })
+            let (k, id, barrier) = (k.clone(), b.id, barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                k.canteen.decide_refund(&k.admin, id, true).await
+            })
         })
         .collect();
     let mut approved = 0;
@@ -149,11 +185,40 @@ pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: Store + Clo
                 assert_eq!(o.refund, Some(RefundState::Refunded));
                 approved += 1;
             }
-            Err(e) => assert!(matches!(e.code, ErrorCode::PreconditionFailed | ErrorCode::Conflict), "{e:?}"),
+            // The rule (canteen `DecideRefund`): a refund another admin already settled is `conflict`,
+            // whether the loser loaded before or after the winner's commit.
+            Err(e) => assert_eq!(e.code, ErrorCode::Conflict, "{e:?}"),
         }
     }
     assert_eq!(approved, 1);
     assert_eq!(k.available(&ravi, &wallet).await, 100_000, "refunded exactly once");
+    // Exactly one refund transfer, one `refund_approved` audit record and event for the order.
+    let refund_id = TransferId::from_uuid(uuid::Uuid::new_v5(&b.id.as_uuid(), b"refund"));
+    let refund = k.ledger.transfer(&Actor::System, refund_id).await.unwrap();
+    assert_eq!((refund.code, refund.amount, refund.credit_account_id), (TransferCode::Refund, 12_000, wallet.id));
+    let refunds = store.account_transfers(wallet.id, 1_000).await.unwrap();
+    assert_eq!(refunds.iter().filter(|t| t.code == TransferCode::Refund).count(), 3, "a's, plain's and b's, once each");
+    let order = k.canteen.order(&k.admin, b.id).await.unwrap();
+    let trail = store.audit_trail(order.entity_ref()).await.unwrap();
+    let actions: Vec<_> = trail.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["create", "confirm", "start_preparing", "cancel", "refund_approved"]);
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let topics: Vec<_> =
+        events.iter().filter(|(_, e)| e.entity.id == b.id.as_uuid()).map(|(_, e)| e.topic.as_str()).collect();
+    let (ledger_events, topics): (Vec<&str>, Vec<&str>) = topics.into_iter().partition(|t| t.starts_with("ledger."));
+    assert_eq!(ledger_events, ["ledger.transfer.applied"], "the purchase, whose id is the order's");
+    assert_eq!(
+        topics,
+        [
+            "canteen.order.create",
+            "canteen.order.confirm",
+            "canteen.order.start_preparing",
+            "canteen.order.cancel",
+            "canteen.order.refund_approved"
+        ]
+    );
+    // A late decision is the same `conflict`, and writes nothing.
+    refused(store, ErrorCode::Conflict, k.canteen.decide_refund(&k.admin, b.id, false)).await;
     // Denied requests refund nothing; completed orders cannot be cancelled.
     let c = k.canteen.place_order(&ravi, one(), None).await.unwrap();
     for action in [OrderAction::Confirm, OrderAction::StartPreparing, OrderAction::MarkReady] {
@@ -162,11 +227,12 @@ pub async fn canteen_cancellations_refund_by_rule_and_never_twice<S: Store + Clo
     k.canteen.act(&ravi, c.id, OrderAction::Cancel).await.unwrap();
     assert_eq!(k.canteen.decide_refund(&k.admin, c.id, false).await.unwrap().refund, Some(RefundState::Denied));
     assert_eq!(k.available(&ravi, &wallet).await, 88_000);
+    refused(store, ErrorCode::Conflict, k.canteen.decide_refund(&k.admin, c.id, true)).await;
     let d = k.canteen.place_order(&ravi, one(), None).await.unwrap();
     for action in [OrderAction::Confirm, OrderAction::StartPreparing, OrderAction::MarkReady, OrderAction::Deliver] {
         k.canteen.act(&k.staff, d.id, action).await.unwrap();
     }
-    assert_eq!(k.canteen.act(&ravi, d.id, OrderAction::Cancel).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    refused(store, ErrorCode::InvalidTransition, k.canteen.act(&ravi, d.id, OrderAction::Cancel)).await;
     assert_eq!(k.canteen.act(&ravi, d.id, OrderAction::Complete).await.unwrap().status, OrderStatus::Completed);
     let stranger = k.resident(0).await.0;
     assert_eq!(k.canteen.order(&stranger, d.id).await.unwrap_err().code, ErrorCode::NotFound);
@@ -213,17 +279,30 @@ pub async fn canteen_concurrent_orders_drain_one_wallet_exactly<S: Store + Clone
 pub async fn canteen_limits_orders_per_day<S: Store + Clone + 'static>(store: S) {
     let k = Kitchen::new(store).await;
     let (dev, _) = k.resident(10_000).await;
+    let store = k.ledger.runner().store();
     for _ in 0..crate::canteen::ORDERS_PER_DAY_MAX {
         k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None).await.unwrap();
     }
-    let before = super::digest(k.ledger.runner().store()).await;
-    let err = k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None).await.unwrap_err();
-    assert_eq!(err.code, ErrorCode::RateLimited);
-    assert_eq!(
-        super::digest(k.ledger.runner().store()).await,
-        before,
-        "the refused order wrote nothing: no order, no debit, no event"
-    );
+    // Viramah §14 E: 20 orders per rolling 24 hours; the refused order writes nothing (no order, no
+    // debit, no event).
+    let err =
+        refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None)).await;
+    assert_eq!(err.message, "at most 20 orders per day");
+    // The window is closed at both ends: the orders placed at t still count at t + 24 h (one second
+    // before and exactly then), and no longer one unit of `Timestamp` (1 µs) later.
+    let next_day = today().succ_opt().unwrap();
+    let dosa = k.canteen.add_menu_item(&k.staff, next_day, "Dosa", Decimal::new(6_000, 2)).await.unwrap();
+    let dosa_order = || OrderInput {
+        date: Some(next_day),
+        lines: vec![LineInput { item_id: Some(dosa.id), quantity: Some(1) }],
+        expected_total: None,
+    };
+    k.clock.advance(chrono::Duration::hours(24) - chrono::Duration::seconds(1));
+    refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, dosa_order(), None)).await;
+    k.clock.advance(chrono::Duration::seconds(1));
+    refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, dosa_order(), None)).await;
+    k.clock.advance(chrono::Duration::microseconds(1));
+    assert_eq!(k.canteen.place_order(&dev, dosa_order(), None).await.unwrap().total.to_minor(), Some(6_000));
 }
 
 crate::conformance_cases!("canteen";

@@ -62,3 +62,25 @@ impl<S: Store + Clone + 'static> World<S> {
 }
 
 pub use crate::samples::{hero_input, request_input};
+
+/// Awaits `refusal`, asserts it failed with exactly `code`, and that it wrote nothing: the store's
+/// [`super::digest`] (every row with its version, and the outbox) is the same after as before.
+/// Returns the error for further checks (fields, message).
+pub async fn refused<S, T>(
+    store: &S,
+    code: crate::error::ErrorCode,
+    refusal: impl std::future::Future<Output = Result<T, crate::error::Error>>,
+) -> crate::error::Error
+where
+    S: Store + ?Sized,
+    T: std::fmt::Debug,
+{
+    let before = super::digest(store).await;
+    let err = match refusal.await {
+        Ok(v) => panic!("expected `{code:?}`, got Ok({v:?})"),
+        Err(e) => e,
+    };
+    assert_eq!(err.code, code, "{err:?}");
+    assert_eq!(super::digest(store).await, before, "the refusal ({err:?}) wrote nothing");
+    err
+}

@@ -1,5 +1,6 @@
 //! Khedma conformance tests: the same on every store.
 
+use super::fixtures::refused;
 use crate::actor::{Actor, Role};
 use crate::error::ErrorCode;
 use crate::id::UserId;
@@ -33,18 +34,17 @@ pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: Store
             k.quote(p, req.id, Decimal::new(25_000 + i as i64 * 5_000, 2), "Can come tomorrow", 7).await.unwrap(),
         );
     }
-    assert_eq!(
-        k.quote(&pros[0], req.id, Decimal::new(100, 0), "again", 7).await.unwrap_err().code,
-        ErrorCode::Conflict
-    );
-    assert_eq!(k.quote(&salma, req.id, Decimal::new(100, 0), "me", 7).await.unwrap_err().code, ErrorCode::Forbidden);
-    let err = k.quote(&pros[0], req.id, Decimal::new(-1, 0), "", 90).await.unwrap_err();
+    refused(k.runner().store(), ErrorCode::Conflict, k.quote(&pros[0], req.id, Decimal::new(100, 0), "again", 7)).await;
+    refused(k.runner().store(), ErrorCode::Forbidden, k.quote(&salma, req.id, Decimal::new(100, 0), "me", 7)).await;
+    let err =
+        refused(k.runner().store(), ErrorCode::Validation, k.quote(&pros[0], req.id, Decimal::new(-1, 0), "", 90))
+            .await;
     let fields: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fields, ["amount", "message", "valid_days"]);
     // A provider sees their own quote; the client sees all.
     assert_eq!(k.quotes(&pros[1], req.id).await.unwrap().len(), 1);
     assert_eq!(k.quotes(&salma, req.id).await.unwrap().len(), 3);
-    assert_eq!(k.accept(&pros[0], req.id, quotes[0].id).await.unwrap_err().code, ErrorCode::NotFound);
+    refused(k.runner().store(), ErrorCode::NotFound, k.accept(&pros[0], req.id, quotes[0].id)).await;
     let booking = k.accept(&salma, req.id, quotes[1].id).await.unwrap();
     assert_eq!(
         (booking.status, booking.provider_id, booking.amount.to_minor()),
@@ -55,20 +55,29 @@ pub async fn khedma_accepting_a_quote_settles_every_quote_in_one_commit<S: Store
     let stored = k.runner().store().job_request(req.id).await.unwrap().unwrap().value;
     assert_eq!(stored.status, JobRequestStatus::Booked);
     // The request is taken: accepting another quote is `conflict`, exactly as for a racing loser.
-    assert_eq!(k.accept(&salma, req.id, quotes[0].id).await.unwrap_err().code, ErrorCode::Conflict);
-    assert_eq!(
-        k.quote(&provider(), req.id, Decimal::ONE, "late", 1).await.unwrap_err().code,
-        ErrorCode::PreconditionFailed
-    );
-    // An expired quote cannot be accepted.
+    refused(k.runner().store(), ErrorCode::Conflict, k.accept(&salma, req.id, quotes[0].id)).await;
+    refused(k.runner().store(), ErrorCode::PreconditionFailed, k.quote(&provider(), req.id, Decimal::ONE, "late", 1))
+        .await;
+    // A quote is valid for `valid_days` days: accepted one second before it lapses; at exactly its
+    // `valid_until` (and after) it is expired and cannot be accepted.
     let req2 = k.post_request(&salma, "Paint the hallway", "Two coats, white.").await.unwrap();
     let q = k.quote(&pros[2], req2.id, Decimal::new(800, 0), "Two days of work", 1).await.unwrap();
-    clock.advance(chrono::Duration::days(2));
-    assert_eq!(k.accept(&salma, req2.id, q.id).await.unwrap_err().code, ErrorCode::PreconditionFailed);
-    assert_eq!(
-        k.post_request(&pros[0], "I need help", "A provider is not a client").await.unwrap_err().code,
-        ErrorCode::Forbidden
-    );
+    assert_eq!(q.valid_until, q.created_at.checked_add(chrono::Duration::days(1)).unwrap());
+    clock.set(q.valid_until);
+    refused(k.runner().store(), ErrorCode::PreconditionFailed, k.accept(&salma, req2.id, q.id)).await;
+    clock.advance(chrono::Duration::seconds(1));
+    refused(k.runner().store(), ErrorCode::PreconditionFailed, k.accept(&salma, req2.id, q.id)).await;
+    let req3 = k.post_request(&salma, "Hang three shelves", "Living room, concrete wall.").await.unwrap();
+    let q3 = k.quote(&pros[2], req3.id, Decimal::new(150, 0), "Tomorrow", 1).await.unwrap();
+    clock.set(q3.valid_until.checked_sub(chrono::Duration::seconds(1)).unwrap());
+    assert_eq!(k.accept(&salma, req3.id, q3.id).await.unwrap().quote_id, q3.id);
+
+    refused(
+        k.runner().store(),
+        ErrorCode::Forbidden,
+        k.post_request(&pros[0], "I need help", "A provider is not a client"),
+    )
+    .await;
 }
 
 pub async fn khedma_racing_accepts_make_exactly_one_booking<S: Store + Clone + 'static>(store: S) {
@@ -135,10 +144,10 @@ pub async fn khedma_bookings_follow_their_workflow_and_stay_private<S: Store + C
         }
     };
     let b = book("Repair the boiler").await;
-    assert_eq!(k.act(&nadia, b.id, BookingAction::Confirm).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(k.runner().store(), ErrorCode::Forbidden, k.act(&nadia, b.id, BookingAction::Confirm)).await;
     let stranger = client();
     assert_eq!(k.booking(&stranger, b.id).await.unwrap_err().code, ErrorCode::NotFound);
-    assert_eq!(k.act(&stranger, b.id, BookingAction::Cancel).await.unwrap_err().code, ErrorCode::NotFound);
+    refused(k.runner().store(), ErrorCode::NotFound, k.act(&stranger, b.id, BookingAction::Cancel)).await;
     for (action, status) in [
         (BookingAction::Confirm, BookingStatus::Confirmed),
         (BookingAction::Start, BookingStatus::InProgress),
@@ -146,7 +155,7 @@ pub async fn khedma_bookings_follow_their_workflow_and_stay_private<S: Store + C
     ] {
         assert_eq!(k.act(&pro, b.id, action).await.unwrap().status, status);
     }
-    assert_eq!(k.act(&nadia, b.id, BookingAction::Cancel).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    refused(k.runner().store(), ErrorCode::InvalidTransition, k.act(&nadia, b.id, BookingAction::Cancel)).await;
     let c = book("Clean the windows").await;
     assert_eq!(k.act(&nadia, c.id, BookingAction::Cancel).await.unwrap().status, BookingStatus::Cancelled);
     let d = book("Move a sofa").await;

@@ -1,5 +1,6 @@
 //! Payment conformance tests: the same on every store.
 
+use super::fixtures::refused;
 use super::ledger::transfer;
 use crate::actor::{Actor, Role};
 use crate::error::ErrorCode;
@@ -7,6 +8,7 @@ use crate::id::UserId;
 use crate::kernel::store::Store;
 use crate::ledger::model::{AccountKind, TransferCode, TransferResult as R};
 use crate::ledger::Ledger;
+use crate::ledger::LedgerStore;
 use crate::money::Currency;
 use crate::payments::gateway::{Gateway, GatewayKind, Headers, PhonePeStyle, StripeStyle};
 use crate::payments::{
@@ -14,6 +16,7 @@ use crate::payments::{
 };
 use crate::system::RandomIds;
 use crate::time::{Clock, ManualClock};
+use crate::validate::Violation;
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
@@ -95,10 +98,16 @@ pub async fn payments_webhook_credits_once_however_often_delivered<S: Store + Cl
     // Racing deliveries of another payment: one applies, the rest replay its answer.
     shop.clock.advance(chrono::Duration::minutes(2));
     let second = shop.intent(&alice, 300).await;
-    let tasks: Vec<_> = (0..8)
+    let events_before = shop.pay.runner().store().outbox_after(0, 10_000).await.unwrap().len();
+    const DELIVERIES: usize = 8;
+    let barrier = Arc::new(tokio::sync::Barrier::new(DELIVERIES));
+    let tasks: Vec<_> = (0..DELIVERIES)
         .map(|_| {
-            let (shop, second) = (shop.clone(), second.clone());
-            tokio::spawn(async move { shop.deliver(&second, "T-2").await })
+            let (shop, second, barrier) = (shop.clone(), second.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                shop.deliver(&second, "T-2").await
+            })
         })
         .collect();
     let mut fresh = 0;
@@ -109,6 +118,19 @@ pub async fn payments_webhook_credits_once_however_often_delivered<S: Store + Cl
     }
     assert_eq!(fresh, 1);
     assert_eq!(shop.available(&alice, &intent).await, 80_000);
+    // Exactly one confirmation, one credit transfer and one commit's events for the racing deliveries.
+    let store = shop.pay.runner().store();
+    let confirmation = store.payment_confirmation(GatewayKind::PhonePe, "T-2").await.unwrap().expect("recorded");
+    assert_eq!(confirmation.outcome, C::Credited);
+    let credits = store.account_transfers(second.wallet_account_id, 1_000).await.unwrap();
+    assert_eq!(
+        credits.iter().filter(|t| t.code == TransferCode::TopUp).map(|t| t.amount).collect::<Vec<_>>(),
+        [50_000, 30_000]
+    );
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let mut topics: Vec<_> = events[events_before..].iter().map(|(_, e)| e.topic.as_str()).collect();
+    topics.sort_unstable();
+    assert_eq!(topics, ["ledger.transfer.applied", "payments.confirmation.create", "payments.intent.succeeded"]);
     let done = shop.pay.intent(&alice, second.id).await.unwrap();
     assert_eq!(
         (done.status, done.transfer_id.map(|t| t.as_uuid())),
@@ -131,19 +153,18 @@ pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts
     let pos = tampered.len() - 5;
     tampered[pos] ^= 0x01;
     for (h, b) in [(&headers, &tampered), (&Headers::default(), &body)] {
-        let err = shop.pay.handle_webhook(GatewayKind::PhonePe, h, b).await.unwrap_err();
-        assert_eq!(err.code, ErrorCode::Unauthorized);
+        refused(
+            shop.pay.runner().store(),
+            ErrorCode::Unauthorized,
+            shop.pay.handle_webhook(GatewayKind::PhonePe, h, b),
+        )
+        .await;
     }
     let wrong_key = PhonePeStyle::new(b"not-the-key".to_vec(), 1).sign(&body, shop.clock.now());
-    assert_eq!(
-        shop.pay.handle_webhook(GatewayKind::PhonePe, &wrong_key, &body).await.unwrap_err().code,
-        ErrorCode::Unauthorized
-    );
+    let store = shop.pay.runner().store();
+    refused(store, ErrorCode::Unauthorized, shop.pay.handle_webhook(GatewayKind::PhonePe, &wrong_key, &body)).await;
     // A PhonePe signature presented as a Stripe delivery is refused too.
-    assert_eq!(
-        shop.pay.handle_webhook(GatewayKind::Stripe, &headers, &body).await.unwrap_err().code,
-        ErrorCode::Unauthorized
-    );
+    refused(store, ErrorCode::Unauthorized, shop.pay.handle_webhook(GatewayKind::Stripe, &headers, &body)).await;
     let store = shop.pay.runner().store();
     assert!(store.payment_confirmation(GatewayKind::PhonePe, "T-9").await.unwrap().is_none(), "nothing written");
     assert_eq!(store.outbox_after(0, 10_000).await.unwrap().len(), events_before);
@@ -169,7 +190,7 @@ pub async fn payments_bad_signatures_and_mismatches_write_nothing_or_only_alerts
     // Malformed but signed bodies are a validation error.
     let junk = b"{not json".to_vec();
     let h = shop.phonepe.sign(&junk, shop.clock.now());
-    assert_eq!(shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &junk).await.unwrap_err().code, ErrorCode::Validation);
+    refused(store, ErrorCode::Validation, shop.pay.handle_webhook(GatewayKind::PhonePe, &h, &junk)).await;
 }
 
 pub async fn payments_stripe_style_gateway_credits_too<S: Store + Clone + 'static>(store: S) {
@@ -191,12 +212,15 @@ pub async fn payments_stripe_style_gateway_credits_too<S: Store + Clone + 'stati
     let h = shop.stripe.sign(&body, shop.clock.now());
     assert_eq!(shop.pay.handle_webhook(GatewayKind::Stripe, &h, &body).await.unwrap().outcome, C::Credited);
     assert_eq!(shop.available(&bob, &intent).await, 12_345);
-    // A stale signature (replayed after the tolerance) is refused.
-    shop.clock.advance(chrono::Duration::minutes(6));
-    assert_eq!(
-        shop.pay.handle_webhook(GatewayKind::Stripe, &h, &body).await.unwrap_err().code,
-        ErrorCode::Unauthorized
-    );
+    // Stripe's replay tolerance is 300 s (`STRIPE_TOLERANCE_SECS`): a signature exactly 300 s old
+    // is still accepted (the delivery replays the recorded answer); at 301 s it is refused.
+    shop.clock.advance(chrono::Duration::seconds(crate::payments::gateway::STRIPE_TOLERANCE_SECS));
+    let again = shop.pay.handle_webhook(GatewayKind::Stripe, &h, &body).await.unwrap();
+    assert_eq!((again.outcome, again.replayed), (C::Credited, true));
+    shop.clock.advance(chrono::Duration::seconds(1));
+    let store = shop.pay.runner().store();
+    refused(store, ErrorCode::Unauthorized, shop.pay.handle_webhook(GatewayKind::Stripe, &h, &body)).await;
+    assert_eq!(shop.available(&bob, &intent).await, 12_345);
 }
 
 pub async fn payments_fraud_rules_limit_flag_and_hold<S: Store + Clone + 'static>(store: S) {
@@ -208,9 +232,20 @@ pub async fn payments_fraud_rules_limit_flag_and_hold<S: Store + Clone + 'static
         gateway: Some("phonepe".into()),
         reauthenticated: reauth,
     };
+    let store = shop.pay.runner().store();
     shop.pay.create_top_up(&carol, input(100, false), None).await.unwrap();
-    let err = shop.pay.create_top_up(&carol, input(100, false), None).await.unwrap_err();
-    assert_eq!(err.code, ErrorCode::ReauthenticationRequired, "a second intent within 60 s");
+    // Viramah §14 E (velocity): a second intent within 60 s needs a fresh re-authentication — at
+    // 0 s and 59 s it does; at exactly 60 s the first is no longer within the window.
+    for wait in [0, 59] {
+        shop.clock.advance(chrono::Duration::seconds(wait));
+        refused(store, ErrorCode::ReauthenticationRequired, shop.pay.create_top_up(&carol, input(100, false), None))
+            .await;
+    }
+    shop.clock.advance(chrono::Duration::seconds(1));
+    let at_60 = shop.pay.create_top_up(&carol, input(100, false), None).await.unwrap();
+    shop.pay.mark_pending(&Actor::System, at_60.id, "order-at-60").await.unwrap();
+    shop.clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(shop.pay.expire_intents(&Actor::System).await.unwrap().len(), 2, "both unpaid intents lapse");
     // History: three paid top-ups of 100.
     for k in 0..3 {
         shop.clock.advance(chrono::Duration::seconds(61));
@@ -224,29 +259,24 @@ pub async fn payments_fraud_rules_limit_flag_and_hold<S: Store + Clone + 'static
     assert_eq!(shop.deliver(&big, "BIG-1").await.outcome, C::HeldForReview);
     assert_eq!(shop.available(&carol, &big).await, 30_000, "the held 600 is not available");
     let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
-    assert_eq!(shop.pay.review(&carol, big.id, true).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(store, ErrorCode::Forbidden, shop.pay.review(&carol, big.id, true)).await;
     let approved = shop.pay.review(&admin, big.id, true).await.unwrap();
     assert_eq!(approved.review, Some(ReviewState::Approved));
     assert_eq!(shop.available(&carol, &big).await, 90_000);
-    assert_eq!(shop.pay.review(&admin, big.id, false).await.unwrap_err().code, ErrorCode::PreconditionFailed);
-    // Daily limit: 10 intents per rolling day (this user has 5 so far).
-    for _ in 0..5 {
+    refused(store, ErrorCode::PreconditionFailed, shop.pay.review(&admin, big.id, false)).await;
+    // Daily limit: 10 intents per rolling day (this user has 6 so far).
+    for _ in 0..4 {
         shop.clock.advance(chrono::Duration::seconds(61));
         shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap();
     }
     shop.clock.advance(chrono::Duration::seconds(61));
-    let before = crate::testing::digest(shop.pay.runner().store()).await;
-    assert_eq!(shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap_err().code, ErrorCode::RateLimited);
-    assert_eq!(crate::testing::digest(shop.pay.runner().store()).await, before, "the refused top-up wrote nothing");
+    refused(store, ErrorCode::RateLimited, shop.pay.create_top_up(&carol, input(10, false), None)).await;
     // Bad input is field errors; only residents top up.
-    let err = shop
-        .pay
-        .create_top_up(&carol, TopUpInput { amount: Some(Decimal::new(1, 3)), ..input(0, true) }, None)
-        .await
-        .unwrap_err();
+    let bad = TopUpInput { amount: Some(Decimal::new(1, 3)), ..input(0, true) };
+    let err = refused(store, ErrorCode::Validation, shop.pay.create_top_up(&carol, bad, None)).await;
     assert_eq!(err.fields[0].field, "amount");
     let guest = Actor::user(UserId::generate(&RandomIds), [Role::Customer]);
-    assert_eq!(shop.pay.create_top_up(&guest, input(10, true), None).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(store, ErrorCode::Forbidden, shop.pay.create_top_up(&guest, input(10, true), None)).await;
     assert!(shop.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
@@ -259,31 +289,66 @@ pub async fn payments_refunds_never_exceed_what_was_paid<S: Store + Clone + 'sta
     let purchase = transfer(intent.wallet_account_id, revenue.id, 60_000, TransferCode::Purchase);
     assert_eq!(shop.ledger.create_transfers(&Actor::System, vec![purchase.clone()]).await.unwrap()[0].result, R::Ok);
     assert_eq!(shop.available(&dave, &intent).await, 40_000);
-    // Eight racing refunds of 250.00 against a 600.00 purchase: at most two land.
-    let tasks: Vec<_> = (0..8)
+    // Eight racing refunds of 250.00 against a 600.00 purchase: exactly two land.
+    const RACERS: usize = 8;
+    let store = shop.pay.runner().store();
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
-            let (shop, id) = (shop.clone(), purchase.id);
-            tokio::spawn(async move { shop.pay.refund(&Actor::System, id, Decimal::new(25_000, 2), None).await })
+            let (shop, id, barrier) = (shop.clone(), purchase.id, barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                shop.pay.refund(&Actor::System, id, Decimal::new(25_000, 2), None).await
+            })
         })
         .collect();
-    let mut landed = 0;
+    // The one answer for a loser is the sequential one: only 100.00 remains refundable, so 250.00 is
+    // out of range on `amount` (a lost commit reloads and decides again; no refund can exhaust the
+    // retries, as only two commits can land).
+    let only_100_left = [crate::validate::FieldError {
+        field: "amount".into(),
+        violation: Violation::AmountOutOfRange { min: Decimal::new(1, 2), max: Decimal::new(10_000, 2) },
+    }];
+    let mut landed = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
             Ok(r) => {
-                assert_eq!((r.code, r.amount), (TransferCode::Refund, 25_000));
-                landed += 1;
+                assert_eq!(
+                    (r.code, r.amount, r.credit_account_id),
+                    (TransferCode::Refund, 25_000, intent.wallet_account_id)
+                );
+                landed.push(r.id);
             }
-            Err(e) => assert!(matches!(e.code, ErrorCode::Validation | ErrorCode::Conflict), "{e:?}"),
+            Err(e) => {
+                assert_eq!(e.code, ErrorCode::Validation, "{e:?}");
+                assert_eq!(e.fields, only_100_left, "{e:?}");
+            }
         }
     }
-    assert_eq!(landed, 2);
-    let err = shop.pay.refund(&Actor::System, purchase.id, Decimal::new(10_001, 2), None).await.unwrap_err();
-    assert_eq!(err.fields[0].field, "amount", "only 100.00 remains refundable");
+    assert_eq!(landed.len(), 2);
+    // Exactly two refund transfers reference the purchase, each published once.
+    let refunds = store.refunds_of(purchase.id).await.unwrap();
+    let mut ids: Vec<_> = refunds.iter().map(|t| t.id).collect();
+    ids.sort();
+    landed.sort();
+    assert_eq!(ids, landed);
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let published: Vec<_> = events[events_before..].iter().map(|(_, e)| (e.topic.as_str(), e.entity.id)).collect();
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert!(published.iter().all(|(t, id)| *t == "ledger.transfer.applied" && ids.iter().any(|r| r.as_uuid() == *id)));
+    let err = refused(
+        store,
+        ErrorCode::Validation,
+        shop.pay.refund(&Actor::System, purchase.id, Decimal::new(10_001, 2), None),
+    )
+    .await;
+    assert_eq!(err.fields, only_100_left, "only 100.00 remains refundable");
     let last = shop.pay.refund(&Actor::System, purchase.id, Decimal::new(10_000, 2), None).await.unwrap();
     assert_eq!(last.amount, 10_000);
     assert_eq!(shop.available(&dave, &intent).await, 100_000, "fully refunded, never more");
     let user = dave.clone();
-    assert_eq!(shop.pay.refund(&user, purchase.id, Decimal::ONE, None).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(store, ErrorCode::Forbidden, shop.pay.refund(&user, purchase.id, Decimal::ONE, None)).await;
     // Refunding a top-up sends money back out of the wallet (to clearing), capped the same way.
     let out = shop
         .pay
@@ -305,10 +370,14 @@ pub async fn payments_intents_expire_and_a_late_payment_still_credits<S: Store +
     let erin = shop.resident();
     let intent = shop.intent(&erin, 200).await;
     assert!(shop.pay.expire_intents(&Actor::System).await.unwrap().is_empty());
-    shop.clock.advance(chrono::Duration::minutes(31));
+    // An intent lives `INTENT_TTL_SECS` (30 min): one second before, it is open; at exactly 30 min
+    // it has expired.
+    shop.clock.advance(chrono::Duration::seconds(crate::payments::INTENT_TTL_SECS - 1));
+    assert!(shop.pay.expire_intents(&Actor::System).await.unwrap().is_empty());
+    shop.clock.advance(chrono::Duration::seconds(1));
     assert_eq!(shop.pay.expire_intents(&Actor::System).await.unwrap(), [intent.id]);
     assert_eq!(shop.pay.intent(&erin, intent.id).await.unwrap().status, IntentStatus::Expired);
-    assert_eq!(shop.pay.expire_intents(&erin).await.unwrap_err().code, ErrorCode::Forbidden);
+    refused(shop.pay.runner().store(), ErrorCode::Forbidden, shop.pay.expire_intents(&erin)).await;
     // The user paid after all: the money was taken, so the late success credits.
     assert_eq!(shop.deliver(&intent, "L-1").await.outcome, C::Credited);
     assert_eq!(shop.available(&erin, &intent).await, 20_000);

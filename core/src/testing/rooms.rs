@@ -1,9 +1,11 @@
 //! Room conformance tests: the same on every store.
 
+use super::fixtures::refused;
 use crate::actor::{Actor, Role};
 use crate::canteen::CanteenStore;
 use crate::error::ErrorCode;
 use crate::id::UserId;
+use crate::kernel::entity::Entity;
 use crate::kernel::store::Store;
 use crate::rooms::{ReservationStatus, Room, RoomStore, Rooms, LUNCHBOX_CHARGE};
 use crate::system::RandomIds;
@@ -72,73 +74,110 @@ pub async fn rooms_reservations_are_confirmed_or_released_exactly_once<S: Store 
     let held = h.rooms.reserve(&priya, room.id, true).await.unwrap();
     assert_eq!((held.status, held.additional_charge), (ReservationStatus::Held, LUNCHBOX_CHARGE));
     assert_eq!(LUNCHBOX_CHARGE.to_string(), "3000.00 INR");
-    assert_eq!(h.rooms.reserve(&priya, room.id, false).await.unwrap_err().code, ErrorCode::Conflict, "one bed each");
-    assert_eq!(h.rooms.settle(&priya, held.id, true).await.unwrap_err().code, ErrorCode::Forbidden);
+    let store = h.rooms.runner().store();
+    refused(store, ErrorCode::Conflict, h.rooms.reserve(&priya, room.id, false)).await; // one bed each
+    refused(store, ErrorCode::Forbidden, h.rooms.settle(&priya, held.id, true)).await;
     // Approval confirms the bed and makes the room the resident's delivery address.
     let ok = h.rooms.settle(&h.admin, held.id, true).await.unwrap();
     assert_eq!(ok.status, ReservationStatus::Confirmed);
-    let store = h.rooms.runner().store();
     assert_eq!(store.resident_room(priya.user_id().unwrap()).await.unwrap().as_deref(), Some("B-204"));
-    assert_eq!(h.rooms.settle(&h.admin, held.id, false).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    refused(store, ErrorCode::InvalidTransition, h.rooms.settle(&h.admin, held.id, false)).await;
     // Rejection frees the bed at once.
     let arun = h.applicant();
     let r = h.rooms.reserve(&arun, room.id, false).await.unwrap();
     assert_eq!(r.additional_charge.to_minor(), Some(0));
     h.rooms.settle(&h.admin, r.id, false).await.unwrap();
     h.assert_counter_matches(&room).await;
-    // Lapsed holds: released by the sweep exactly once, even when sweeps race; never approved late.
+    // Lapsed holds: a hold lasts `HOLD_HOURS` (72 h). One second before, it is approved and the
+    // sweep finds nothing; at exactly 72 h it has lapsed: never approved late, released by the sweep
+    // exactly once, even when sweeps race.
+    let on_time = h.rooms.reserve(&h.applicant(), room.id, false).await.unwrap();
     let late = h.rooms.reserve(&h.applicant(), room.id, false).await.unwrap();
-    h.clock.advance(chrono::Duration::hours(crate::rooms::HOLD_HOURS + 1));
-    assert_eq!(h.rooms.settle(&h.admin, late.id, true).await.unwrap_err().code, ErrorCode::PreconditionFailed);
-    let sweeps: Vec<_> = (0..4)
+    h.clock.advance(chrono::Duration::hours(crate::rooms::HOLD_HOURS) - chrono::Duration::seconds(1));
+    assert!(h.rooms.expire_holds(&Actor::System).await.unwrap().is_empty());
+    assert_eq!(h.rooms.settle(&h.admin, on_time.id, true).await.unwrap().status, ReservationStatus::Confirmed);
+    h.clock.advance(chrono::Duration::seconds(1));
+    refused(store, ErrorCode::PreconditionFailed, h.rooms.settle(&h.admin, late.id, true)).await;
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    const SWEEPS: usize = 4;
+    let barrier = Arc::new(tokio::sync::Barrier::new(SWEEPS));
+    let sweeps: Vec<_> = (0..SWEEPS)
         .map(|_| {
-            let h = h.clone();
-            tokio::spawn(async move { h.rooms.expire_holds(&Actor::System).await.unwrap().len() })
+            let (h, barrier) = (h.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                h.rooms.expire_holds(&Actor::System).await.unwrap()
+            })
         })
         .collect();
-    let mut released = 0;
+    let mut released = Vec::new();
     for s in sweeps {
-        released += s.await.unwrap();
+        released.extend(s.await.unwrap());
     }
-    assert_eq!(released, 1);
-    assert_eq!(store.reservation(late.id).await.unwrap().unwrap().value.status, ReservationStatus::Expired);
+    assert_eq!(released, [late.id], "released exactly once, by one sweep");
+    let expired = store.reservation(late.id).await.unwrap().unwrap();
+    assert_eq!((expired.value.status, expired.version), (ReservationStatus::Expired, 2));
+    let trail = store.audit_trail(expired.value.entity_ref()).await.unwrap();
+    assert_eq!(trail.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create", "expired"]);
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let published: Vec<_> = events[events_before..].iter().map(|(_, e)| (e.topic.as_str(), e.entity.id)).collect();
+    assert_eq!(published, [("rooms.reservation.expired", late.id.as_uuid())]);
     h.assert_counter_matches(&room).await;
-    assert_eq!(store.room(room.id).await.unwrap().unwrap().value.reserved, 1, "only the confirmed bed");
+    assert_eq!(store.room(room.id).await.unwrap().unwrap().value.reserved, 2, "only the two confirmed beds");
     let resident = Actor::user(UserId::generate(&RandomIds), [Role::Resident]);
-    assert_eq!(h.rooms.reserve(&resident, room.id, false).await.unwrap_err().code, ErrorCode::Forbidden);
-    assert_eq!(
-        h.rooms.add_room(&h.admin, "B-204", 2).await.unwrap_err().code,
-        ErrorCode::Conflict,
-        "numbers are unique"
-    );
+    refused(store, ErrorCode::Forbidden, h.rooms.reserve(&resident, room.id, false)).await;
+    refused(store, ErrorCode::Conflict, h.rooms.add_room(&h.admin, "B-204", 2)).await;
+    // numbers are unique
 }
 
 pub async fn rooms_reserve_and_release_storm_keeps_the_counter_exact<S: Store + Clone + 'static>(store: S) {
     const TASKS: usize = 24;
     let h = Arc::new(Hostel::new(store));
     let room = h.room("C-303", 3).await;
+    let store = h.rooms.runner().store();
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
     let tasks: Vec<_> = (0..TASKS)
         .map(|k| {
-            let (h, id, who) = (h.clone(), room.id, h.applicant());
+            let (h, id, who, barrier) = (h.clone(), room.id, h.applicant(), barrier.clone());
             tokio::spawn(async move {
+                barrier.wait().await;
+                let mut released = Vec::new();
                 for step in 0..6 {
                     match h.rooms.reserve(&who, id, (k + step) % 2 == 0).await {
                         Ok(r) => {
                             h.rooms.settle(&h.admin, r.id, false).await.unwrap();
+                            released.push(r.id);
                         }
-                        Err(e) => {
-                            assert!(matches!(e.code, ErrorCode::CapacityExhausted | ErrorCode::Conflict), "{e:?}")
-                        }
+                        // Each applicant's last reservation was released (which frees the bed at
+                        // once) before they reserve again, so `conflict` ("you already hold a bed")
+                        // cannot be the answer: the only refusal is a full room.
+                        Err(e) => assert_eq!(e.code, ErrorCode::CapacityExhausted, "{e:?}"),
                     }
                 }
+                released
             })
         })
         .collect();
+    let mut released = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        released.extend(t.await.unwrap());
     }
     h.assert_counter_matches(&room).await;
-    assert_eq!(h.rooms.runner().store().room(room.id).await.unwrap().unwrap().value.reserved, 0);
+    assert_eq!(store.room(room.id).await.unwrap().unwrap().value.reserved, 0, "every task released its beds");
+    assert!(released.len() >= 3, "the storm reserved beds");
+    // Each reservation was created and released once: audited and published exactly so.
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let count = |topic: &str| events[events_before..].iter().filter(|(_, e)| e.topic == topic).count();
+    assert_eq!(count("rooms.reservation.create"), released.len());
+    assert_eq!(count("rooms.reservation.released"), released.len());
+    assert_eq!(events.len() - events_before, 2 * released.len());
+    for id in &released {
+        let r = store.reservation(*id).await.unwrap().unwrap();
+        assert_eq!((r.value.status, r.version), (ReservationStatus::Released, 2));
+        let trail = store.audit_trail(r.value.entity_ref()).await.unwrap();
+        assert_eq!(trail.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create", "released"]);
+    }
 }
 
 crate::conformance_cases!("rooms";
