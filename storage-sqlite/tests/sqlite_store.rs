@@ -355,6 +355,11 @@ mod upgrade {
             (70000, TransferKind::Single, TransferCode::TopUp, TransferResult::Ok)
         );
         assert_eq!((t.debit_account_id, t.credit_account_id), (AccountId::from_uuid(u(CLEARING)), wallet.value.id));
+        // The ledger migration's columns read back as their defaults: no flags, no user data, code 0
+        // (an account hearth opened), open.
+        assert_eq!((t.flags.bits(), t.user_data_128, t.user_data_64, t.user_data_32), (0, None, 0, 0));
+        assert_eq!((wallet.value.code, wallet.value.closing_holds, wallet.value.flags.history), (0, 0, false));
+        assert!(!wallet.value.is_closed());
         assert_eq!((t.linked, t.expires_at, t.pending_id), (false, None, None));
         assert_eq!(t.reference.as_deref(), Some(s(INTENT).as_str()));
 

@@ -229,12 +229,14 @@ fn compare_existing(t: &TransferInput, e: &Transfer, pending: Option<&Transfer>)
             return ExistsWithDifferentUserData128;
         }
         let p_ud64 = pending.map_or(e.user_data_64, |p| p.user_data_64);
-        if (t.user_data_64 == 0 && e.user_data_64 != p_ud64) || (t.user_data_64 != 0 && t.user_data_64 != e.user_data_64)
+        if (t.user_data_64 == 0 && e.user_data_64 != p_ud64)
+            || (t.user_data_64 != 0 && t.user_data_64 != e.user_data_64)
         {
             return ExistsWithDifferentUserData64;
         }
         let p_ud32 = pending.map_or(e.user_data_32, |p| p.user_data_32);
-        if (t.user_data_32 == 0 && e.user_data_32 != p_ud32) || (t.user_data_32 != 0 && t.user_data_32 != e.user_data_32)
+        if (t.user_data_32 == 0 && e.user_data_32 != p_ud32)
+            || (t.user_data_32 != 0 && t.user_data_32 != e.user_data_32)
         {
             return ExistsWithDifferentUserData32;
         }
@@ -414,7 +416,8 @@ impl Work<'_> {
             return Err(TransferMustHaveTheSameLedgerAsAccounts);
         }
         // Money enters a wallet only as a verified top-up or a refund.
-        if credit.kind == super::model::AccountKind::Wallet && !matches!(code, TransferCode::TopUp | TransferCode::Refund)
+        if credit.kind == super::model::AccountKind::Wallet
+            && !matches!(code, TransferCode::TopUp | TransferCode::Refund)
         {
             return Err(WalletCreditNotAllowed);
         }
@@ -498,12 +501,7 @@ impl Work<'_> {
         if f.closing_credit {
             closing.push((credit.id, 1));
         }
-        let record = Transfer {
-            amount: a,
-            expires_at,
-            code,
-            ..self.record(t, TransferResult::Ok)
-        };
+        let record = Transfer { amount: a, expires_at, code, ..self.record(t, TransferResult::Ok) };
         Result::Ok(Applied { record, deltas: [(debit.id, d_debit), (credit.id, d_credit)], closing, needs_open: true })
     }
 
@@ -586,7 +584,8 @@ impl Work<'_> {
         if i128::from(credit.balance.credits_posted) + posted > TOTAL_MAX {
             return Err(OverflowsCreditsPosted);
         }
-        let (a, posted) = (i64::try_from(amount).map_err(|_| OverflowsDebits)?, i64::try_from(posted).map_err(|_| OverflowsDebits)?);
+        let (a, posted) =
+            (i64::try_from(amount).map_err(|_| OverflowsDebits)?, i64::try_from(posted).map_err(|_| OverflowsDebits)?);
         let d_debit = Balance { debits_pending: -p.amount, debits_posted: posted, ..Balance::default() };
         let d_credit = Balance { credits_pending: -p.amount, credits_posted: posted, ..Balance::default() };
         let mut closing = Vec::new();
@@ -717,7 +716,8 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         i = end + 1;
     }
     out.closing.retain(|_, c| *c != 0);
-    out.deltas.retain(|id, d| *d != Balance::default() || out.closing.contains_key(id) || out.must_be_open.contains_key(id));
+    out.deltas
+        .retain(|id, d| *d != Balance::default() || out.closing.contains_key(id) || out.must_be_open.contains_key(id));
     out
 }
 
@@ -786,6 +786,7 @@ pub fn reopened_by(pending: &Transfer) -> Vec<(AccountId, i64)> {
 }
 
 /// The totals an account's successful transfers add up to: what its cached balance must equal.
+/// `None` when a total does not fit (summed wide, so the order of the transfers does not matter).
 pub fn balance_from_transfers<'a>(
     account: AccountId,
     transfers: impl IntoIterator<Item = &'a Transfer>,
@@ -793,7 +794,7 @@ pub fn balance_from_transfers<'a>(
     let transfers: Vec<&Transfer> = transfers.into_iter().filter(|t| t.result == TransferResult::Ok).collect();
     let pending_amount: HashMap<TransferId, i64> =
         transfers.iter().filter(|t| t.kind == TransferKind::Pending).map(|t| (t.id, t.amount)).collect();
-    let mut b = Balance::default();
+    let mut b = [0i128; 4];
     for t in transfers {
         let (pending, posted) = match t.kind {
             TransferKind::Single => (0, t.amount),
@@ -802,15 +803,21 @@ pub fn balance_from_transfers<'a>(
             TransferKind::VoidPending | TransferKind::ExpirePending => (-*pending_amount.get(&t.pending_id?)?, 0),
         };
         if t.debit_account_id == account {
-            b.debits_pending = b.debits_pending.checked_add(pending)?;
-            b.debits_posted = b.debits_posted.checked_add(posted)?;
+            b[0] += i128::from(pending);
+            b[1] += i128::from(posted);
         }
         if t.credit_account_id == account {
-            b.credits_pending = b.credits_pending.checked_add(pending)?;
-            b.credits_posted = b.credits_posted.checked_add(posted)?;
+            b[2] += i128::from(pending);
+            b[3] += i128::from(posted);
         }
     }
-    Some(b)
+    let [debits_pending, debits_posted, credits_pending, credits_posted] = b.map(|v| i64::try_from(v).ok());
+    Some(Balance {
+        debits_pending: debits_pending?,
+        debits_posted: debits_posted?,
+        credits_pending: credits_pending?,
+        credits_posted: credits_posted?,
+    })
 }
 
 #[cfg(test)]
@@ -864,7 +871,11 @@ mod tests {
             timeout_secs: 0,
             linked: false,
             // Wallets are credited only by top-ups (or refunds).
-            code: Some(if matches!(credit, WALLET_A | WALLET_B) { TransferCode::TopUp } else { TransferCode::Adjustment }),
+            code: Some(if matches!(credit, WALLET_A | WALLET_B) {
+                TransferCode::TopUp
+            } else {
+                TransferCode::Adjustment
+            }),
             reference: None,
             flags: TransferFlags::default(),
             user_data_128: None,
@@ -1040,95 +1051,253 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Move { from: usize, to: usize, amount: i64, pending: bool, timeout: bool, linked: bool },
+        Move { from: usize, to: usize, amount: i64, pending: bool, timeout: u32, linked: bool },
+        Balance { from: usize, to: usize, limit: Option<i64>, debit: bool },
+        Close { which: usize, debit: bool },
         Resolve { which: usize, post: bool, amount: Option<i64> },
         Retry { which: usize },
         Sweep,
     }
 
+    /// Amounts: mostly small, sometimes within 5000 of `i64::MAX` (where the `overflows_*` codes live).
+    fn amount() -> impl Strategy<Value = i64> {
+        prop_oneof![6 => 1i64..5000, 1 => (i64::MAX - 5000)..=i64::MAX]
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (0usize..4, 0usize..4, 1i64..5000, any::<bool>(), any::<bool>(), prop::bool::weighted(0.2))
+            // Timeouts are multiples of the clock's 7 s step, so resolutions land exactly on expiry.
+            4 => (0usize..4, 0usize..4, amount(), any::<bool>(), prop_oneof![Just(0u32), Just(7), Just(14)], prop::bool::weighted(0.2))
                 .prop_map(|(from, to, amount, pending, timeout, linked)| Op::Move { from, to, amount, pending, timeout, linked }),
-            2 => (any::<usize>(), any::<bool>(), prop::option::of(1i64..6000)).prop_map(|(which, post, amount)| Op::Resolve { which, post, amount }),
+            1 => (0usize..4, 0usize..4, prop::option::of(1i64..5000), any::<bool>()).prop_map(|(from, to, limit, debit)| Op::Balance { from, to, limit, debit }),
+            1 => (0usize..4, any::<bool>()).prop_map(|(which, debit)| Op::Close { which, debit }),
+            3 => (any::<usize>(), any::<bool>(), prop::option::of(1i64..6000)).prop_map(|(which, post, amount)| Op::Resolve { which, post, amount }),
             1 => any::<usize>().prop_map(|which| Op::Retry { which }),
             1 => Just(Op::Sweep),
         ]
     }
 
-    proptest! {
-        /// Random batches against a simulated store: after every step money is conserved per currency,
-        /// every account's flags hold, every cached balance equals the sum of its transfers, no id or
-        /// pending resolution is recorded twice, and a retry never moves money.
-        #[test]
-        fn invariants_hold_after_every_step(ops in prop::collection::vec(prop::collection::vec(op(), 1..6), 1..25)) {
-            let accounts = [WALLET_A, WALLET_B, CLEARING, REVENUE];
-            let mut s = ledger();
-            let mut next_id = 100u128;
-            let mut inputs: Vec<TransferInput> = Vec::new();
-            let mut clock = 0i64;
-            for batch_ops in ops {
-                clock += 7;
-                let mut batch = Vec::new();
-                for o in batch_ops {
-                    next_id += 1;
-                    let id = TransferId::from_uuid(Uuid::from_u128(next_id));
-                    match o {
-                        Op::Move { from, to, amount, pending, timeout, linked } => {
-                            let mut x = t(next_id, accounts[from], accounts[to], Some(amount), if pending { Phase::Pending } else { Phase::Single });
-                            x.timeout_secs = if pending && timeout { 10 } else { 0 };
-                            x.linked = linked;
-                            batch.push(x);
+    /// What a walk reached (the interesting regions must be reached, not just allowed).
+    #[derive(Debug, Default)]
+    struct Reached {
+        overflows: usize,
+        exactly_at_expiry: usize,
+        balancing: usize,
+        closed_refusals: usize,
+        reopened: usize,
+    }
+
+    /// Random batches against a simulated store: after every step money is conserved (Σdebits =
+    /// Σcredits, one currency), every account's flags hold, every cached balance equals the sum of
+    /// its transfers, no id or pending resolution is recorded twice, a retry never moves money, and a
+    /// closed account takes nothing but voids.
+    fn walk(ops: Vec<Vec<Op>>, reached: &mut Reached) -> Result<(), TestCaseError> {
+        let accounts = [WALLET_A, WALLET_B, CLEARING, REVENUE];
+        let mut s = ledger();
+        let mut next_id = 100u128;
+        let mut inputs: Vec<TransferInput> = Vec::new();
+        let mut clock = 0i64;
+        for batch_ops in ops {
+            clock += 7;
+            let now = ctx(clock).now;
+            let mut batch = Vec::new();
+            for o in batch_ops {
+                next_id += 1;
+                let id = TransferId::from_uuid(Uuid::from_u128(next_id));
+                match o {
+                    Op::Move { from, to, amount, pending, timeout, linked } => {
+                        let mut x = t(
+                            next_id,
+                            accounts[from],
+                            accounts[to],
+                            Some(amount),
+                            if pending { Phase::Pending } else { Phase::Single },
+                        );
+                        x.timeout_secs = if pending { timeout } else { 0 };
+                        x.linked = linked;
+                        batch.push(x);
+                    }
+                    Op::Balance { from, to, limit, debit } => {
+                        let mut x = t(next_id, accounts[from], accounts[to], limit, Phase::Single);
+                        if debit {
+                            x.flags.balancing_debit = true
+                        } else {
+                            x.flags.balancing_credit = true
                         }
-                        Op::Resolve { which, post, amount } => {
-                            let pendings: Vec<&Transfer> = s.transfers.values().filter(|t| t.kind == TransferKind::Pending && t.result == R::Ok).collect();
-                            if pendings.is_empty() { continue; }
-                            let p = pendings[which % pendings.len()];
-                            let mut x = t(next_id, p.debit_account_id, p.credit_account_id, if post { amount } else { None }, if post { Phase::PostPending } else { Phase::VoidPending });
-                            x.pending_id = Some(p.id);
-                            x.id = id;
-                            batch.push(x);
+                        batch.push(x);
+                    }
+                    Op::Close { which, debit } => {
+                        let other = accounts[(which + 1) % 4];
+                        let (d, c) = if debit { (accounts[which], other) } else { (other, accounts[which]) };
+                        let mut x = t(next_id, d, c, None, Phase::Pending);
+                        if debit {
+                            x.flags.closing_debit = true
+                        } else {
+                            x.flags.closing_credit = true
                         }
-                        Op::Retry { which } => {
-                            if inputs.is_empty() { continue; }
-                            batch.push(inputs[which % inputs.len()].clone());
+                        batch.push(x);
+                    }
+                    Op::Resolve { which, post, amount } => {
+                        let mut pendings: Vec<&Transfer> = s
+                            .transfers
+                            .values()
+                            .filter(|t| t.kind == TransferKind::Pending && t.result == R::Ok)
+                            .collect();
+                        pendings.sort_by_key(|t| t.id);
+                        if pendings.is_empty() {
+                            continue;
                         }
-                        Op::Sweep => {
-                            let now = ctx(clock).now;
-                            let expired: Vec<Transfer> = s.transfers.values()
-                                .filter(|t| t.kind == TransferKind::Pending && t.result == R::Ok && t.expires_at.is_some_and(|e| e <= now) && !s.resolved.contains_key(&t.id))
-                                .cloned().collect();
-                            let mut d = Decision::default();
-                            for (k, p) in expired.iter().enumerate() {
-                                let (rec, parts) = expiry_record(p, TransferId::from_uuid(Uuid::from_u128(1_000_000 + next_id * 100 + k as u128)), now);
-                                d.records.push(rec);
-                                for (a, part) in parts { add_delta(&mut d.deltas, a, part).unwrap(); }
+                        let p = pendings[which % pendings.len()];
+                        let mut x = t(
+                            next_id,
+                            p.debit_account_id,
+                            p.credit_account_id,
+                            if post { amount } else { None },
+                            if post { Phase::PostPending } else { Phase::VoidPending },
+                        );
+                        x.pending_id = Some(p.id);
+                        x.code = None;
+                        x.id = id;
+                        // (An amount above the hold is named first: `exceeds_pending_transfer_amount`.)
+                        let amount_fits = !post || amount.is_none_or(|a| a <= p.amount);
+                        if p.expires_at == Some(now)
+                            && !s.resolved.contains_key(&p.id)
+                            && batch.is_empty()
+                            && amount_fits
+                        {
+                            // Exactly at the expiry instant: the hold is expired.
+                            reached.exactly_at_expiry += 1;
+                            let d = decide(std::slice::from_ref(&x), &s, &ctx(clock));
+                            prop_assert_eq!(d.outcomes[0].result, R::PendingTransferExpired);
+                        }
+                        batch.push(x);
+                    }
+                    Op::Retry { which } => {
+                        if inputs.is_empty() {
+                            continue;
+                        }
+                        batch.push(inputs[which % inputs.len()].clone());
+                    }
+                    Op::Sweep => {
+                        let expired: Vec<Transfer> = s
+                            .transfers
+                            .values()
+                            .filter(|t| {
+                                t.kind == TransferKind::Pending
+                                    && t.result == R::Ok
+                                    && t.expires_at.is_some_and(|e| e <= now)
+                                    && !s.resolved.contains_key(&t.id)
+                            })
+                            .cloned()
+                            .collect();
+                        let mut d = Decision::default();
+                        for (k, p) in expired.iter().enumerate() {
+                            let (rec, parts) = expiry_record(
+                                p,
+                                TransferId::from_uuid(Uuid::from_u128(1_000_000 + next_id * 100 + k as u128)),
+                                now,
+                            );
+                            d.records.push(rec);
+                            for (a, part) in parts {
+                                add_delta(&mut d.deltas, a, part).unwrap();
                             }
-                            commit(&mut s, &d);
+                            for (a, c) in reopened_by(p) {
+                                *d.closing.entry(a).or_default() += c;
+                                reached.reopened += 1;
+                            }
                         }
+                        commit(&mut s, &d);
                     }
                 }
-                if batch.is_empty() { continue; }
-                let before: Vec<Balance> = accounts.iter().map(|a| s.accounts[a].balance).collect();
-                let d = decide(&batch, &s, &ctx(clock));
-                prop_assert_eq!(d.outcomes.len(), batch.len());
-                let applied = d.outcomes.iter().any(|o| o.result == R::Ok);
-                commit(&mut s, &d);
-                if !applied {
-                    let after: Vec<Balance> = accounts.iter().map(|a| s.accounts[a].balance).collect();
-                    prop_assert_eq!(before, after, "no success, no movement");
-                }
-                inputs.extend(batch);
-                let mut total = Balance::default();
-                for a in accounts {
-                    let acct = &s.accounts[&a];
-                    prop_assert!(acct.balance.within(&acct.flags));
-                    prop_assert_eq!(Some(acct.balance), balance_from_transfers(a, s.transfers.values()));
-                    total = total.apply_signed(&acct.balance).unwrap();
-                }
-                prop_assert_eq!(total.debits_posted, total.credits_posted, "money is conserved");
-                prop_assert_eq!(total.debits_pending, total.credits_pending);
             }
+            if batch.is_empty() {
+                continue;
+            }
+            let before: Vec<Balance> = accounts.iter().map(|a| s.accounts[a].balance).collect();
+            let closed_before: Vec<AccountId> =
+                accounts.iter().copied().filter(|a| s.accounts[a].is_closed()).collect();
+            let d = decide(&batch, &s, &ctx(clock));
+            prop_assert_eq!(d.outcomes.len(), batch.len());
+            for o in &d.outcomes {
+                use TransferResult::*;
+                if matches!(
+                    o.result,
+                    OverflowsDebitsPending
+                        | OverflowsCreditsPending
+                        | OverflowsDebitsPosted
+                        | OverflowsCreditsPosted
+                        | OverflowsDebits
+                        | OverflowsCredits
+                ) {
+                    reached.overflows += 1;
+                }
+                if matches!(o.result, DebitAccountAlreadyClosed | CreditAccountAlreadyClosed) {
+                    reached.closed_refusals += 1;
+                }
+            }
+            // Replays the batch's successes in order: while closed, an account takes only voids.
+            let mut closed = closed_before;
+            let in_batch: HashMap<TransferId, &Transfer> = d.records.iter().map(|r| (r.id, r)).collect();
+            for r in d.records.iter().filter(|r| r.result == R::Ok) {
+                if r.flags.balancing() {
+                    reached.balancing += 1;
+                }
+                for a in [r.debit_account_id, r.credit_account_id] {
+                    prop_assert!(
+                        !closed.contains(&a) || r.kind == TransferKind::VoidPending,
+                        "a closed account took {:?}",
+                        r.kind
+                    );
+                }
+                if r.kind == TransferKind::VoidPending {
+                    let p = r.pending_id.and_then(|p| s.transfers.get(&p).or(in_batch.get(&p).copied())).unwrap();
+                    for (a, _) in reopened_by(p) {
+                        reached.reopened += 1;
+                        closed.retain(|c| *c != a);
+                    }
+                }
+                if r.flags.closing_debit {
+                    closed.push(r.debit_account_id);
+                }
+                if r.flags.closing_credit {
+                    closed.push(r.credit_account_id);
+                }
+            }
+            let applied = d.outcomes.iter().any(|o| o.result == R::Ok);
+            commit(&mut s, &d);
+            if !applied {
+                let after: Vec<Balance> = accounts.iter().map(|a| s.accounts[a].balance).collect();
+                prop_assert_eq!(before, after, "no success, no movement");
+            }
+            inputs.extend(batch);
+            let mut sums = [0i128; 4];
+            for a in accounts {
+                let acct = &s.accounts[&a];
+                prop_assert!(acct.balance.within(&acct.flags), "a limit was crossed on {}", a);
+                prop_assert_eq!(Some(acct.balance), balance_from_transfers(a, s.transfers.values()));
+                for (sum, v) in sums.iter_mut().zip(wide(&acct.balance)) {
+                    *sum += v;
+                }
+            }
+            prop_assert_eq!(sums[0], sums[2], "Σ debits pending = Σ credits pending");
+            prop_assert_eq!(sums[1], sums[3], "Σ debits posted = Σ credits posted");
         }
+        Ok(())
+    }
+
+    /// The walk, 256 cases, and proof it reached the edges: overflows, resolutions exactly at expiry,
+    /// balancing transfers, refusals by closed accounts and reopenings.
+    #[test]
+    fn invariants_hold_after_every_step() {
+        let reached = std::cell::RefCell::new(Reached::default());
+        let mut runner =
+            proptest::test_runner::TestRunner::new(ProptestConfig { cases: 256, ..ProptestConfig::default() });
+        let ops = prop::collection::vec(prop::collection::vec(op(), 1..6), 1..25);
+        runner.run(&ops, |ops| walk(ops, &mut reached.borrow_mut())).unwrap();
+        let r = reached.into_inner();
+        assert!(
+            r.overflows > 0 && r.exactly_at_expiry > 0 && r.balancing > 0 && r.closed_refusals > 0 && r.reopened > 0,
+            "{r:?}"
+        );
     }
 }

@@ -135,13 +135,24 @@ pub(crate) async fn load_snapshot_with<S: LedgerStore + ?Sized>(
     batch: &[TransferInput],
     batch_ids: bool,
 ) -> Result<Snapshot, Error> {
-    let account_ids: BTreeSet<AccountId> =
-        batch.iter().flat_map(|t| [t.debit_account_id, t.credit_account_id]).collect();
     let pending_ids: BTreeSet<TransferId> = batch.iter().filter_map(|t| t.pending_id).collect();
     let transfer_ids: Vec<TransferId> =
         batch.iter().filter(|_| batch_ids).map(|t| t.id).chain(pending_ids.iter().copied()).collect();
-    let accounts = store.ledger_accounts(&account_ids.into_iter().collect::<Vec<_>>()).await?;
     let transfers = if transfer_ids.is_empty() { Vec::new() } else { store.ledger_transfers(&transfer_ids).await? };
+    // The batch's accounts, and the accounts of the holds it names (a post/void may leave its
+    // accounts empty: they are the hold's).
+    let account_ids: BTreeSet<AccountId> = batch
+        .iter()
+        .flat_map(|t| [t.debit_account_id, t.credit_account_id])
+        .chain(
+            transfers
+                .iter()
+                .filter(|t| pending_ids.contains(&t.id))
+                .flat_map(|t| [t.debit_account_id, t.credit_account_id]),
+        )
+        .filter(|a| !a.as_uuid().is_nil())
+        .collect();
+    let accounts = store.ledger_accounts(&account_ids.into_iter().collect::<Vec<_>>()).await?;
     // Plain transfers name no pending transfer: skip the round trip.
     let resolved = if pending_ids.is_empty() {
         Vec::new()
@@ -224,22 +235,13 @@ impl Command for CreateTransfers {
             _ => Ok(()),
         }
     }
-    /// The first attempt of plain transfers reads once (their accounts; a retried id fails its insert
-    /// and attempt 1 loads it); a batch naming pending transfers, and every retry, read more.
-    fn reads(&self, _: &(), attempt: u32) -> Reads {
-        if attempt == 0 && self.transfers.iter().all(|t| t.pending_id.is_none()) {
-            Reads::One
-        } else {
-            Reads::Many
-        }
-    }
+    // Every attempt reads one snapshot (accounts, then the batch's ids and the holds it names): a
+    // failure that is not recorded writes nothing, so a retried id must be looked up, not found by
+    // its insert failing.
     async fn load(&self, store: &dyn Reader, _actor: &Actor, _: &()) -> Result<Snapshot, Error> {
         load_snapshot(store, &self.transfers).await
     }
-    async fn load_attempt(&self, store: &dyn Reader, _actor: &Actor, _: &(), attempt: u32) -> Result<Snapshot, Error> {
-        // First attempt: a retried id fails the insert on its unique key, and attempt 1 loads it.
-        load_snapshot_with(store, &self.transfers, attempt > 0).await
-    }
+
     fn decide(&self, actor: &Actor, _: &(), snap: Snapshot, cx: &mut Decide<'_>) -> Result<Vec<Outcome>, Error> {
         require(actor, Decision::when(is_staff(actor), "only the system and admins move money directly"))?;
         let ctx = Context {

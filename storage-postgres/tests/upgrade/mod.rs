@@ -219,6 +219,10 @@ async fn read_money(store: &PgStore) {
     let transfers = store.ledger_transfers(&[TransferId::from_uuid(u(TRANSFER))]).await.unwrap();
     assert_eq!(transfers.len(), 1);
     assert_eq!((transfers[0].amount, transfers[0].credit_account_id), (1000, wallet));
+    // The ledger migration's columns read back as their defaults.
+    let t = &transfers[0];
+    assert_eq!((t.flags.bits(), t.user_data_128, t.user_data_64, t.user_data_32), (0, None, 0, 0));
+    assert_eq!((w.value.code, w.value.closing_holds, w.value.flags.history), (0, 0, false));
     assert_eq!(store.account_transfers(wallet, 10).await.unwrap().len(), 1);
     let intent = store.payment_intent(PaymentIntentId::from_uuid(u(INTENT))).await.unwrap().unwrap();
     assert_eq!((intent.value.amount.to_minor(), intent.version), (Some(1000), 2));
