@@ -34,3 +34,42 @@ CREATE TABLE resident_standings (
     -- A resident has passed the gate: approved and KYC complete.
     CONSTRAINT resident_standings_gate CHECK (role <> 'resident' OR (kyc_complete AND submission_status = 'approved'))
 );
+
+-- §4: inquiries (sales agents and admins read them), the dedup index whose key is derived from
+-- the normalised value (one row per email and per phone), attempts per IP, device fingerprints.
+CREATE TABLE inquiries (
+    id          UUID PRIMARY KEY,
+    name        TEXT NOT NULL CONSTRAINT inquiries_name_length CHECK (char_length(name) BETWEEN 2 AND 100),
+    email       TEXT NOT NULL CONSTRAINT inquiries_email_normalised CHECK (email = lower(btrim(email)) AND position('@' IN email) > 1),
+    phone       TEXT NOT NULL CONSTRAINT inquiries_phone_e164 CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+    message     TEXT NOT NULL CONSTRAINT inquiries_message_length CHECK (char_length(message) <= 1000),
+    ip          TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX inquiries_email_key ON inquiries (email);
+CREATE UNIQUE INDEX inquiries_phone_key ON inquiries (phone);
+CREATE INDEX inquiries_created ON inquiries (created_at DESC);
+
+CREATE TABLE inquiry_dedup_index (
+    id          UUID PRIMARY KEY,
+    kind        TEXT NOT NULL CONSTRAINT inquiry_dedup_index_kind CHECK (kind IN ('email', 'phone')),
+    value       TEXT NOT NULL,
+    inquiry_id  UUID NOT NULL REFERENCES inquiries (id),
+    created_at  TIMESTAMPTZ NOT NULL,
+    CONSTRAINT inquiry_dedup_index_value_key UNIQUE (kind, value)
+);
+
+CREATE TABLE inquiry_attempts (
+    id         UUID PRIMARY KEY,
+    ip         TEXT NOT NULL,
+    duplicate  BOOLEAN NOT NULL,
+    at         TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX inquiry_attempts_ip ON inquiry_attempts (ip, at);
+
+CREATE TABLE device_fingerprints (
+    id          UUID PRIMARY KEY,
+    hash        TEXT NOT NULL CONSTRAINT device_fingerprints_hash CHECK (hash ~ '^[0-9a-f]{64}$'),
+    first_seen  TIMESTAMPTZ NOT NULL,
+    CONSTRAINT device_fingerprints_hash_key UNIQUE (hash)
+);

@@ -34,3 +34,42 @@ CREATE TABLE resident_standings (
     -- A resident has passed the gate: approved and KYC complete.
     CONSTRAINT resident_standings_gate CHECK (role <> 'resident' OR (kyc_complete = 1 AND submission_status = 'approved'))
 ) STRICT;
+
+-- §4: inquiries (sales agents and admins read them), the dedup index whose key is derived from
+-- the normalised value (one row per email and per phone), attempts per IP, device fingerprints.
+CREATE TABLE inquiries (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL CONSTRAINT inquiries_name_length CHECK (length(name) BETWEEN 2 AND 100),
+    email       TEXT NOT NULL CONSTRAINT inquiries_email_normalised CHECK (email = lower(trim(email)) AND instr(email, '@') > 1),
+    phone       TEXT NOT NULL CONSTRAINT inquiries_phone_e164 CHECK (phone GLOB '+[1-9]*' AND substr(phone, 2) NOT GLOB '*[^0-9]*' AND length(phone) BETWEEN 8 AND 16),
+    message     TEXT NOT NULL CONSTRAINT inquiries_message_length CHECK (length(message) <= 1000),
+    ip          TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX inquiries_email_key ON inquiries (email);
+CREATE UNIQUE INDEX inquiries_phone_key ON inquiries (phone);
+CREATE INDEX inquiries_created ON inquiries (created_at DESC);
+
+CREATE TABLE inquiry_dedup_index (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL CONSTRAINT inquiry_dedup_index_kind CHECK (kind IN ('email', 'phone')),
+    value       TEXT NOT NULL,
+    inquiry_id  TEXT NOT NULL REFERENCES inquiries (id),
+    created_at  INTEGER NOT NULL,
+    CONSTRAINT inquiry_dedup_index_value_key UNIQUE (kind, value)
+) STRICT;
+
+CREATE TABLE inquiry_attempts (
+    id         TEXT PRIMARY KEY,
+    ip         TEXT NOT NULL,
+    duplicate  INTEGER NOT NULL CHECK (duplicate IN (0, 1)),
+    at         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX inquiry_attempts_ip ON inquiry_attempts (ip, at);
+
+CREATE TABLE device_fingerprints (
+    id          TEXT PRIMARY KEY,
+    hash        TEXT NOT NULL CONSTRAINT device_fingerprints_hash CHECK (length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'),
+    first_seen  INTEGER NOT NULL,
+    CONSTRAINT device_fingerprints_hash_key UNIQUE (hash)
+) STRICT;

@@ -13,8 +13,10 @@ use crate::validate::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+pub mod inquiry;
 mod standing;
 mod store;
+pub use inquiry::{Inquiry, InquiryReceipt, SubmitInquiry};
 pub use standing::{kyc_cleared, require_kyc, ResidentRole, ResidentStanding, SubmissionStatus};
 pub use store::{ResidentStore, DOMAIN};
 
@@ -85,6 +87,18 @@ impl<S: Store> Residents<S> {
     /// Signs the caller up (`pending_resident`).
     pub async fn sign_up(&self, actor: &Actor) -> Result<ResidentStanding, Error> {
         self.runner.execute(actor, None, &SignUp {}).await
+    }
+    /// Submits an inquiry (anyone, signed in or not).
+    pub async fn inquire(&self, actor: &Actor, input: SubmitInquiry) -> Result<InquiryReceipt, Error> {
+        self.runner.execute(actor, None, &input).await
+    }
+    /// Whether a device fingerprint hash is known (then the inquiry gate is bypassed).
+    pub async fn device_known(&self, hash: &str) -> Result<bool, Error> {
+        inquiry::device_known(self.runner.store(), hash).await
+    }
+    /// Inquiries, newest first, at most `limit` (sales agents and admins).
+    pub async fn inquiries(&self, actor: &Actor, limit: u32) -> Result<Vec<Inquiry>, Error> {
+        inquiry::inquiries(self.runner.store(), actor, limit).await
     }
     /// The caller's standing (admins read anyone's).
     pub async fn standing(&self, actor: &Actor, user: crate::id::UserId) -> Result<ResidentStanding, Error> {

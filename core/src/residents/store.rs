@@ -8,7 +8,16 @@ use crate::kernel::value::{Decoded, Row, RowRead, ValueType};
 use uuid::Uuid;
 
 /// The residents domain.
-pub static DOMAIN: Domain = Domain { name: "residents", entities: &[&STANDING] };
+pub static DOMAIN: Domain = Domain {
+    name: "residents",
+    entities: &[
+        &STANDING,
+        &super::inquiry::INQUIRY,
+        &super::inquiry::INQUIRY_KEY,
+        &super::inquiry::INQUIRY_ATTEMPT,
+        &super::inquiry::DEVICE,
+    ],
+};
 
 static STANDING: EntityDecl = EntityDecl {
     kind: "residents.standing",
