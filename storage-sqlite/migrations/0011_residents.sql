@@ -27,6 +27,7 @@ CREATE TABLE resident_standings (
     user_id              TEXT PRIMARY KEY,
     role                 TEXT NOT NULL CONSTRAINT resident_standings_role CHECK (role IN ('pending_resident', 'resident')),
     onboarding_complete  INTEGER NOT NULL CHECK (onboarding_complete IN (0, 1)),
+    last_completed_step  INTEGER NOT NULL CONSTRAINT resident_standings_step CHECK (last_completed_step BETWEEN 0 AND 4),
     kyc_complete         INTEGER NOT NULL CHECK (kyc_complete IN (0, 1)),
     submission_status    TEXT CONSTRAINT resident_standings_submission CHECK (submission_status IN ('pending_review', 'under_review', 'approved', 'rejected', 'needs_revision')),
     updated_at           INTEGER NOT NULL,
@@ -73,3 +74,51 @@ CREATE TABLE device_fingerprints (
     first_seen  INTEGER NOT NULL,
     CONSTRAINT device_fingerprints_hash_key UNIQUE (hash)
 ) STRICT;
+
+-- §5: one draft per user and step (JSON, validated by core on save), the permanent record the
+-- final submission copies them into, and the submission the approval machine moves.
+CREATE TABLE onboarding_drafts (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    step        INTEGER NOT NULL CONSTRAINT onboarding_drafts_step CHECK (step BETWEEN 1 AND 4),
+    data        TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    CONSTRAINT onboarding_drafts_step_key UNIQUE (user_id, step)
+) STRICT;
+
+CREATE TABLE resident_profiles (
+    user_id                 TEXT PRIMARY KEY,
+    full_name               TEXT NOT NULL,
+    id_document_path        TEXT NOT NULL CONSTRAINT resident_profiles_document_is_path CHECK (instr(id_document_path, '://') = 0),
+    guardian_name           TEXT NOT NULL,
+    guardian_phone          TEXT NOT NULL CONSTRAINT resident_profiles_guardian_phone_e164 CHECK (guardian_phone GLOB '+[1-9]*' AND substr(guardian_phone, 2) NOT GLOB '*[^0-9]*'),
+    guardian_relation       TEXT NOT NULL CONSTRAINT resident_profiles_relation CHECK (guardian_relation IN ('parent', 'guardian', 'sibling', 'other')),
+    guardian_document_path  TEXT NOT NULL CONSTRAINT resident_profiles_guardian_document_is_path CHECK (instr(guardian_document_path, '://') = 0),
+    reservation_id          TEXT NOT NULL REFERENCES bed_reservations (id),
+    lunchbox                INTEGER NOT NULL CHECK (lunchbox IN (0, 1)),
+    charge                  INTEGER NOT NULL,
+    currency                TEXT NOT NULL,
+    diet                    TEXT NOT NULL CONSTRAINT resident_profiles_diet CHECK (diet IN ('veg', 'non_veg', 'vegan')),
+    notes                   TEXT NOT NULL,
+    updated_at              INTEGER NOT NULL,
+    version                 INTEGER NOT NULL CHECK (version >= 1),
+    CONSTRAINT resident_profiles_lunchbox_charge CHECK ((lunchbox = 1) = (charge > 0) AND charge >= 0)
+) STRICT;
+
+CREATE TABLE onboarding_submissions (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL,
+    status          TEXT NOT NULL CONSTRAINT onboarding_submissions_status CHECK (status IN ('pending_review', 'under_review', 'approved', 'rejected', 'needs_revision')),
+    reviewer        TEXT,
+    reason          TEXT,
+    flagged_fields  TEXT NOT NULL,
+    attempt         INTEGER NOT NULL CHECK (attempt >= 1),
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    version         INTEGER NOT NULL CHECK (version >= 1),
+    CONSTRAINT onboarding_submissions_user_key UNIQUE (user_id),
+    CONSTRAINT onboarding_submissions_reviewed CHECK (status IN ('pending_review') OR reviewer IS NOT NULL),
+    CONSTRAINT onboarding_submissions_rejected_reason CHECK (status <> 'rejected' OR reason IS NOT NULL)
+) STRICT;
+CREATE INDEX onboarding_submissions_queue ON onboarding_submissions (status, updated_at);

@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub mod inquiry;
+pub mod onboarding;
 mod standing;
 mod store;
 pub use inquiry::{Inquiry, InquiryReceipt, SubmitInquiry};
+pub use onboarding::{OnboardingStore, ReviewAction, StepInput, Submission};
 pub use standing::{kyc_cleared, require_kyc, ResidentRole, ResidentStanding, SubmissionStatus};
 pub use store::{ResidentStore, DOMAIN};
 
@@ -99,6 +101,36 @@ impl<S: Store> Residents<S> {
     /// Inquiries, newest first, at most `limit` (sales agents and admins).
     pub async fn inquiries(&self, actor: &Actor, limit: u32) -> Result<Vec<Inquiry>, Error> {
         inquiry::inquiries(self.runner.store(), actor, limit).await
+    }
+    /// Saves one onboarding step's draft.
+    pub async fn save_draft(
+        &self,
+        actor: &Actor,
+        step: i64,
+        data: StepInput,
+    ) -> Result<onboarding::OnboardingDraft, Error> {
+        self.runner.execute(actor, None, &onboarding::SaveDraft { step, data }).await
+    }
+    /// The final submission (or a resubmission).
+    pub async fn submit(&self, actor: &Actor) -> Result<Submission, Error> {
+        self.runner.execute(actor, None, &onboarding::Submit {}).await
+    }
+    /// An admin's review step.
+    pub async fn review(
+        &self,
+        actor: &Actor,
+        submission: crate::id::SubmissionId,
+        action: ReviewAction,
+        reason: Option<&str>,
+        flagged_fields: &[&str],
+    ) -> Result<Submission, Error> {
+        let cmd = onboarding::Review {
+            submission_id: submission,
+            action,
+            reason: reason.map(str::to_owned),
+            flagged_fields: flagged_fields.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        self.runner.execute(actor, None, &cmd).await
     }
     /// The caller's standing (admins read anyone's).
     pub async fn standing(&self, actor: &Actor, user: crate::id::UserId) -> Result<ResidentStanding, Error> {

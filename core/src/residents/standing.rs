@@ -45,6 +45,8 @@ pub struct ResidentStanding {
     pub role: ResidentRole,
     /// `users.onboarding_complete`: a submission was made (set by the final submission's commit).
     pub onboarding_complete: bool,
+    /// `onboarding_progress.last_completed_step` (0–4).
+    pub last_completed_step: i64,
     /// `users.kyc_complete`: set by the approval's commit.
     pub kyc_complete: bool,
     /// The latest submission's status (`onboarding_submissions.status`), kept in the same commit
@@ -61,6 +63,7 @@ impl ResidentStanding {
             user_id,
             role: ResidentRole::PendingResident,
             onboarding_complete: false,
+            last_completed_step: 0,
             kyc_complete: false,
             submission: None,
             updated_at: now,

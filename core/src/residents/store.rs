@@ -16,6 +16,9 @@ pub static DOMAIN: Domain = Domain {
         &super::inquiry::INQUIRY_KEY,
         &super::inquiry::INQUIRY_ATTEMPT,
         &super::inquiry::DEVICE,
+        &super::onboarding::DRAFT,
+        &super::onboarding::PROFILE,
+        &super::onboarding::SUBMISSION,
     ],
 };
 
@@ -40,6 +43,7 @@ impl Entity for ResidentStanding {
             .with("user_id", self.user_id.as_uuid())
             .with("role", self.role.as_str())
             .with("onboarding_complete", self.onboarding_complete)
+            .with("last_completed_step", self.last_completed_step)
             .with("kyc_complete", self.kyc_complete)
             .with_opt("submission_status", ValueType::Text, self.submission.map(|s| s.as_str()))
             .with("updated_at", self.updated_at)
@@ -49,6 +53,7 @@ impl Entity for ResidentStanding {
             user_id: UserId::from_uuid(r.uuid("user_id")?),
             role: r.wire("role", ResidentRole::parse)?,
             onboarding_complete: r.bool("onboarding_complete")?,
+            last_completed_step: r.int("last_completed_step")?,
             kyc_complete: r.bool("kyc_complete")?,
             submission: r.opt_wire("submission_status", SubmissionStatus::parse)?,
             updated_at: r.ts("updated_at")?,

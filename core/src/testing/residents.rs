@@ -178,9 +178,314 @@ pub async fn residents_racing_inquiries_with_one_email_make_one_row<S: Store + C
     assert_eq!(store.outbox_after(0, 1_000).await.unwrap().len(), RACERS + 3);
 }
 
+/// A store that, while armed, sabotages every commit mid-way: it appends to the change set a second
+/// insert of its first written row, so the store has applied the earlier writes inside its
+/// transaction when the last one fails and everything rolls back.
+#[derive(Clone)]
+pub struct FailingCommits<S> {
+    inner: S,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S> FailingCommits<S> {
+    pub fn new(inner: S) -> Self {
+        Self { inner, armed: Arc::new(std::sync::atomic::AtomicBool::new(false)) }
+    }
+    pub fn arm(&self, on: bool) {
+        self.armed.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+use crate::kernel::entity::{Entity, EntityKind, EntityRef};
+use crate::kernel::query::Query as Q;
+use crate::kernel::store::{
+    AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, Expect, IdempotencyRecord, OutboxEvent, Reader, Reads,
+    StoreResult, StoredRow, Write,
+};
+
+#[async_trait::async_trait]
+impl<S: Store> Reader for FailingCommits<S> {
+    async fn get_row(&self, kind: EntityKind, id: uuid::Uuid) -> StoreResult<Option<StoredRow>> {
+        self.inner.get_row(kind, id).await
+    }
+    async fn query_rows(&self, query: &Q) -> StoreResult<Vec<StoredRow>> {
+        self.inner.query_rows(query).await
+    }
+    async fn count_rows(&self, query: &Q) -> StoreResult<u64> {
+        self.inner.count_rows(query).await
+    }
+    async fn get_with_parent(
+        &self,
+        kind: EntityKind,
+        id: uuid::Uuid,
+        via: &'static str,
+        parent: EntityKind,
+    ) -> StoreResult<Option<(StoredRow, Option<StoredRow>)>> {
+        self.inner.get_with_parent(kind, id, via, parent).await
+    }
+    async fn idempotency_record(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.inner.idempotency_record(scope, key).await
+    }
+    async fn audit_trail(&self, entity: EntityRef) -> StoreResult<Vec<AuditRecord>> {
+        self.inner.audit_trail(entity).await
+    }
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxEvent)>> {
+        self.inner.outbox_after(after, limit).await
+    }
+    async fn client_cursor(&self, client_id: crate::id::ClientId) -> StoreResult<Option<ClientCursor>> {
+        self.inner.client_cursor(client_id).await
+    }
+    async fn client_actions(
+        &self,
+        client_id: crate::id::ClientId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<ClientActionRecord>> {
+        self.inner.client_actions(client_id, from, to).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Store> Store for FailingCommits<S> {
+    async fn commit(&self, mut changes: ChangeSet) -> StoreResult<()> {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            let first = changes.writes.iter().find_map(|w| match w {
+                Write::Row { kind, id, row, expect: Expect::Absent } => {
+                    Some(Write::Row { kind: *kind, id: *id, row: row.clone(), expect: Expect::Absent })
+                }
+                _ => None,
+            });
+            changes.writes.extend(first);
+        }
+        self.inner.commit(changes).await
+    }
+    async fn snapshot(&self, reads: Reads) -> StoreResult<Box<dyn Reader + '_>> {
+        self.inner.snapshot(reads).await
+    }
+    fn enforces_backstops(&self) -> bool {
+        self.inner.enforces_backstops()
+    }
+}
+
+fn step(k: i64) -> crate::residents::StepInput {
+    let mut s = crate::residents::StepInput::default();
+    match k {
+        1 => {
+            s.full_name = Some("Priya Sharma".into());
+            s.id_document_path = Some("kyc-private/priya/aadhaar-front.jpg".into());
+        }
+        2 => {
+            s.guardian_name = Some("Anil Sharma".into());
+            s.guardian_phone = Some("098765 43210".into());
+            s.guardian_relation = Some("parent".into());
+            s.guardian_document_path = Some("kyc-private/priya/guardian-id.pdf".into());
+        }
+        _ => {
+            s.diet = Some("veg".into());
+            s.notes = Some("Early riser".into());
+        }
+    }
+    s
+}
+
+/// An applicant with a held bed (lunchbox) and all four steps saved, over `store`.
+async fn onboarded<S: Store + Clone + 'static>(
+    store: S,
+) -> (Residents<S>, crate::rooms::Rooms<S>, Actor, crate::rooms::BedReservation) {
+    let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
+    let r = Residents::new(store.clone(), clock.clone(), Arc::new(RandomIds));
+    let rooms = crate::rooms::Rooms::new(store.clone(), clock, Arc::new(RandomIds));
+    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    let room =
+        rooms.add_room(&admin, &format!("V-{}", &UserId::generate(&RandomIds).to_string()[..6]), 2).await.unwrap();
+    let me = Actor::user(UserId::generate(&RandomIds), [Role::PendingResident]);
+    r.sign_up(&me).await.unwrap();
+    let bed = rooms.reserve(&me, room.id, true).await.unwrap();
+    for k in 1..=4 {
+        let mut data = step(k);
+        if k == 3 {
+            data.reservation_id = Some(bed.id);
+        }
+        r.save_draft(&me, k, data).await.unwrap();
+    }
+    (r, rooms, me, bed)
+}
+
+pub async fn residents_onboarding_submits_in_one_commit_or_not_at_all<S: Store + Clone + 'static>(store: S) {
+    let failing = FailingCommits::new(store.clone());
+    let (r, _rooms, me, bed) = onboarded(failing.clone()).await;
+    let user = me.user_id().unwrap();
+    assert_eq!(bed.additional_charge, crate::rooms::LUNCHBOX_CHARGE);
+    let standing = store.resident_standing(user).await.unwrap().unwrap().value;
+    assert_eq!(standing.last_completed_step, 4);
+    // Each step is validated on save; a document URL is refused (§5: "Storage paths … never public
+    // URLs"); nothing is written.
+    let before = super::digest(&store).await;
+    let mut bad = step(1);
+    bad.id_document_path = Some("https://cdn.example.com/aadhaar.jpg".into());
+    let e = r.save_draft(&me, 1, bad).await.unwrap_err();
+    assert_eq!(
+        (e.code, e.fields[0].field.as_str(), e.fields[0].violation.code()),
+        (ErrorCode::Validation, "id_document_path", "invalid_format")
+    );
+    assert_eq!(r.save_draft(&me, 7, step(1)).await.unwrap_err().fields[0].field, "step");
+    assert_eq!(super::digest(&store).await, before);
+    // Resumable: saving a step again replaces its draft.
+    let mut again = step(1);
+    again.full_name = Some("Priya S. Sharma".into());
+    use crate::residents::onboarding::OnboardingDraft;
+    let d = r.save_draft(&me, 1, again).await.unwrap();
+    use crate::kernel::store::ReadExt;
+    assert_eq!(store.get::<OnboardingDraft>(d.id).await.unwrap().unwrap().version, 2);
+    // §5 "If any step fails → full rollback, user sees an error and can retry": the commit fails
+    // after its earlier writes were applied; nothing is left, and the retry succeeds.
+    let before = super::digest(&store).await;
+    failing.arm(true);
+    assert_eq!(r.submit(&me).await.unwrap_err().code, ErrorCode::Conflict);
+    assert_eq!(super::digest(&store).await, before);
+    failing.arm(false);
+    let sub = r.submit(&me).await.unwrap();
+    assert_eq!((sub.status, sub.attempt), (SubmissionStatus::PendingReview, 1));
+    let st = store.resident_standing(user).await.unwrap().unwrap().value;
+    assert_eq!(
+        (st.onboarding_complete, st.submission, st.role),
+        (true, Some(SubmissionStatus::PendingReview), ResidentRole::PendingResident)
+    );
+    let profile = store.resident_profile(user).await.unwrap().unwrap().value;
+    assert_eq!((profile.full_name.as_str(), profile.guardian_phone.as_str()), ("Priya S. Sharma", "+919876543210"));
+    assert_eq!((profile.lunchbox, profile.additional_charge), (true, crate::rooms::LUNCHBOX_CHARGE));
+    use crate::notifications::{NotificationStore, Recipient};
+    let notes = store.notifications_about(sub.entity_ref()).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!((notes[0].recipient, notes[0].kind.as_str()), (Recipient::Role(Role::Admin), "onboarding.submitted"));
+    // Pending review: drafts and submissions are frozen.
+    assert_eq!(r.submit(&me).await.unwrap_err().code, ErrorCode::InvalidTransition);
+    assert_eq!(r.save_draft(&me, 4, step(4)).await.unwrap_err().code, ErrorCode::InvalidTransition);
+}
+
+use crate::residents::{OnboardingStore, ReviewAction};
+
+pub async fn residents_sixteen_admins_claim_one_submission_and_one_wins<S: Store + Clone + 'static>(store: S) {
+    const ADMINS: usize = 16;
+    let (r, _, me, _) = onboarded(store.clone()).await;
+    let sub = r.submit(&me).await.unwrap();
+    let r = Arc::new(r);
+    let barrier = Arc::new(tokio::sync::Barrier::new(ADMINS));
+    let tasks: Vec<_> = (0..ADMINS)
+        .map(|_| {
+            let (r, b, admin) = (r.clone(), barrier.clone(), Actor::user(UserId::generate(&RandomIds), [Role::Admin]));
+            tokio::spawn(async move {
+                b.wait().await;
+                (admin.user_id().unwrap(), r.review(&admin, sub.id, ReviewAction::Claim, None, &[]).await)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (who, res) = t.await.unwrap();
+        match res {
+            Ok(s) => winners.push((who, s)),
+            Err(e) => assert_eq!(e.code, ErrorCode::Conflict, "{e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    let (winner, claimed) = &winners[0];
+    let stored = store.submission(sub.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.value.status, stored.value.reviewer, stored.version),
+        (SubmissionStatus::UnderReview, Some(*winner), 2)
+    );
+    assert_eq!(&stored.value, claimed);
+    let trail = store.audit_trail(sub.entity_ref()).await.unwrap();
+    assert_eq!(trail.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create", "claim"]);
+    assert_eq!(trail[1].actor, winner.to_string());
+}
+
+pub async fn residents_approval_revision_and_rejection_follow_the_table<S: Store + Clone + 'static>(store: S) {
+    let (r, _, me, bed) = onboarded(store.clone()).await;
+    let user = me.user_id().unwrap();
+    let (ana, raj) = (
+        Actor::user(UserId::generate(&RandomIds), [Role::Admin]),
+        Actor::user(UserId::generate(&RandomIds), [Role::SuperAdmin]),
+    );
+    let sub = r.submit(&me).await.unwrap();
+    assert_eq!(r.review(&me, sub.id, ReviewAction::Claim, None, &[]).await.unwrap_err().code, ErrorCode::NotFound);
+    r.review(&ana, sub.id, ReviewAction::Claim, None, &[]).await.unwrap();
+    // Only the claiming admin decides.
+    let before = super::digest(&store).await;
+    assert_eq!(r.review(&raj, sub.id, ReviewAction::Approve, None, &[]).await.unwrap_err().code, ErrorCode::Forbidden);
+    let bad = r.review(&ana, sub.id, ReviewAction::RequestRevision, None, &["shoe_size"]).await.unwrap_err();
+    assert_eq!(bad.fields[0].field, "flagged_fields[0]");
+    assert_eq!(super::digest(&store).await, before);
+    // Needs revision: only the flagged fields may change.
+    let s = r.review(&ana, sub.id, ReviewAction::RequestRevision, None, &["diet"]).await.unwrap();
+    assert_eq!((s.status, s.flagged_fields.clone()), (SubmissionStatus::NeedsRevision, vec!["diet".to_owned()]));
+    let mut renamed = step(1);
+    renamed.full_name = Some("Someone Else".into());
+    r.save_draft(&me, 1, renamed).await.unwrap();
+    let before = super::digest(&store).await;
+    let e = r.submit(&me).await.unwrap_err();
+    assert_eq!(
+        (e.code, e.fields[0].field.as_str(), e.fields[0].violation.code()),
+        (ErrorCode::Validation, "full_name", "not_allowed")
+    );
+    assert_eq!(super::digest(&store).await, before);
+    r.save_draft(&me, 1, step(1)).await.unwrap();
+    let mut vegan = step(4);
+    vegan.diet = Some("vegan".into());
+    r.save_draft(&me, 4, vegan).await.unwrap();
+    let s = r.submit(&me).await.unwrap();
+    assert_eq!((s.status, s.attempt), (SubmissionStatus::PendingReview, 2));
+    // Rejected (with a reason): the resident is told why and may submit again.
+    r.review(&raj, sub.id, ReviewAction::Claim, None, &[]).await.unwrap();
+    assert_eq!(r.review(&raj, sub.id, ReviewAction::Reject, None, &[]).await.unwrap_err().fields[0].field, "reason");
+    let s = r.review(&raj, sub.id, ReviewAction::Reject, Some("The ID photo is unreadable."), &[]).await.unwrap();
+    assert_eq!((s.status, s.reason.as_deref()), (SubmissionStatus::Rejected, Some("The ID photo is unreadable.")));
+    let s = r.submit(&me).await.unwrap();
+    assert_eq!((s.status, s.attempt, s.reason.clone()), (SubmissionStatus::PendingReview, 3, None));
+    // Approved: role → resident, kyc_complete, the bed confirmed, the welcome — one commit.
+    r.review(&ana, sub.id, ReviewAction::Claim, None, &[]).await.unwrap();
+    let events_before = store.outbox_after(0, 10_000).await.unwrap().len();
+    let s = r.review(&ana, sub.id, ReviewAction::Approve, None, &[]).await.unwrap();
+    assert_eq!(s.status, SubmissionStatus::Approved);
+    let st = store.resident_standing(user).await.unwrap().unwrap().value;
+    assert_eq!(
+        (st.role, st.kyc_complete, st.submission),
+        (ResidentRole::Resident, true, Some(SubmissionStatus::Approved))
+    );
+    let resident = Actor::user(user, [Role::Resident]);
+    assert!(require_kyc(&resident, Some(&st)).is_ok());
+    use crate::rooms::RoomStore;
+    assert_eq!(
+        store.reservation(bed.id).await.unwrap().unwrap().value.status,
+        crate::rooms::ReservationStatus::Confirmed
+    );
+    use crate::notifications::NotificationStore;
+    let mine = store.notifications_for(user, &[], false, 10).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(),
+        ["onboarding.approved", "onboarding.rejected", "onboarding.needs_revision"]
+    );
+    // submission, standing, reservation, delivery room, welcome: five audited writes, one event each.
+    assert_eq!(store.outbox_after(0, 10_000).await.unwrap().len() - events_before, 5);
+    assert_eq!(
+        r.review(&ana, sub.id, ReviewAction::Reject, Some("changed my mind"), &[]).await.unwrap_err().code,
+        ErrorCode::InvalidTransition
+    );
+    let trail = store.audit_trail(sub.entity_ref()).await.unwrap();
+    let actions: Vec<_> = trail.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["create", "claim", "request_revision", "resubmit", "claim", "reject", "resubmit", "claim", "approve"]
+    );
+}
+
 crate::conformance_cases!("residents";
     residents_the_kyc_gate_reads_one_standing,
     residents_a_duplicate_inquiry_answers_like_a_fresh_one,
     residents_a_known_device_bypasses_the_gate,
-    residents_racing_inquiries_with_one_email_make_one_row
+    residents_racing_inquiries_with_one_email_make_one_row,
+    residents_onboarding_submits_in_one_commit_or_not_at_all,
+    residents_sixteen_admins_claim_one_submission_and_one_wins,
+    residents_approval_revision_and_rejection_follow_the_table
 );
