@@ -150,6 +150,18 @@ id_newtype!(
     /// One installation of a client app: the stream its offline actions are numbered in.
     ClientId
 );
+id_newtype!(
+    /// A notification record (Viramah Group E).
+    NotificationId
+);
+id_newtype!(
+    /// A Viramah inquiry (the gate before sign-up).
+    InquiryId
+);
+id_newtype!(
+    /// A Viramah onboarding submission.
+    SubmissionId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

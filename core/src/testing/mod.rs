@@ -20,8 +20,10 @@ pub mod fixtures;
 pub mod kernel;
 pub mod khedma;
 pub mod ledger;
+pub mod notifications;
 pub mod offline;
 pub mod payments;
+pub mod residents;
 pub mod rooms;
 pub mod suite;
 pub mod walks;
@@ -60,6 +62,8 @@ pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case
     all.extend(canteen::cases::<S>());
     all.extend(rooms::cases::<S>());
     all.extend(khedma::cases::<S>());
+    all.extend(notifications::cases::<S>());
+    all.extend(residents::cases::<S>());
     all.extend(walks::cases::<S>());
     all.extend(offline::cases::<S>());
     all
