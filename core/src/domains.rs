@@ -12,6 +12,7 @@ pub static DOMAINS: &[&Domain] = &[
     &crate::canteen::DOMAIN,
     &crate::rooms::DOMAIN,
     &crate::khedma::DOMAIN,
+    &crate::maintenance::DOMAIN,
 ];
 
 /// Every registered entity declaration.

@@ -20,6 +20,7 @@ pub mod fixtures;
 pub mod kernel;
 pub mod khedma;
 pub mod ledger;
+pub mod maintenance;
 pub mod offline;
 pub mod payments;
 pub mod rooms;
@@ -60,6 +61,7 @@ pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case
     all.extend(canteen::cases::<S>());
     all.extend(rooms::cases::<S>());
     all.extend(khedma::cases::<S>());
+    all.extend(maintenance::cases::<S>());
     all.extend(walks::cases::<S>());
     all.extend(offline::cases::<S>());
     all
