@@ -189,7 +189,7 @@ const SQL_HEAD: &str = "WITH h AS (
 ), res AS (
     SELECT request_id, max(changed_at) AS resolved_at FROM h WHERE to_status = 'resolved' GROUP BY request_id
 ), live AS (
-    SELECT r.*, cur.to_status AS state, sub.submitted_at, res.resolved_at
+    SELECT r.id, r.category, r.issue_type, r.priority, cur.to_status AS state, sub.submitted_at, res.resolved_at AS done_at
     FROM cur JOIN sub USING (request_id) LEFT JOIN res USING (request_id)
     JOIN maintenance_requests r ON r.id = cur.request_id
 )
@@ -203,20 +203,20 @@ pub const SQL_QUERIES: [(&str, &str); 5] = [
     (
         "resolution_by_category",
         "SELECT category AS key, count(*) AS n,
-            sum(((extract(epoch FROM resolved_at) - extract(epoch FROM submitted_at)) * 1000000)::bigint)::bigint AS micros
+            sum(((extract(epoch FROM done_at) - extract(epoch FROM submitted_at)) * 1000000)::bigint)::bigint AS micros
          FROM live WHERE state = 'resolved' GROUP BY category",
     ),
     (
         "resolution_by_staff",
         "SELECT a.staff_id::text AS key, count(*) AS n,
-            sum(((extract(epoch FROM resolved_at) - extract(epoch FROM submitted_at)) * 1000000)::bigint)::bigint AS micros
+            sum(((extract(epoch FROM done_at) - extract(epoch FROM submitted_at)) * 1000000)::bigint)::bigint AS micros
          FROM live JOIN maintenance_assignments a ON a.request_id = live.id AND a.active
          WHERE state = 'resolved' GROUP BY a.staff_id",
     ),
     (
         "breaches_by_week",
         "SELECT (date_trunc('week', submitted_at AT TIME ZONE 'UTC'))::date AS week, count(*) AS n,
-            count(*) FILTER (WHERE ((extract(epoch FROM coalesce(resolved_at, $2)) - extract(epoch FROM submitted_at)) * 1000000)::bigint
+            count(*) FILTER (WHERE ((extract(epoch FROM coalesce(done_at, $2)) - extract(epoch FROM submitted_at)) * 1000000)::bigint
                 > CASE priority WHEN 'high' THEN $3 ELSE $4 END) AS breached
          FROM live WHERE state <> 'rejected' GROUP BY 1",
     ),
