@@ -12,6 +12,8 @@ pub static DOMAINS: &[&Domain] = &[
     &crate::canteen::DOMAIN,
     &crate::rooms::DOMAIN,
     &crate::khedma::DOMAIN,
+    &crate::notifications::DOMAIN,
+    &crate::residents::DOMAIN,
     &crate::maintenance::DOMAIN,
 ];
 

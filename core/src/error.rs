@@ -47,6 +47,9 @@ pub enum ErrorCode {
     DependencyRejected,
     /// A bug or a broken invariant; the message is generic.
     Internal,
+    /// A resident-only action by someone who has not passed the KYC gate (Viramah §3: an approved
+    /// submission, `kyc_complete` and the `resident` role).
+    KycIncomplete,
 }
 
 impl ErrorCode {
@@ -69,6 +72,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::DependencyRejected => "dependency_rejected",
             ErrorCode::Internal => "internal",
+            ErrorCode::KycIncomplete => "kyc_incomplete",
         }
     }
     /// Whether the same request may succeed if sent again later unchanged.

@@ -151,6 +151,18 @@ id_newtype!(
     ClientId
 );
 id_newtype!(
+    /// A notification record (Viramah Group E).
+    NotificationId
+);
+id_newtype!(
+    /// A Viramah inquiry (the gate before sign-up).
+    InquiryId
+);
+id_newtype!(
+    /// A Viramah onboarding submission.
+    SubmissionId
+);
+id_newtype!(
     /// A resident's maintenance request.
     MaintenanceRequestId
 );

@@ -24,8 +24,10 @@ pub mod ledger;
 pub mod machine;
 pub mod maintenance;
 pub mod money;
+pub mod notifications;
 pub mod offline;
 pub mod payments;
+pub mod residents;
 pub mod rooms;
 /// Commands and the runner (the kernel's [`kernel::command`], under its historical path).
 pub use kernel::command as service;

@@ -22,7 +22,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_client_actions.sql"),
     include_str!("../migrations/0009_align_numbering.sql"),
     include_str!("../migrations/0010_kernel.sql"),
-    include_str!("../migrations/0011_maintenance.sql"),
+    include_str!("../migrations/0011_residents.sql"),
+    include_str!("../migrations/0012_maintenance.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].
