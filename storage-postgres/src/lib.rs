@@ -110,7 +110,11 @@ impl PgStore {
     /// `REPEATABLE READ, READ ONLY` transaction (a statement that tries to write fails), with
     /// `params` bound as `$1, $2, …`. The adapter adds no rule: it binds, runs and returns rows
     /// read by column name.
-    pub async fn read_only_query(&self, sql: &str, params: &[Value]) -> StoreResult<Vec<Box<dyn RowRead + Send + Sync>>> {
+    pub async fn read_only_query(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> StoreResult<Vec<Box<dyn RowRead + Send + Sync>>> {
         let mut statement = codec::Sql::default();
         for p in params {
             statement.value(p)?;

@@ -333,10 +333,11 @@ async fn maintenance_reports_sql_path_matches_the_pure_functions() {
     let staff: Vec<Actor> = (0..3)
         .map(|i| Actor::user(UserId::from_uuid(Uuid::from_u128(910 + i)), [Role::MaintenanceStaff]).in_tenant(hostel))
         .collect();
-    let kinds = [("plumber", "tap"), ("plumber", "drainage"), ("electricity", "fan"), ("wifi", "router"), ("other", "other")];
+    let kinds =
+        [("plumber", "tap"), ("plumber", "drainage"), ("electricity", "fan"), ("wifi", "router"), ("other", "other")];
     for i in 0..60u32 {
         clock.set(t0.checked_add(chrono::Duration::minutes(i64::from(i) * 197)).unwrap());
-        let resident = Actor::user(UserId::from_uuid(Uuid::from_u128(1000 + u128::from(i))), [Role::Resident]).in_tenant(hostel);
+        let resident = hearth_core::testing::residents::admitted_resident(&store, clock.now()).await.in_tenant(hostel);
         let (category, issue) = kinds[(i as usize * 7) % kinds.len()];
         let input = SubmitRequest {
             category: Some(category.into()),

@@ -21,6 +21,8 @@ use crate::kernel::access::{require, require_visible};
 use crate::kernel::entity::{EntityRef, Readers};
 use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::machine::{held_parties, FireError, Guard, Machine, Party, Row};
+use crate::notifications::{notify, NewNotification, Recipient};
+use crate::residents::{require_kyc, ResidentStanding, ResidentStore};
 use crate::service::{Command, Decide, Runner};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{TextRule, ValidationErrors, Validator, Violation};
@@ -634,6 +636,7 @@ pub struct SubmitScene {
     counter: Option<Versioned<HostelCounter>>,
     category: Option<Versioned<Category>>,
     last_day: u64,
+    standing: Option<Versioned<ResidentStanding>>,
 }
 
 impl SubmitRequest {
@@ -684,13 +687,18 @@ impl Command for SubmitRequest {
         self.check(now)
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &ValidSubmission) -> Result<SubmitScene, Error> {
-        let (Some(user), Some(hostel)) = (actor.user_id(), actor.tenant_id()) else {
-            return Ok(SubmitScene { counter: None, category: None, last_day: 0 });
+        let Some(user) = actor.user_id() else {
+            return Ok(SubmitScene { counter: None, category: None, last_day: 0, standing: None });
+        };
+        let standing = store.resident_standing(user).await?;
+        let Some(hostel) = actor.tenant_id() else {
+            return Ok(SubmitScene { counter: None, category: None, last_day: 0, standing });
         };
         Ok(SubmitScene {
             counter: store.hostel_counter(hostel).await?,
             category: store.category(&valid.category).await?,
             last_day: store.count_requests_since(user, valid.since).await?,
+            standing,
         })
     }
     fn decide(
@@ -701,6 +709,8 @@ impl Command for SubmitRequest {
         cx: &mut Decide<'_>,
     ) -> Result<MaintenanceRequest, Error> {
         may(actor, MaintenanceAction::Submit, Ownership::Own, "only residents raise maintenance requests")?;
+        // The KYC gate (Viramah §3): approved, KYC complete, role resident — from the stored standing.
+        require_kyc(actor, scene.standing.as_ref().map(|s| &s.value))?;
         let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
         let hostel = actor.tenant_id().ok_or_else(|| Error::precondition("the session names no hostel"))?;
         let category = match scene.category {
@@ -765,6 +775,17 @@ impl Command for SubmitRequest {
             let a = attachment_of(&request, a, cx);
             cx.append(a)?;
         }
+        // Viramah §10 step 8: "Resident receives an in-app notification confirming submission".
+        notify(
+            cx,
+            NewNotification {
+                recipient: Recipient::User(user),
+                kind: "maintenance.submitted",
+                title: &format!("{} received", request.reference),
+                body: "Your maintenance request was received; we will keep you posted here.",
+                subject: request_ref(&request),
+            },
+        )?;
         Ok(request)
     }
 }
@@ -789,6 +810,18 @@ pub struct ChangeRequest {
 pub struct ChangeScene {
     request: Option<Versioned<MaintenanceRequest>>,
     assignment: Option<Versioned<Assignment>>,
+    standing: Option<Versioned<ResidentStanding>>,
+}
+
+fn request_ref(r: &MaintenanceRequest) -> EntityRef {
+    crate::kernel::entity::Entity::entity_ref(r)
+}
+
+async fn standing_of(store: &dyn Reader, actor: &Actor) -> Result<Option<Versioned<ResidentStanding>>, Error> {
+    match actor.user_id() {
+        Some(u) if actor.has_role(Role::Resident) => Ok(store.resident_standing(u).await?),
+        _ => Ok(None),
+    }
 }
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
@@ -816,6 +849,7 @@ impl Command for ChangeRequest {
         Ok(ChangeScene {
             request: store.maintenance_request(self.request_id).await?,
             assignment: store.active_assignment(self.request_id).await?,
+            standing: None,
         })
     }
     fn decide(
@@ -903,11 +937,41 @@ impl Command for ChangeRequest {
             note: note.clone(),
             changed_at: cx.now(),
         })?;
-        if self.action == Transition::Escalate {
-            // Admins are told (admins read everything: an event for nobody else reaches them).
-            let payload = serde_json::json!({ "request_id": r.id, "reference": r.reference, "priority": r.priority });
-            let entity = EntityRef { kind: <MaintenanceRequest as crate::kernel::entity::Entity>::kind(), id: r.id.as_uuid() };
-            cx.emit("maintenance.request.escalated_to_admins", entity, payload, Readers::nobody());
+        match self.action {
+            // Viramah §10: "An escalation notification is sent to the ADMIN role" — one shared inbox
+            // record per breach, in the escalation's commit.
+            Transition::Escalate => {
+                notify(
+                    cx,
+                    NewNotification {
+                        recipient: Recipient::Role(Role::Admin),
+                        kind: "maintenance.escalated",
+                        title: &format!("{} breached its SLA", r.reference),
+                        body: &format!(
+                            "A {} priority {} request has been unresolved for {} hours.",
+                            r.priority,
+                            r.category,
+                            r.priority.escalation_hours()
+                        ),
+                        subject: request_ref(r),
+                    },
+                )?;
+            }
+            // §10 step 8 of the portal flow: "Resident receives a push/in-app notification that the
+            // request is resolved" (no staff identity in it).
+            Transition::Resolve => {
+                notify(
+                    cx,
+                    NewNotification {
+                        recipient: Recipient::User(r.user_id),
+                        kind: "maintenance.resolved",
+                        title: &format!("{} resolved", r.reference),
+                        body: "Your maintenance request was resolved.",
+                        subject: request_ref(r),
+                    },
+                )?;
+            }
+            _ => {}
         }
         Ok(after)
     }
@@ -938,10 +1002,11 @@ impl Command for AddComment {
         let body = v.text("body", self.body.as_deref(), COMMENT);
         v.finish(|| body)
     }
-    async fn load(&self, store: &dyn Reader, _: &Actor, _: &String) -> Result<ChangeScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, _: &String) -> Result<ChangeScene, Error> {
         Ok(ChangeScene {
             request: store.maintenance_request(self.request_id).await?,
             assignment: store.active_assignment(self.request_id).await?,
+            standing: standing_of(store, actor).await?,
         })
     }
     fn decide(&self, actor: &Actor, body: &String, scene: ChangeScene, cx: &mut Decide<'_>) -> Result<Comment, Error> {
@@ -949,6 +1014,9 @@ impl Command for AddComment {
         let o = visible(actor, &r, scene.assignment.map(|a| a.value.staff_id))?;
         let action = if self.staff_only { MaintenanceAction::CommentStaffOnly } else { MaintenanceAction::Comment };
         may(actor, action, o, "maintenance staff comment only on requests assigned to them")?;
+        if o == Ownership::Own {
+            require_kyc(actor, scene.standing.as_ref().map(|s| &s.value))?;
+        }
         let comment = Comment {
             id: MaintenanceRecordId::generate(cx.ids()),
             request_id: r.id,
@@ -964,7 +1032,8 @@ impl Command for AddComment {
             // The resident hears of a staff comment without the staff member's identity.
             let view = serde_json::to_value(ResidentComment::of(&comment))
                 .map_err(|e| Error::internal(format!("comment view: {e}")))?;
-            let entity = EntityRef { kind: <Comment as crate::kernel::entity::Entity>::kind(), id: comment.id.as_uuid() };
+            let entity =
+                EntityRef { kind: <Comment as crate::kernel::entity::Entity>::kind(), id: comment.id.as_uuid() };
             cx.emit("maintenance.comment.for_resident", entity, view, Readers::users([r.user_id]));
         }
         Ok(comment)
@@ -984,9 +1053,8 @@ pub struct AddAttachment {
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl Command for AddAttachment {
     const NAME: &'static str = "maintenance.attach";
-    const READS: Reads = Reads::One;
     type Valid = ValidAttachment;
-    type Loaded = Option<Versioned<MaintenanceRequest>>;
+    type Loaded = (Option<Versioned<MaintenanceRequest>>, Option<Versioned<ResidentStanding>>);
     type Output = Attachment;
 
     fn validate(&self, _now: Timestamp) -> Result<ValidAttachment, ValidationErrors> {
@@ -994,20 +1062,21 @@ impl Command for AddAttachment {
         let a = self.attachment.check(&mut v, "attachment");
         v.finish(|| a)
     }
-    async fn load(&self, store: &dyn Reader, _: &Actor, _: &ValidAttachment) -> Result<Self::Loaded, Error> {
-        Ok(store.maintenance_request(self.request_id).await?)
+    async fn load(&self, store: &dyn Reader, actor: &Actor, _: &ValidAttachment) -> Result<Self::Loaded, Error> {
+        Ok((store.maintenance_request(self.request_id).await?, standing_of(store, actor).await?))
     }
     fn decide(
         &self,
         actor: &Actor,
         a: &ValidAttachment,
-        loaded: Self::Loaded,
+        (request, standing): Self::Loaded,
         cx: &mut Decide<'_>,
     ) -> Result<Attachment, Error> {
-        let r = loaded.ok_or_else(|| Error::not_found("maintenance request"))?.value;
+        let r = request.ok_or_else(|| Error::not_found("maintenance request"))?.value;
         // Staff see the request but never attach; the assignee is irrelevant to this rule.
         let o = visible(actor, &r, None)?;
         may(actor, MaintenanceAction::AddAttachment, o, "only the resident attaches files to a request")?;
+        require_kyc(actor, standing.as_ref().map(|s| &s.value))?;
         if !r.status.is_open() {
             return Err(Error::precondition("the request is closed"));
         }
@@ -1122,7 +1191,13 @@ impl<S: Store> Maintenance<S> {
         &self.runner
     }
     /// Defines a category.
-    pub async fn define_category(&self, actor: &Actor, code: &str, name: &str, types: &[&str]) -> Result<Category, Error> {
+    pub async fn define_category(
+        &self,
+        actor: &Actor,
+        code: &str,
+        name: &str,
+        types: &[&str],
+    ) -> Result<Category, Error> {
         let cmd = DefineCategory {
             code: Some(code.to_owned()),
             name: Some(name.to_owned()),
@@ -1175,7 +1250,9 @@ impl<S: Store> Maintenance<S> {
         body: &str,
         staff_only: bool,
     ) -> Result<Comment, Error> {
-        self.runner.execute(actor, None, &AddComment { request_id: request, body: Some(body.to_owned()), staff_only }).await
+        self.runner
+            .execute(actor, None, &AddComment { request_id: request, body: Some(body.to_owned()), staff_only })
+            .await
     }
     /// Attaches a file.
     pub async fn attach(
@@ -1225,10 +1302,13 @@ impl<S: Store> Maintenance<S> {
             .status_history(id)
             .await?
             .into_iter()
-            .map(|h| ResidentStatusChange { from_status: h.from_status, to_status: h.to_status, changed_at: h.changed_at })
+            .map(|h| ResidentStatusChange {
+                from_status: h.from_status,
+                to_status: h.to_status,
+                changed_at: h.changed_at,
+            })
             .collect();
-        let comments =
-            store.comments(id).await?.iter().filter(|c| !c.staff_only).map(ResidentComment::of).collect();
+        let comments = store.comments(id).await?.iter().filter(|c| !c.staff_only).map(ResidentComment::of).collect();
         Ok(ResidentRequestView {
             id: r.id,
             reference: r.reference,

@@ -108,7 +108,8 @@ pub fn week_start(at: Timestamp) -> NaiveDate {
 }
 
 fn resolution(key: String, (resolved, total_micros): (u64, i64)) -> Resolution {
-    let average_seconds = total_micros.checked_div(i64::try_from(resolved).unwrap_or(i64::MAX)).unwrap_or(0) / 1_000_000;
+    let average_seconds =
+        total_micros.checked_div(i64::try_from(resolved).unwrap_or(i64::MAX)).unwrap_or(0) / 1_000_000;
     Resolution { key, resolved, total_micros, average_seconds }
 }
 
@@ -119,10 +120,12 @@ fn finish(
     weeks: BTreeMap<NaiveDate, (u64, u64)>,
     issues: BTreeMap<(String, String), u64>,
 ) -> Report {
-    let mut top: Vec<IssueCount> =
-        issues.into_iter().map(|((category, issue_type), requests)| IssueCount { category, issue_type, requests }).collect();
+    let mut top: Vec<IssueCount> = issues
+        .into_iter()
+        .map(|((category, issue_type), requests)| IssueCount { category, issue_type, requests })
+        .collect();
     // Stable: equal counts keep (category, issue type) order.
-    top.sort_by(|a, b| b.requests.cmp(&a.requests));
+    top.sort_by_key(|i| std::cmp::Reverse(i.requests));
     top.truncate(TOP_ISSUE_TYPES);
     Report {
         open_by_category: open.into_iter().filter(|(_, n)| *n > 0).collect(),

@@ -164,7 +164,11 @@ mod tests {
         assert_eq!(resident.expires_at, at("2026-06-01T12:15:00Z"));
         assert_eq!(
             resident.url,
-            format!("hostel-1/mr-1/photo.jpg?aud=resident&exp={}&sig={}", 1_780_316_100, &resident.url[resident.url.len() - 64..])
+            format!(
+                "hostel-1/mr-1/photo.jpg?aud=resident&exp={}&sig={}",
+                1_780_316_100,
+                &resident.url[resident.url.len() - 64..]
+            )
         );
         let ok = verify(KEY, &resident.url, at("2026-06-01T12:14:59Z")).unwrap();
         assert_eq!((ok.path.as_str(), ok.audience), ("hostel-1/mr-1/photo.jpg", Audience::Resident));

@@ -83,7 +83,11 @@ static HISTORY: EntityDecl = EntityDecl {
     table: "maintenance_status_history",
     key: "id",
     shape: Shape::AppendOnly { sequence: None },
-    uniques: &[Unique { name: "maintenance_status_history_position", columns: &["request_id", "position"], when: None }],
+    uniques: &[Unique {
+        name: "maintenance_status_history_position",
+        columns: &["request_id", "position"],
+        when: None,
+    }],
     guards: &[],
 };
 
@@ -157,7 +161,11 @@ impl Entity for HostelCounter {
         Row::new().with("id", self.id).with("hostel_id", self.hostel_id.as_uuid()).with("issued", self.issued)
     }
     fn from_row(r: &dyn RowRead) -> Decoded<Self> {
-        Ok(HostelCounter { id: r.uuid("id")?, hostel_id: TenantId::from_uuid(r.uuid("hostel_id")?), issued: r.int("issued")? })
+        Ok(HostelCounter {
+            id: r.uuid("id")?,
+            hostel_id: TenantId::from_uuid(r.uuid("hostel_id")?),
+            issued: r.int("issued")?,
+        })
     }
     /// Bookkeeping: admins only.
     fn readers(&self) -> Readers {
@@ -375,7 +383,10 @@ pub trait MaintenanceStore: Reader {
         self.get(super::counter_id(hostel)).await
     }
     /// A request.
-    async fn maintenance_request(&self, id: MaintenanceRequestId) -> StoreResult<Option<Versioned<MaintenanceRequest>>> {
+    async fn maintenance_request(
+        &self,
+        id: MaintenanceRequestId,
+    ) -> StoreResult<Option<Versioned<MaintenanceRequest>>> {
         self.get(id.as_uuid()).await
     }
     /// How many requests `user` raised after `since` (a request exactly 24 hours old has left the
@@ -403,7 +414,11 @@ pub trait MaintenanceStore: Reader {
     }
     /// Open requests never escalated whose trigger is at or before `now` (high after 6 hours,
     /// normal after 36), oldest first.
-    async fn escalation_candidates(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Versioned<MaintenanceRequest>>> {
+    async fn escalation_candidates(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Versioned<MaintenanceRequest>>> {
         let due = |p: Priority| -> Vec<Filter> {
             let cutoff = now.checked_sub(chrono::Duration::hours(p.escalation_hours())).unwrap_or(now);
             vec![Filter::Eq("priority", p.as_str().into()), Filter::Le("created_at", cutoff.into())]

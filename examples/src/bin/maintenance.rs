@@ -12,6 +12,7 @@
 use hearth_core::actor::{Actor, Role};
 use hearth_core::id::{TenantId, UserId};
 use hearth_core::maintenance::{signed, AttachmentInput, Maintenance, MaintenanceStore, SubmitRequest, Transition};
+use hearth_core::notifications::NotificationStore;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::time::{Clock, ManualClock};
 use hearth_core::Error;
@@ -28,26 +29,45 @@ async fn run(store: SqliteStore) -> Result<(), Error> {
     let svc = Maintenance::new(store, clock.clone(), Arc::new(RandomIds));
     let hostel = TenantId::generate(&RandomIds);
     let user = |role: Role| Actor::user(UserId::generate(&RandomIds), [role]).in_tenant(hostel);
-    let (admin, ada) = (user(Role::Admin), user(Role::Resident));
+    let admin = user(Role::Admin);
+    // Ada passed onboarding and the KYC gate. The approval flow is the residents domain's (not built
+    // yet): the example writes her approved standing as that flow's commit would.
+    let ada =
+        hearth_core::testing::residents::admitted_resident(svc.runner().store(), clock.now()).await.in_tenant(hostel);
+    let pending = user(Role::Resident);
     let staff: Vec<Actor> = (0..4).map(|_| user(Role::MaintenanceStaff)).collect();
 
     let categories = svc.install_default_categories(&admin).await?;
     println!("categories: {}", categories.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", "));
 
     let leak = svc
-        .submit(&ada, SubmitRequest {
-            category: Some("plumber".into()),
-            issue_type: Some("tap".into()),
-            description: Some("The bathroom tap drips all night.".into()),
-            priority: Some("normal".into()),
-            attachments: vec![AttachmentInput {
-                path: Some(format!("maintenance-attachments/{hostel}/tap.jpg")),
-                content_type: Some("image/jpeg".into()),
-                size_bytes: Some(1_250_000),
-            }],
-        })
+        .submit(
+            &ada,
+            SubmitRequest {
+                category: Some("plumber".into()),
+                issue_type: Some("tap".into()),
+                description: Some("The bathroom tap drips all night.".into()),
+                priority: Some("normal".into()),
+                attachments: vec![AttachmentInput {
+                    path: Some(format!("maintenance-attachments/{hostel}/tap.jpg")),
+                    content_type: Some("image/jpeg".into()),
+                    size_bytes: Some(1_250_000),
+                }],
+            },
+        )
         .await?;
     println!("ada raised {} ({}, {})", leak.reference, leak.category, leak.status);
+    let gate = svc
+        .submit(
+            &pending,
+            SubmitRequest {
+                category: Some("wifi".into()),
+                issue_type: Some("router".into()),
+                ..SubmitRequest::default()
+            },
+        )
+        .await;
+    println!("a resident without KYC clearance is refused: {:?}", gate.map_err(|e| e.code));
 
     // Four staff claim at once: one wins, the others are told `conflict`.
     let claims: Vec<_> = staff
@@ -89,21 +109,39 @@ async fn run(store: SqliteStore) -> Result<(), Error> {
     println!("  15 minutes later: {refused:?}");
 
     let urgent = svc
-        .submit(&ada, SubmitRequest {
-            category: Some("electricity".into()),
-            issue_type: Some("breaker_tripping".into()),
-            priority: Some("high".into()),
-            ..SubmitRequest::default()
-        })
+        .submit(
+            &ada,
+            SubmitRequest {
+                category: Some("electricity".into()),
+                issue_type: Some("breaker_tripping".into()),
+                priority: Some("high".into()),
+                ..SubmitRequest::default()
+            },
+        )
         .await?;
     clock.advance(chrono::Duration::hours(6));
     let escalated = svc.escalate_overdue(&Actor::System).await?;
-    println!("sweep after 6 h escalated {} request(s); again: {}", escalated.len(), svc.escalate_overdue(&Actor::System).await?.len());
+    println!(
+        "sweep after 6 h escalated {} request(s); again: {}",
+        escalated.len(),
+        svc.escalate_overdue(&Actor::System).await?.len()
+    );
     let history = svc.staff_view(&admin, urgent.id).await?.history;
     for h in &history {
-        println!("  {} {:?} → {} by {}", urgent.reference, h.from_status.map(|s| s.as_str()), h.to_status, h.changed_by);
+        println!(
+            "  {} {:?} → {} by {}",
+            urgent.reference,
+            h.from_status.map(|s| s.as_str()),
+            h.to_status,
+            h.changed_by
+        );
     }
 
+    let inbox =
+        svc.runner().store().notifications_about(hearth_core::kernel::entity::Entity::entity_ref(&urgent)).await?;
+    for n in inbox {
+        println!("  notified {:?}: {}", n.recipient, n.title);
+    }
     let report = svc.report(&admin, hostel).await?;
     println!("open by category: {:?}", report.open_by_category);
     for r in &report.resolution_by_category {
