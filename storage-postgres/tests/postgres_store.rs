@@ -349,7 +349,7 @@ async fn maintenance_reports_sql_path_matches_the_pure_functions() {
         let who = &staff[i as usize % 3];
         let later = |minutes: i64| clock.set(clock.now().checked_add(chrono::Duration::minutes(minutes)).unwrap());
         match i % 6 {
-            0 | 1 | 2 => {
+            0..=2 => {
                 svc.claim(who, r.id).await.unwrap();
                 later(i64::from(i) * 41 % 1900 + 1);
                 svc.change(who, r.id, Transition::Resolve, None, None).await.unwrap();
