@@ -14,6 +14,7 @@ pub static DOMAINS: &[&Domain] = &[
     &crate::khedma::DOMAIN,
     &crate::notifications::DOMAIN,
     &crate::residents::DOMAIN,
+    &crate::maintenance::DOMAIN,
 ];
 
 /// Every registered entity declaration.

@@ -162,6 +162,14 @@ id_newtype!(
     /// A Viramah onboarding submission.
     SubmissionId
 );
+id_newtype!(
+    /// A resident's maintenance request.
+    MaintenanceRequestId
+);
+id_newtype!(
+    /// One record of a maintenance request (assignment, status change, comment, attachment).
+    MaintenanceRecordId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

@@ -22,6 +22,7 @@ pub mod kernel;
 pub mod khedma;
 pub mod ledger;
 pub mod machine;
+pub mod maintenance;
 pub mod money;
 pub mod notifications;
 pub mod offline;

@@ -33,6 +33,7 @@ use hearth_core::kernel::store::{
     AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, IdempotencyRecord, OneRead, OutboxEvent, Reader, Reads,
     Store, StoredRow,
 };
+use hearth_core::kernel::value::{RowRead, Value};
 use hearth_core::kernel::{EntityKind, EntityRef, StoreError, StoreResult};
 use read::Fetch;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -103,6 +104,26 @@ impl PgStore {
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Backend { message: format!("migrate: {e}") })
+    }
+    /// Runs one read-only statement written elsewhere — a domain's reporting SQL, kept as text
+    /// beside its feature in core (`hearth_core::maintenance::reports::SQL_QUERIES`) — in a
+    /// `REPEATABLE READ, READ ONLY` transaction (a statement that tries to write fails), with
+    /// `params` bound as `$1, $2, …`. The adapter adds no rule: it binds, runs and returns rows
+    /// read by column name.
+    pub async fn read_only_query(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> StoreResult<Vec<Box<dyn RowRead + Send + Sync>>> {
+        let mut statement = codec::Sql::default();
+        for p in params {
+            statement.value(p)?;
+        }
+        statement.text = sql.to_owned();
+        let mut tx = begin(&self.pool, Some(SNAPSHOT_BEGIN)).await?;
+        let rows = read::fetch_on(&mut *tx, statement).await?;
+        tx.rollback().await.map_err(map_err)?;
+        Ok(rows.into_iter().map(|r| Box::new(codec::PgRead::new(r)) as Box<dyn RowRead + Send + Sync>).collect())
     }
     /// The schema version: the highest migration applied (0 before any).
     pub async fn schema_version(&self) -> StoreResult<i64> {

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_ledger_tigerbeetle.sql"),
     include_str!("../migrations/0012_client_streams.sql"),
     include_str!("../migrations/0013_residents.sql"),
+    include_str!("../migrations/0014_maintenance.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].

@@ -225,6 +225,11 @@ pub trait Command: Serialize + MaybeSendSync {
     const FINGERPRINT_NAME: &'static str = Self::NAME;
     /// How many reads `load` makes: [`Reads::One`] lets a store skip the read transaction.
     const READS: Reads = Reads::Many;
+    /// How many times the runner decides again after a lost commit before answering `conflict`.
+    /// A command whose commits serialize on one hot row by design (a per-hostel reference counter)
+    /// raises it: every lost attempt means another command committed, so `n` simultaneous callers
+    /// need at most `n` attempts.
+    const COMMIT_ATTEMPTS: u32 = COMMIT_ATTEMPTS_MAX;
     /// The validated input.
     type Valid: MaybeSendSync;
     /// What `load` fetched.
@@ -327,7 +332,7 @@ impl<S: Store> Runner<S> {
         }
         let now = self.clock.now();
         let valid = cmd.validate(now).map_err(Error::from)?;
-        for attempt in 0..COMMIT_ATTEMPTS_MAX {
+        for attempt in 0..C::COMMIT_ATTEMPTS {
             let loaded = {
                 // The view is released before the commit (a Postgres snapshot holds a connection).
                 let view = self.store.snapshot(cmd.reads(&valid, attempt)).await.map_err(Error::from)?;
@@ -386,7 +391,8 @@ impl<S: Store> Runner<S> {
             }
         }
         Err(RunError::Exhausted(Error::conflict(format!(
-            "gave up after {COMMIT_ATTEMPTS_MAX} concurrent changes; try again"
+            "gave up after {} concurrent changes; try again",
+            C::COMMIT_ATTEMPTS
         ))))
     }
 }
