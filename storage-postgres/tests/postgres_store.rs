@@ -558,3 +558,89 @@ async fn maintenance_reports_sql_path_matches_the_pure_functions() {
     // SQLSTATE 25006, read_only_sql_transaction.
     assert!(matches!(&err, StoreError::Backend { message } if message.contains("read-only transaction")), "{err:?}");
 }
+
+/// The maintenance reports' Postgres path (SQL kept in core, run through the adapter's generic
+/// read-only hook) returns exactly what the pure functions compute over the same history, at
+/// several instants of a history of 60 requests with every kind of transition.
+#[tokio::test]
+async fn maintenance_reports_sql_path_matches_the_pure_functions() {
+    use hearth_core::actor::{Actor, Role};
+    use hearth_core::id::{SequentialIds, TenantId};
+    use hearth_core::maintenance::reports::{report, report_via_sql};
+    use hearth_core::maintenance::{Maintenance, MaintenanceStore, SubmitRequest, Transition};
+    use hearth_core::time::{Clock, ManualClock, Timestamp};
+    use std::sync::Arc;
+
+    let store = common::fresh().await;
+    let t0 = Timestamp::parse_rfc3339("2026-06-01T08:00:00Z").unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let svc = Maintenance::new(store.clone(), clock.clone(), Arc::new(SequentialIds::with_prefix(77)));
+    let hostel = TenantId::from_uuid(Uuid::from_u128(900));
+    let admin = Actor::user(UserId::from_uuid(Uuid::from_u128(901)), [Role::Admin]).in_tenant(hostel);
+    svc.install_default_categories(&admin).await.unwrap();
+    let staff: Vec<Actor> = (0..3)
+        .map(|i| Actor::user(UserId::from_uuid(Uuid::from_u128(910 + i)), [Role::MaintenanceStaff]).in_tenant(hostel))
+        .collect();
+    let kinds =
+        [("plumber", "tap"), ("plumber", "drainage"), ("electricity", "fan"), ("wifi", "router"), ("other", "other")];
+    for i in 0..60u32 {
+        clock.set(t0.checked_add(chrono::Duration::minutes(i64::from(i) * 197)).unwrap());
+        let resident = hearth_core::testing::residents::admitted_resident(&store, clock.now()).await.in_tenant(hostel);
+        let (category, issue) = kinds[(i as usize * 7) % kinds.len()];
+        let input = SubmitRequest {
+            category: Some(category.into()),
+            issue_type: Some(issue.into()),
+            priority: Some(if i % 3 == 0 { "high" } else { "normal" }.into()),
+            ..SubmitRequest::default()
+        };
+        let r = svc.submit(&resident, input).await.unwrap();
+        let who = &staff[i as usize % 3];
+        let later = |minutes: i64| clock.set(clock.now().checked_add(chrono::Duration::minutes(minutes)).unwrap());
+        match i % 6 {
+            0..=2 => {
+                svc.claim(who, r.id).await.unwrap();
+                later(i64::from(i) * 41 % 1900 + 1);
+                svc.change(who, r.id, Transition::Resolve, None, None).await.unwrap();
+            }
+            3 => {
+                svc.change(&admin, r.id, Transition::Reject, None, Some("not ours")).await.unwrap();
+            }
+            4 => {
+                svc.claim(who, r.id).await.unwrap();
+                later(30);
+                svc.change(who, r.id, Transition::Start, None, None).await.unwrap();
+            }
+            _ => {}
+        }
+    }
+    let data = store.report_data(hostel).await.unwrap();
+    assert_eq!(data.requests.len(), 60);
+    let run = |sql: String, params: Vec<Value>| {
+        let store = store.clone();
+        async move { store.read_only_query(&sql, &params).await }
+    };
+    for hours in [0, 5, 37, 100, 200, 400] {
+        let as_of = t0.checked_add(chrono::Duration::hours(hours)).unwrap();
+        let pure = report(&data, as_of);
+        for i in 0..hearth_core::maintenance::reports::SQL_QUERIES.len() {
+            let text = hearth_core::maintenance::reports::sql(i).unwrap();
+            let params = hearth_core::maintenance::reports::sql_params(i, hostel, as_of);
+            if let Err(e) = store.read_only_query(&text, &params).await {
+                panic!("query {i}: {e:?}");
+            }
+        }
+        let sql = report_via_sql(run, hostel, as_of).await.unwrap();
+        assert_eq!(sql, pure, "as of {as_of}");
+        if hours == 400 {
+            assert_eq!(pure.resolution_by_category.iter().map(|r| r.resolved).sum::<u64>(), 30);
+            assert_eq!(pure.resolution_by_staff.len(), 3);
+            assert!(pure.breaches_by_week.iter().any(|w| w.breached > 0 && w.breached < w.requests));
+        }
+    }
+    // The hook is read-only: a statement that writes fails and changes nothing.
+    let Err(err) = store.read_only_query("DELETE FROM maintenance_comments", &[]).await else {
+        panic!("a write through the read-only hook succeeded");
+    };
+    // SQLSTATE 25006, read_only_sql_transaction.
+    assert!(matches!(&err, StoreError::Backend { message } if message.contains("read-only transaction")), "{err:?}");
+}
