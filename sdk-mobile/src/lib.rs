@@ -6,7 +6,7 @@
 
 use hearth_core::client;
 use hearth_core::id::ClientId;
-use hearth_core::offline::{self, ActionResult};
+use hearth_core::offline;
 use hearth_core::validate::{parse_json, FieldError as CoreFieldError, ValidationErrors, Violation};
 use hearth_core::{Error, ErrorCode, Timestamp};
 use std::sync::Mutex;
@@ -165,12 +165,17 @@ impl OfflineQueue {
     pub fn peek(&self, max: u32) -> Result<String, HearthError> {
         json(&self.with(|q| q.peek(max as usize))?)
     }
-    /// Takes the server's answers (a JSON array of action results) at `now`; the report as JSON.
-    pub fn acknowledge(&self, results_json: String, now: String) -> Result<String, HearthError> {
+    /// Takes the server's answer at `now` (JSON: the whole batch answer `{"results", "cursor"}`,
+    /// which also renumbers actions a restored old queue reused, or just the array of results);
+    /// the report as JSON.
+    pub fn acknowledge(&self, answer_json: String, now: String) -> Result<String, HearthError> {
         let now = instant(&now)?;
-        let text = format!("{{\"v\":{results_json}}}");
-        let results = parse_json::<Wrapped<Vec<ActionResult>>>(&text)?.v;
-        json(&self.with(|q| q.acknowledge(&results, now))?)
+        json(&self.with(|q| q.acknowledge_json(&answer_json, now))??)
+    }
+    /// Learns where the server's stream stands (the status call's JSON `{"last_seq", …}`): with
+    /// nothing waiting, the next action is numbered after its `last_seq`.
+    pub fn adopt_cursor(&self, status_json: String) -> Result<(), HearthError> {
+        Ok(self.with(|q| q.adopt_cursor_json(&status_json))??)
     }
     /// Records a failed attempt at `now`; when the host's timer should fire (RFC 3339).
     pub fn record_failure(&self, now: String) -> Result<String, HearthError> {

@@ -101,6 +101,21 @@ fun queueVectors(dir: File) {
                     }
                 }
                 "acknowledge" -> JsonParser.parseString(q.acknowledge(s["results"].toString(), s["now"].asString))
+                "acknowledge_batch" -> JsonParser.parseString(q.acknowledge(s["answer"].toString(), s["now"].asString))
+                "adopt_cursor" -> { q.adoptCursor(s["status"].toString()); JsonNull.INSTANCE }
+                "rejected_fields" -> JsonArray().apply {
+                    JsonParser.parseString(q.rejectedJson()).asJsonArray.forEach {
+                        val r = it.asJsonObject
+                        val error = r.getAsJsonObject("error")
+                        add(JsonObject().apply {
+                            add("seq", r.getAsJsonObject("envelope")["seq"])
+                            add("code", error["code"])
+                            add("fields", JsonArray().apply {
+                                (error["fields"]?.asJsonArray ?: JsonArray()).forEach { f -> add(f.asJsonObject["field"]) }
+                            })
+                        })
+                    }
+                }
                 "record_failure" -> JsonPrimitive(q.recordFailure(s["now"].asString))
                 "is_due" -> JsonPrimitive(q.isDue(s["now"].asString))
                 "pending_count" -> JsonPrimitive(q.pendingCount().toLong())

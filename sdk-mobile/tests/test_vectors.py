@@ -67,6 +67,15 @@ class Vectors(unittest.TestCase):
                         got = [{"seq": e["seq"], "depends_on": e.get("depends_on", [])} for e in json.loads(q.peek(s["max"]))]
                     elif op == "acknowledge":
                         got = json.loads(q.acknowledge(json.dumps(s["results"]), s["now"]))
+                    elif op == "acknowledge_batch":
+                        got = json.loads(q.acknowledge(json.dumps(s["answer"]), s["now"]))
+                    elif op == "adopt_cursor":
+                        got = q.adopt_cursor(json.dumps(s["status"]))
+                    elif op == "rejected_fields":
+                        got = [
+                            {"seq": r["envelope"]["seq"], "code": r["error"]["code"], "fields": [f["field"] for f in r["error"].get("fields", [])]}
+                            for r in json.loads(q.rejected_json())
+                        ]
                     elif op == "record_failure":
                         got = q.record_failure(s["now"])
                     elif op == "is_due":

@@ -8,7 +8,7 @@
 
 use hearth_core::client;
 use hearth_core::id::ClientId;
-use hearth_core::offline::{self, ActionResult};
+use hearth_core::offline;
 use hearth_core::validate::{ValidationErrors, Violation};
 use hearth_core::{Error, ErrorCode, Timestamp};
 use serde::Serialize;
@@ -52,14 +52,18 @@ export type Action =
   | { type: "service_request"; request_id: string; action: RequestAction; [arg: string]: unknown };
 export interface Envelope { client_id: string; seq: number; action: Action; created_at: string; depends_on?: number[] }
 export type Outcome = { status: "applied"; result: unknown } | { status: "rejected"; error: HearthErrorData };
-export interface HearthErrorData { code: ErrorCode; message: string; fields?: FieldError[] }
+export interface HearthErrorData { code: ErrorCode; message: string; fields?: FieldError[]; retry_after_ms?: number }
 /** The server's answer for one envelope. */
 export type ActionResult =
   | { status: "applied"; seq: number; result: unknown }
   | { status: "duplicate"; seq: number; original: Outcome }
   | { status: "rejected"; seq: number; error: HearthErrorData }
   | { status: "retry_later"; seq: number; error: HearthErrorData };
-export interface AckReport { applied: number[]; rejected: number[]; retry_later: number[]; next_attempt_at: string | null }
+export interface AckReport { applied: number[]; rejected: number[]; retry_later: number[]; next_attempt_at: string | null; renumbered?: [number, number][] }
+/** Where a client stream stands on the server (in every batch answer, and the status call's answer). */
+export interface StreamStatus { last_seq: number; last_outcome?: Outcome }
+/** The server's answer to a batch. */
+export interface BatchAnswer { results: ActionResult[]; cursor: StreamStatus }
 export interface RejectedAction { envelope: Envelope; error: HearthErrorData }
 "#;
 
@@ -201,16 +205,26 @@ impl OfflineQueue {
     pub fn peek(&self, max: u32) -> Result<JsValue, JsValue> {
         to_js(&self.inner.peek(max as usize))
     }
-    /// Takes the server's answers (`ActionResult[]`, as the server sent them) at `now`.
+    /// Takes the server's answer at `now`, as the server sent it: the whole `BatchAnswer` (which
+    /// also renumbers actions the server recorded no longer as theirs — a queue restored from an
+    /// old export) or just its `ActionResult[]`.
     #[wasm_bindgen(unchecked_return_type = "AckReport")]
     pub fn acknowledge(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "ActionResult[] | string")] results: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "BatchAnswer | ActionResult[] | string")] answer: JsValue,
         now: &str,
     ) -> Result<JsValue, JsValue> {
         let now = instant("now", now)?;
-        let results: Vec<ActionResult> = parse_list(&json_text("results", &results)?)?;
-        to_js(&self.inner.acknowledge(&results, now))
+        to_js(&self.inner.acknowledge_json(&json_text("answer", &answer)?, now).map_err(throw)?)
+    }
+    /// Learns where the server's stream stands (the status call's `StreamStatus`): with nothing
+    /// waiting, the next action is numbered after its `last_seq`.
+    #[wasm_bindgen(js_name = adoptCursor)]
+    pub fn adopt_cursor(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "StreamStatus | string")] status: JsValue,
+    ) -> Result<(), JsValue> {
+        self.inner.adopt_cursor_json(&json_text("status", &status)?).map_err(throw)
     }
     /// Records a failed attempt at `now` (network down); when the host's timer should fire (RFC 3339).
     #[wasm_bindgen(js_name = recordFailure)]
@@ -262,17 +276,6 @@ struct Wrapped {
 
 fn quoted(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
-}
-
-fn parse_list<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, JsValue> {
-    hearth_core::validate::parse_json::<ListOf<T>>(&format!("{{\"items\":{json}}}"))
-        .map(|l| l.items)
-        .map_err(|e| throw(e.into()))
-}
-
-#[derive(serde::Deserialize)]
-struct ListOf<T> {
-    items: Vec<T>,
 }
 
 fn rfc3339(t: Timestamp) -> String {

@@ -55,6 +55,11 @@ function runQueue(v) {
         break;
       case "peek": got = q.peek(s.max).map((e) => ({ seq: e.seq, depends_on: e.depends_on ?? [] })); break;
       case "acknowledge": got = q.acknowledge(s.results, s.now); break;
+      case "acknowledge_batch": got = q.acknowledge(s.answer, s.now); break;
+      case "adopt_cursor": got = q.adoptCursor(s.status) ?? null; break;
+      case "rejected_fields":
+        got = q.rejected().map((r) => ({ seq: r.envelope.seq, code: r.error.code, fields: (r.error.fields ?? []).map((f) => f.field) }));
+        break;
       case "record_failure": got = q.recordFailure(s.now); break;
       case "is_due": got = q.isDue(s.now); break;
       case "pending_count": got = q.pendingCount; break;
@@ -90,6 +95,51 @@ test("the ES module entry exports the same API", () => {
   assert.equal(typeof esm.validate, "function");
   const r = esm.validate("rating", { score: 3 }, "2026-06-01T12:00:00Z");
   assert.deepEqual(r, { ok: true, value: 3 });
+});
+
+test("a queue restored from a stale export catches up with the server's cursor", () => {
+  // Server answers in the shape hearth_core::offline::apply_batch sends (BatchAnswer); the Rust
+  // conformance case offline::offline_a_queue_restored_from_a_stale_export_catches_up produces the
+  // same answers from a real server on every store.
+  const now = "2026-06-01T12:00:00Z";
+  const rename = (name) => ({ type: "update_profile", user_id: "0190f1a2-0000-7000-8000-00000000c1c1", input: { full_name: name } });
+  const applied = (seqs, last) => ({
+    results: seqs.map((seq) => ({ status: "applied", seq, result: {} })),
+    cursor: { last_seq: last, last_outcome: { status: "applied", result: {} } },
+  });
+  const q = new OfflineQueue("0190f1a2-0000-7000-8000-0000000c1e02");
+  q.enqueue(rename("One"), now);
+  q.enqueue(rename("Two"), now);
+  q.acknowledge(applied([1, 2], 2), now);
+  const stale = q.export();
+  q.enqueue(rename("Three"), now);
+  q.enqueue(rename("Four"), now);
+  q.acknowledge(applied([3, 4], 4), now);
+
+  // Restored: new actions reuse 3 and 4; the server says seq 3 is another action's.
+  const restored = OfflineQueue.import(stale);
+  assert.equal(restored.enqueue(rename("Five"), now), 3);
+  assert.equal(restored.enqueue(rename("Six"), now), 4);
+  const mismatch = {
+    results: [
+      { status: "rejected", seq: 3, error: { code: "idempotency_mismatch", message: "seq 3 was recorded for a different action" } },
+      { status: "retry_later", seq: 4, error: { code: "idempotency_mismatch", message: "renumber from the cursor" } },
+    ],
+    cursor: { last_seq: 4, last_outcome: { status: "applied", result: {} } },
+  };
+  const report = restored.acknowledge(mismatch, now);
+  assert.deepEqual(report.renumbered, [[3, 5], [4, 6]]);
+  assert.deepEqual(restored.peek(10).map((e) => e.seq), [5, 6]);
+  assert.equal(restored.isDue(now), true);
+  assert.deepEqual(restored.rejected(), []);
+  assert.deepEqual(restored.acknowledge(applied([5, 6], 6), now).applied, [5, 6]);
+  assert.equal(restored.pendingCount, 0);
+
+  // Or ask the status call first: an empty restored queue numbers after the server's cursor.
+  const again = OfflineQueue.import(stale);
+  again.adoptCursor({ last_seq: 6 });
+  assert.equal(again.enqueue(rename("Seven"), now), 7);
+  assert.throws(() => again.adoptCursor("{\"last_seq\": -1}"), HearthError);
 });
 
 test("bad calls throw HearthError, never crash", () => {

@@ -1,5 +1,5 @@
 // Type-checked by `tsc --noEmit` (scripts/wasm.sh): a TypeScript caller of the built package's declarations.
-import type { ActionResult, AckReport, Envelope, FieldError, RequestAction, ValidationResult } from "../pkg/hearth.js";
+import type { ActionResult, AckReport, BatchAnswer, Envelope, FieldError, RequestAction, StreamStatus, ValidationResult } from "../pkg/hearth.js";
 import { HearthError, OfflineQueue, availableActions, validate } from "../pkg/hearth.js";
 
 const now: string = "2026-06-01T12:00:00Z";
@@ -19,6 +19,11 @@ const batch: Envelope[] = q.peek(50);
 const answers: ActionResult[] = batch.map((e) => ({ status: "applied", seq: e.seq, result: null }));
 const report: AckReport = q.acknowledge(answers, now);
 const retryAt: string | null = report.next_attempt_at;
+const status: StreamStatus = { last_seq: 2 };
+const answer: BatchAnswer = { results: answers, cursor: status };
+const renumbered: [number, number][] | undefined = q.acknowledge(answer, now).renumbered;
+q.adoptCursor(status);
+void renumbered;
 try {
   q.enqueue({ type: "service_request", request_id: "r", action: "rate", score: 9 }, now);
 } catch (e) {

@@ -221,6 +221,9 @@ pub enum Plan {
     HangBefore(u32),
     /// Commit `k` is applied, then the caller waits forever (the answer is lost).
     HangAfter(u32),
+    /// The first `n` commits wait for each other at this barrier (of `n`) and then go on together:
+    /// racers that all read before any of them commits.
+    Gate(Arc<tokio::sync::Barrier>, u32),
 }
 
 /// A store that counts commits and fails or stops one of them on purpose: deterministic cut points
@@ -295,7 +298,7 @@ impl<S: Store + Clone + 'static> Store for FaultStore<S> {
         let n = self.commits.fetch_add(1, Ordering::SeqCst);
         let plan = self.plan.lock().unwrap().clone();
         let reached = self.reached.lock().unwrap().clone();
-        match plan {
+        match plan.clone() {
             Plan::FailAt(k, e) if k == n => {
                 reached.notify_one();
                 return Err(e);
@@ -303,6 +306,9 @@ impl<S: Store + Clone + 'static> Store for FaultStore<S> {
             Plan::HangBefore(k) if k == n => {
                 reached.notify_one();
                 std::future::pending::<()>().await;
+            }
+            Plan::Gate(barrier, k) if n < k => {
+                barrier.wait().await;
             }
             _ => {}
         }
@@ -424,7 +430,8 @@ pub async fn offline_dependents_gaps_and_ownership<S: Store + Clone + 'static>(s
 /// records the owner with the stream's first action and checks it in every action's commit.
 pub async fn offline_two_users_racing_a_fresh_stream_leave_one_owner<S: Store + Clone + 'static>(store: S) {
     const ROUNDS: usize = 20;
-    let w = World::new(store);
+    let store = FaultStore::new(store);
+    let w = World::new(store.clone());
     for round in 0..ROUNDS {
         let users = [w.civilian().await, w.civilian().await];
         let client = ClientId::generate(&RandomIds);
@@ -451,6 +458,9 @@ pub async fn offline_two_users_racing_a_fresh_stream_leave_one_owner<S: Store + 
             created.push(id);
         }
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        // Both first commits wait until both are ready: both racers have read the (absent) cursor
+        // before either commits, so the store's commit alone decides the owner, every round.
+        store.arm(Plan::Gate(Arc::new(tokio::sync::Barrier::new(2)), 2));
         let mut racers = Vec::new();
         for (u, batch) in users.iter().cloned().zip(batches.clone()) {
             let (hh, barrier) = (w.hh.clone(), barrier.clone());
@@ -463,6 +473,7 @@ pub async fn offline_two_users_racing_a_fresh_stream_leave_one_owner<S: Store + 
         for r in racers {
             answers.push(r.await.unwrap());
         }
+        store.arm(Plan::Pass);
         let winner = match (&answers[0], &answers[1]) {
             (Ok(_), Err(e)) | (Err(e), Ok(_)) => {
                 assert_eq!(e.code, ErrorCode::Forbidden, "round {round}: the loser is refused: {e:?}");
