@@ -472,6 +472,7 @@ mod transient {
     async fn a_terminated_backend_is_retry_later() {
         locked_batch(Stop::Terminate).await;
     }
+}
 
 /// The maintenance reports' Postgres path (SQL kept in core, run through the adapter's generic
 /// read-only hook) returns exactly what the pure functions compute over the same history, at
