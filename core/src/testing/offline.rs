@@ -425,7 +425,7 @@ pub async fn offline_dependents_gaps_and_ownership<S: Store + Clone + 'static>(s
 }
 
 /// Issue 15 §2: two principals race the first push of one fresh client id. Replicache's push rule
-/// (https://doc.replicache.dev/reference/server-push, "Checking clientID ownership"): "the
+/// (<https://doc.replicache.dev/reference/server-push>, "Checking clientID ownership"): "the
 /// clientID must belong to the user" — checked inside each mutation's transaction. Here the store
 /// records the owner with the stream's first action and checks it in every action's commit.
 pub async fn offline_two_users_racing_a_fresh_stream_leave_one_owner<S: Store + Clone + 'static>(store: S) {
@@ -518,7 +518,7 @@ pub async fn offline_two_users_racing_a_fresh_stream_leave_one_owner<S: Store + 
 /// provokes the real ones: cancelled statements, lock timeouts, killed backends, a busy SQLite file)
 /// records nothing, answers `retry_later` for that action and the rest, and never becomes a final
 /// refusal — nor does an `internal` error. Replicache's push rule
-/// (https://doc.replicache.dev/reference/server-push, "Error handling"): "If a temporary error …
+/// (<https://doc.replicache.dev/reference/server-push>, "Error handling"): "If a temporary error …
 /// the server should halt processing … without marking the mutation processed".
 pub async fn offline_transient_failures_record_nothing_and_stop_the_batch<S: Store + Clone + 'static>(store: S) {
     let store = FaultStore::new(store);
