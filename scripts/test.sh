@@ -55,6 +55,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 echo "== quickstart on SQLite"
 cargo run --quiet -p hearth-examples --bin quickstart
+echo "== maintenance example on SQLite (Viramah: submit, claim race, SLA sweep, signed links, reports)"
+cargo run --quiet -p hearth-examples --bin maintenance
 echo "== quickstart on Postgres"
 cargo run --quiet -p hearth-examples --bin quickstart -- "$DATABASE_URL"
 echo "== all green"
