@@ -57,6 +57,8 @@ echo "== quickstart on SQLite"
 cargo run --quiet -p hearth-examples --bin quickstart
 echo "== maintenance example on SQLite (Viramah: submit, claim race, SLA sweep, signed links, reports)"
 cargo run --quiet -p hearth-examples --bin maintenance
+echo "== residents example on SQLite (Viramah: roles by super admin, inquiry, onboarding, revision, approval)"
+cargo run --quiet -p hearth-examples --bin residents
 echo "== quickstart on Postgres"
 cargo run --quiet -p hearth-examples --bin quickstart -- "$DATABASE_URL"
 echo "== all green"

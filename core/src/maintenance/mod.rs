@@ -22,7 +22,7 @@ use crate::kernel::entity::{EntityRef, Readers};
 use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::machine::{held_parties, FireError, Guard, Machine, Party, Row};
 use crate::notifications::{notify, NewNotification, Recipient};
-use crate::residents::{require_kyc, ResidentStanding, ResidentStore};
+use crate::residents::{require_kyc, with_standing, ResidentStanding, ResidentStore};
 use crate::service::{Command, Decide, Runner};
 use crate::time::{Clock, Timestamp};
 use crate::validate::{TextRule, ValidationErrors, Validator, Violation};
@@ -708,6 +708,7 @@ impl Command for SubmitRequest {
         scene: SubmitScene,
         cx: &mut Decide<'_>,
     ) -> Result<MaintenanceRequest, Error> {
+        let actor = &as_stored(actor, scene.standing.as_ref());
         may(actor, MaintenanceAction::Submit, Ownership::Own, "only residents raise maintenance requests")?;
         // The KYC gate (Viramah §3): approved, KYC complete, role resident — from the stored standing.
         require_kyc(actor, scene.standing.as_ref().map(|s| &s.value))?;
@@ -817,11 +818,22 @@ fn request_ref(r: &MaintenanceRequest) -> EntityRef {
     crate::kernel::entity::Entity::entity_ref(r)
 }
 
-async fn standing_of(store: &dyn Reader, actor: &Actor) -> Result<Option<Versioned<ResidentStanding>>, Error> {
-    match actor.user_id() {
-        Some(u) if actor.has_role(Role::Resident) => Ok(store.resident_standing(u).await?),
+/// The caller's standing when they own `request` (the resident's actions need it; staff's do not).
+async fn standing_of(
+    store: &dyn Reader,
+    actor: &Actor,
+    request: Option<&Versioned<MaintenanceRequest>>,
+) -> Result<Option<Versioned<ResidentStanding>>, Error> {
+    match (actor.user_id(), request) {
+        (Some(u), Some(r)) if r.value.user_id == u => Ok(store.resident_standing(u).await?),
         _ => Ok(None),
     }
+}
+
+/// The caller, counted as a resident when their stored standing says so (an approved resident
+/// whose token still claims `pending_resident` is a resident: Viramah §3's gate reads the store).
+fn as_stored(actor: &Actor, standing: Option<&Versioned<ResidentStanding>>) -> Actor {
+    with_standing(actor, standing.map(|s| &s.value))
 }
 
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
@@ -1003,13 +1015,15 @@ impl Command for AddComment {
         v.finish(|| body)
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, _: &String) -> Result<ChangeScene, Error> {
+        let request = store.maintenance_request(self.request_id).await?;
         Ok(ChangeScene {
-            request: store.maintenance_request(self.request_id).await?,
+            standing: standing_of(store, actor, request.as_ref()).await?,
             assignment: store.active_assignment(self.request_id).await?,
-            standing: standing_of(store, actor).await?,
+            request,
         })
     }
     fn decide(&self, actor: &Actor, body: &String, scene: ChangeScene, cx: &mut Decide<'_>) -> Result<Comment, Error> {
+        let actor = &as_stored(actor, scene.standing.as_ref());
         let r = scene.request.ok_or_else(|| Error::not_found("maintenance request"))?.value;
         let o = visible(actor, &r, scene.assignment.map(|a| a.value.staff_id))?;
         let action = if self.staff_only { MaintenanceAction::CommentStaffOnly } else { MaintenanceAction::Comment };
@@ -1063,7 +1077,9 @@ impl Command for AddAttachment {
         v.finish(|| a)
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, _: &ValidAttachment) -> Result<Self::Loaded, Error> {
-        Ok((store.maintenance_request(self.request_id).await?, standing_of(store, actor).await?))
+        let request = store.maintenance_request(self.request_id).await?;
+        let standing = standing_of(store, actor, request.as_ref()).await?;
+        Ok((request, standing))
     }
     fn decide(
         &self,
@@ -1072,6 +1088,7 @@ impl Command for AddAttachment {
         (request, standing): Self::Loaded,
         cx: &mut Decide<'_>,
     ) -> Result<Attachment, Error> {
+        let actor = &as_stored(actor, standing.as_ref());
         let r = request.ok_or_else(|| Error::not_found("maintenance request"))?.value;
         // Staff see the request but never attach; the assignee is irrelevant to this rule.
         let o = visible(actor, &r, None)?;
@@ -1285,17 +1302,19 @@ impl<S: Store> Maintenance<S> {
         &self,
         actor: &Actor,
         id: MaintenanceRequestId,
-    ) -> Result<(MaintenanceRequest, Option<Assignment>, Ownership), Error> {
+    ) -> Result<(MaintenanceRequest, Option<Assignment>, Ownership, Actor), Error> {
         let view = self.runner.store().snapshot(Reads::Many).await?;
-        let r = view.maintenance_request(id).await?.ok_or_else(|| Error::not_found("maintenance request"))?.value;
+        let r = view.maintenance_request(id).await?.ok_or_else(|| Error::not_found("maintenance request"))?;
+        let standing = standing_of(view.as_ref(), actor, Some(&r)).await?;
         let a = view.active_assignment(id).await?.map(|a| a.value);
-        let o = visible(actor, &r, a.as_ref().map(|a| a.staff_id))?;
-        Ok((r, a, o))
+        let me = as_stored(actor, standing.as_ref());
+        let o = visible(&me, &r.value, a.as_ref().map(|a| a.staff_id))?;
+        Ok((r.value, a, o, me))
     }
 
     /// The resident's view of their own request (no staff identity anywhere in it).
     pub async fn resident_view(&self, actor: &Actor, id: MaintenanceRequestId) -> Result<ResidentRequestView, Error> {
-        let (r, _, o) = self.load_visible(actor, id).await?;
+        let (r, _, o, _) = self.load_visible(actor, id).await?;
         require_visible(actor, o == Ownership::Own, "maintenance request")?;
         let store = self.runner.store();
         let timeline = store
@@ -1328,8 +1347,8 @@ impl<S: Store> Maintenance<S> {
 
     /// The staff view of a request (staff of its hostel and admins).
     pub async fn staff_view(&self, actor: &Actor, id: MaintenanceRequestId) -> Result<StaffRequestView, Error> {
-        let (request, assignment, o) = self.load_visible(actor, id).await?;
-        may(actor, MaintenanceAction::ReadStaffRecords, o, "residents read their requests through the resident view")?;
+        let (request, assignment, o, me) = self.load_visible(actor, id).await?;
+        may(&me, MaintenanceAction::ReadStaffRecords, o, "residents read their requests through the resident view")?;
         let store = self.runner.store();
         Ok(StaffRequestView {
             request,
@@ -1356,8 +1375,8 @@ impl<S: Store> Maintenance<S> {
         key: &[u8],
     ) -> Result<signed::SignedUrl, Error> {
         let a = self.runner.store().attachment(attachment).await?.ok_or_else(|| Error::not_found("attachment"))?;
-        let (_, _, o) = self.load_visible(actor, a.request_id).await?;
-        may(actor, MaintenanceAction::AttachmentUrl, o, "no access to this attachment")?;
+        let (_, _, o, me) = self.load_visible(actor, a.request_id).await?;
+        may(&me, MaintenanceAction::AttachmentUrl, o, "no access to this attachment")?;
         let audience = if o == Ownership::Own { Audience::Resident } else { Audience::Staff };
         signed::sign(key, &a.path, audience, self.runner.now())
     }

@@ -1,7 +1,9 @@
 //! Onboarding (seed 002 §5) and approvals (§6): drafts saved per step and validated on save, the
 //! final submission in one commit, and the approval machine as a table.
 
+use super::access::{permits, ResidentAction, Scope};
 use super::inquiry::normalise_phone;
+use super::roles::{acting_as, stored_roles, RoleGrant, RoleStore, StoredRoles};
 use super::standing::{ResidentRole, ResidentStanding, SubmissionStatus};
 use super::ResidentStore;
 use crate::actor::{Actor, Role};
@@ -459,10 +461,17 @@ pub trait OnboardingStore: Reader {
 
 impl<R: Reader + ?Sized> OnboardingStore for R {}
 
-fn applicant(actor: &Actor) -> Result<UserId, Error> {
-    let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
-    require(actor, Decision::when(actor.has_role(Role::PendingResident), "only pending residents onboard"))?;
-    Ok(user)
+/// The caller as a pending resident onboarding themselves, by their stored roles (`me`):
+/// `unauthenticated` for anonymous callers, `forbidden` for anyone else (a resident already approved,
+/// staff, a user who has not signed up).
+fn applicant(me: &Actor, action: ResidentAction) -> Result<UserId, Error> {
+    let allowed = permits(me, action, Scope::Own);
+    require(me, Decision::when(allowed, "only pending residents onboard (sign up first)"))?;
+    me.user_id().ok_or_else(Error::unauthenticated)
+}
+
+fn me_of(actor: &Actor, grants: &[Versioned<RoleGrant>], standing: Option<&Versioned<ResidentStanding>>) -> Actor {
+    acting_as(actor, &StoredRoles::of(grants, standing.map(|s| &s.value)))
 }
 
 fn editable(standing: &ResidentStanding) -> Result<(), Error> {
@@ -497,6 +506,7 @@ pub struct SaveDraft {
 
 /// What saving a draft reads.
 pub struct DraftScene {
+    grants: Vec<Versioned<RoleGrant>>,
     standing: Option<Versioned<ResidentStanding>>,
     draft: Option<Versioned<OnboardingDraft>>,
     reservation: Option<Versioned<BedReservation>>,
@@ -515,13 +525,14 @@ impl Command for SaveDraft {
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, v: &StepInput) -> Result<DraftScene, Error> {
         let Some(user) = actor.user_id() else {
-            return Ok(DraftScene { standing: None, draft: None, reservation: None });
+            return Ok(DraftScene { grants: Vec::new(), standing: None, draft: None, reservation: None });
         };
         let reservation = match v.reservation_id {
             Some(r) => store.reservation(r).await?,
             None => None,
         };
         Ok(DraftScene {
+            grants: store.role_grants(user).await?,
             standing: store.resident_standing(user).await?,
             draft: store.get(draft_id(user, self.step)).await?,
             reservation,
@@ -534,7 +545,7 @@ impl Command for SaveDraft {
         s: DraftScene,
         cx: &mut Decide<'_>,
     ) -> Result<OnboardingDraft, Error> {
-        let user = applicant(actor)?;
+        let user = applicant(&me_of(actor, &s.grants, s.standing.as_ref()), ResidentAction::SaveDraft)?;
         let standing = s.standing.ok_or_else(|| Error::precondition("sign up first"))?;
         editable(&standing.value)?;
         if self.step == 3 {
@@ -569,6 +580,7 @@ pub struct Submit {}
 
 /// What the final submission reads.
 pub struct SubmitScene {
+    grants: Vec<Versioned<RoleGrant>>,
     standing: Option<Versioned<ResidentStanding>>,
     drafts: Vec<Versioned<OnboardingDraft>>,
     reservation: Option<Versioned<BedReservation>>,
@@ -590,6 +602,7 @@ impl Command for Submit {
     async fn load(&self, store: &dyn Reader, actor: &Actor, _: &()) -> Result<SubmitScene, Error> {
         let Some(user) = actor.user_id() else {
             return Ok(SubmitScene {
+                grants: Vec::new(),
                 standing: None,
                 drafts: Vec::new(),
                 reservation: None,
@@ -603,6 +616,7 @@ impl Command for Submit {
             None => None,
         };
         Ok(SubmitScene {
+            grants: store.role_grants(user).await?,
             standing: store.resident_standing(user).await?,
             drafts,
             reservation,
@@ -611,7 +625,7 @@ impl Command for Submit {
         })
     }
     fn decide(&self, actor: &Actor, _: &(), s: SubmitScene, cx: &mut Decide<'_>) -> Result<Submission, Error> {
-        let user = applicant(actor)?;
+        let user = applicant(&me_of(actor, &s.grants, s.standing.as_ref()), ResidentAction::Submit)?;
         let standing = s.standing.ok_or_else(|| Error::precondition("sign up first"))?;
         editable(&standing.value)?;
         // The final validation pass over every step.
@@ -748,6 +762,7 @@ pub struct ValidReview {
 
 /// What a review reads.
 pub struct ReviewScene {
+    caller: StoredRoles,
     submission: Option<Versioned<Submission>>,
     standing: Option<Versioned<ResidentStanding>>,
     settle: Option<(SettleReservation, SettleScene)>,
@@ -796,6 +811,10 @@ impl Command for Review {
         v.finish(|| Some(ValidReview { reason, flagged }))
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, _: &ValidReview) -> Result<ReviewScene, Error> {
+        let caller = match actor.user_id() {
+            Some(u) => stored_roles(store, u).await?,
+            None => StoredRoles::default(),
+        };
         let submission = store.submission(self.submission_id).await?;
         let (standing, settle) = match (&submission, self.action) {
             (Some(sub), ReviewAction::Approve) => {
@@ -813,12 +832,24 @@ impl Command for Review {
             (Some(sub), _) => (store.resident_standing(sub.value.user_id).await?, None),
             _ => (None, None),
         };
-        Ok(ReviewScene { submission, standing, settle })
+        Ok(ReviewScene { caller, submission, standing, settle })
     }
     fn decide(&self, actor: &Actor, v: &ValidReview, s: ReviewScene, cx: &mut Decide<'_>) -> Result<Submission, Error> {
-        let is_admin = actor.is_admin();
-        require_visible(actor, s.submission.is_some() && is_admin, "onboarding submission")?;
+        // The caller's stored roles decide, not their token's claims (§14 B).
+        let me = acting_as(actor, &s.caller);
+        let actor = &me;
+        let scope = match &s.submission {
+            Some(sub) if actor.is(sub.value.user_id) => Scope::Own,
+            _ => Scope::Other,
+        };
+        let visible = s.submission.is_some() && permits(actor, ResidentAction::ViewApplication, scope);
+        require_visible(actor, visible, "onboarding submission")?;
         let before = s.submission.ok_or_else(|| Error::not_found("onboarding submission"))?;
+        let (action, reason) = match self.action {
+            ReviewAction::Claim => (ResidentAction::Claim, "only admins review onboarding, never their own"),
+            _ => (ResidentAction::Decide, "only admins review onboarding, never their own"),
+        };
+        require(actor, Decision::when(permits(actor, action, scope), reason))?;
         // A second admin claiming a claimed submission lost the race: `conflict`, the true reason.
         if self.action == ReviewAction::Claim && before.value.status == S::UnderReview {
             return Err(Error::conflict("another admin is already reviewing this submission"));

@@ -19,6 +19,8 @@ pub static DOMAIN: Domain = Domain {
         &super::onboarding::DRAFT,
         &super::onboarding::PROFILE,
         &super::onboarding::SUBMISSION,
+        &super::roles::GRANT,
+        &super::roles::ROSTER,
     ],
 };
 

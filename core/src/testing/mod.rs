@@ -25,6 +25,7 @@ pub mod notifications;
 pub mod offline;
 pub mod payments;
 pub mod residents;
+pub mod residents_access;
 pub mod rooms;
 pub mod suite;
 pub mod walks;
@@ -65,6 +66,7 @@ pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case
     all.extend(khedma::cases::<S>());
     all.extend(notifications::cases::<S>());
     all.extend(residents::cases::<S>());
+    all.extend(residents_access::cases::<S>());
     all.extend(maintenance::cases::<S>());
     all.extend(walks::cases::<S>());
     all.extend(offline::cases::<S>());

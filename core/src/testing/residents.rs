@@ -28,6 +28,17 @@ pub async fn admitted_resident<S: Store + ?Sized>(store: &S, now: Timestamp) -> 
     Actor::user(user, [Role::Resident])
 }
 
+/// A user holding `role` in the store, granted by the system (as a deployment's setup does; every
+/// later grant is a super admin's). The actor also claims it, as a host building it from the store
+/// would ([`Residents::actor`]).
+pub async fn staff<S: Store + Clone + 'static>(store: &S, role: Role) -> Actor {
+    let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
+    let residents = Residents::new(store.clone(), clock, Arc::new(RandomIds));
+    let user = UserId::generate(&RandomIds);
+    residents.grant_role(&Actor::System, user, role).await.expect("grant a staff role");
+    Actor::user(user, [role])
+}
+
 /// A signed-up resident whose onboarding is not approved (fails the KYC gate).
 pub async fn pending_resident<S: Store + Clone + 'static>(store: &S) -> Actor {
     let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
@@ -50,12 +61,12 @@ pub async fn residents_the_kyc_gate_reads_one_standing<S: Store + Clone + 'stati
     let a = store.resident_standing(mine(&admitted)).await.unwrap().unwrap().value;
     assert!(require_kyc(&admitted, Some(&a)).is_ok());
     assert_eq!(require_kyc(&pending, Some(&a)).unwrap_err().code, ErrorCode::KycIncomplete, "another's standing");
-    // Signing up again changes nothing; only pending residents sign up.
+    // Signing up again changes nothing; a staff account (a stored staff role) does not sign up.
+    let staff = staff(&store, Role::CanteenStaff).await;
     let before = super::digest(&store).await;
     let clock = Arc::new(ManualClock::new(super::fixtures::epoch()));
     let residents = Residents::new(store.clone(), clock, Arc::new(RandomIds));
     assert_eq!(residents.sign_up(&pending).await.unwrap(), p);
-    let staff = Actor::user(UserId::generate(&RandomIds), [Role::CanteenStaff]);
     assert_eq!(residents.sign_up(&staff).await.unwrap_err().code, ErrorCode::Forbidden);
     assert_eq!(residents.standing(&staff, mine(&pending)).await.unwrap_err().code, ErrorCode::NotFound);
     assert_eq!(super::digest(&store).await, before);
@@ -92,7 +103,7 @@ pub async fn residents_a_duplicate_inquiry_answers_like_a_fresh_one<S: Store + C
     for dup in [same_email, same_phone] {
         assert_eq!(as_json(&dup), serde_json::json!({"received": true, "duplicate": true}), "same fields, no id");
     }
-    let sales = Actor::user(UserId::generate(&RandomIds), [Role::SalesAgent]);
+    let sales = staff(&store, Role::SalesAgent).await;
     let rows = r.inquiries(&sales, 10).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].email.as_str(), rows[0].phone.as_str()), ("priya.s@example.com", "+919876543210"));
@@ -104,8 +115,11 @@ pub async fn residents_a_duplicate_inquiry_answers_like_a_fresh_one<S: Store + C
         assert_eq!(r.inquiries(&who, 10).await.unwrap_err().code, ErrorCode::Forbidden, "{role}");
     }
     assert_eq!(r.inquiries(&Actor::Anonymous, 10).await.unwrap_err().code, ErrorCode::Unauthenticated);
-    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    let admin = staff(&store, Role::Admin).await;
     assert_eq!(r.inquiries(&admin, 10).await.unwrap().len(), 1);
+    // A claim the store does not back reads nothing (§14 B: claims are verified against the database).
+    let claimed = Actor::user(UserId::generate(&RandomIds), [Role::SalesAgent, Role::Admin]);
+    assert_eq!(r.inquiries(&claimed, 10).await.unwrap_err().code, ErrorCode::Forbidden);
     // Bad input: every field error at once, nothing written.
     let before = super::digest(&store).await;
     let bad = r.inquire(&Actor::Anonymous, inquiry("nope", "+12", "not-an-ip")).await.unwrap_err();
@@ -162,8 +176,7 @@ pub async fn residents_racing_inquiries_with_one_email_make_one_row<S: Store + C
     }
     assert_eq!(fresh, 1, "exactly one racer's inquiry is recorded; the rest are told `duplicate`");
     let store = r.runner().store();
-    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
-    let rows = r.inquiries(&admin, 100).await.unwrap();
+    let rows = r.inquiries(&Actor::System, 100).await.unwrap();
     assert_eq!(rows.len(), 1);
     use crate::kernel::query::Query;
     use crate::kernel::store::ReadExt;
@@ -296,8 +309,9 @@ async fn onboarded<S: Store + Clone + 'static>(
     let r = Residents::new(store.clone(), clock.clone(), Arc::new(RandomIds));
     let rooms = crate::rooms::Rooms::new(store.clone(), clock, Arc::new(RandomIds));
     let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
-    let room =
-        rooms.add_room(&admin, &format!("V-{}", &UserId::generate(&RandomIds).to_string()[..6]), 2).await.unwrap();
+    // UUIDv7's leading digits are the clock: the number takes the random tail.
+    let tag = UserId::generate(&RandomIds).to_string();
+    let room = rooms.add_room(&admin, &format!("V-{}", &tag[tag.len() - 8..]), 2).await.unwrap();
     let me = Actor::user(UserId::generate(&RandomIds), [Role::PendingResident]);
     r.sign_up(&me).await.unwrap();
     let bed = rooms.reserve(&me, room.id, true).await.unwrap();
@@ -371,9 +385,14 @@ pub async fn residents_sixteen_admins_claim_one_submission_and_one_wins<S: Store
     let sub = r.submit(&me).await.unwrap();
     let r = Arc::new(r);
     let barrier = Arc::new(tokio::sync::Barrier::new(ADMINS));
-    let tasks: Vec<_> = (0..ADMINS)
-        .map(|_| {
-            let (r, b, admin) = (r.clone(), barrier.clone(), Actor::user(UserId::generate(&RandomIds), [Role::Admin]));
+    let mut admins = Vec::new();
+    for _ in 0..ADMINS {
+        admins.push(staff(&store, Role::Admin).await);
+    }
+    let tasks: Vec<_> = admins
+        .into_iter()
+        .map(|admin| {
+            let (r, b) = (r.clone(), barrier.clone());
             tokio::spawn(async move {
                 b.wait().await;
                 (admin.user_id().unwrap(), r.review(&admin, sub.id, ReviewAction::Claim, None, &[]).await)
@@ -404,12 +423,10 @@ pub async fn residents_sixteen_admins_claim_one_submission_and_one_wins<S: Store
 pub async fn residents_approval_revision_and_rejection_follow_the_table<S: Store + Clone + 'static>(store: S) {
     let (r, _, me, bed) = onboarded(store.clone()).await;
     let user = me.user_id().unwrap();
-    let (ana, raj) = (
-        Actor::user(UserId::generate(&RandomIds), [Role::Admin]),
-        Actor::user(UserId::generate(&RandomIds), [Role::SuperAdmin]),
-    );
+    let (ana, raj) = (staff(&store, Role::Admin).await, staff(&store, Role::SuperAdmin).await);
     let sub = r.submit(&me).await.unwrap();
-    assert_eq!(r.review(&me, sub.id, ReviewAction::Claim, None, &[]).await.unwrap_err().code, ErrorCode::NotFound);
+    // The applicant sees their own submission but never reviews it (Viramah §6: the admin claims).
+    assert_eq!(r.review(&me, sub.id, ReviewAction::Claim, None, &[]).await.unwrap_err().code, ErrorCode::Forbidden);
     r.review(&ana, sub.id, ReviewAction::Claim, None, &[]).await.unwrap();
     // Only the claiming admin decides.
     let before = super::digest(&store).await;
@@ -487,5 +504,211 @@ crate::conformance_cases!("residents";
     residents_racing_inquiries_with_one_email_make_one_row,
     residents_onboarding_submits_in_one_commit_or_not_at_all,
     residents_sixteen_admins_claim_one_submission_and_one_wins,
-    residents_approval_revision_and_rejection_follow_the_table
+    residents_approval_revision_and_rejection_follow_the_table,
+    residents_only_super_admins_assign_roles_audited,
+    residents_a_stale_claim_changes_nothing_after_approval,
+    residents_racing_super_admins_leave_one_consistent_role_state
 );
+
+use super::fixtures::refused;
+use crate::kernel::store::ReadExt as _;
+use crate::residents::{RoleChange, RoleGrant, RoleStore};
+
+fn service<S: Store + Clone + 'static>(store: &S) -> Residents<S> {
+    Residents::new(store.clone(), Arc::new(ManualClock::new(super::fixtures::epoch())), Arc::new(RandomIds))
+}
+
+fn someone() -> UserId {
+    UserId::generate(&RandomIds)
+}
+
+/// Viramah §3 "Role Assignment Flow" step 4: "Staff roles are assigned manually by `SUPER_ADMIN`
+/// only"; §14 B: "Admin and staff roles can only be assigned by `SUPER_ADMIN` — no self-elevation
+/// possible", "JWT claims are verified against the database on sensitive operations".
+pub async fn residents_only_super_admins_assign_roles_audited<S: Store + Clone + 'static>(store: S) {
+    let r = service(&store);
+    // A deployment's setup: the system grants the first super admin.
+    let root = staff(&store, Role::SuperAdmin).await;
+    let (root_id, ana) = (root.user_id().unwrap(), someone());
+    let g = r.grant_role(&root, ana, Role::MaintenanceStaff).await.unwrap();
+    assert_eq!(
+        (g.user_id, g.role, g.active, g.changed_by.as_str()),
+        (ana, Role::MaintenanceStaff, true, root_id.to_string().as_str())
+    );
+    let trail = store.audit_trail(g.entity_ref()).await.unwrap();
+    assert_eq!((trail.len(), trail[0].action.as_str(), trail[0].actor.clone()), (1, "create", root_id.to_string()));
+    // The grantee is told (the event's audience is the grant's readers: the holder).
+    let events = store.outbox_after(0, 10_000).await.unwrap();
+    let ev = events.iter().find(|(_, e)| e.entity == g.entity_ref()).map(|(_, e)| e).unwrap();
+    assert_eq!((ev.topic.as_str(), ev.audience.clone()), ("residents.role_grant.create", vec![ana]));
+    assert_eq!(store.role_roster(Role::MaintenanceStaff).await.unwrap().unwrap().value.holders, 1);
+    let ana_actor = Actor::user(ana, []);
+    assert_eq!(r.roles(&ana_actor, ana).await.unwrap().staff, vec![Role::MaintenanceStaff]);
+    assert_eq!(r.actor(ana, None).await.unwrap(), Actor::user(ana, [Role::MaintenanceStaff]));
+
+    // Refusals write nothing and carry the true code.
+    let admin = staff(&store, Role::Admin).await;
+    for role in [Role::MaintenanceStaff, Role::Admin, Role::SuperAdmin] {
+        refused(&store, ErrorCode::Forbidden, r.grant_role(&admin, someone(), role)).await;
+    }
+    refused(&store, ErrorCode::Forbidden, r.revoke_role(&admin, ana, Role::MaintenanceStaff)).await;
+    // No self-elevation, even for a super admin.
+    refused(&store, ErrorCode::Forbidden, r.grant_role(&root, root_id, Role::Admin)).await;
+    // A super admin claim the store does not back is nothing.
+    let forged = Actor::user(someone(), [Role::SuperAdmin]);
+    refused(&store, ErrorCode::Forbidden, r.grant_role(&forged, someone(), Role::Admin)).await;
+    refused(&store, ErrorCode::Unauthenticated, r.grant_role(&Actor::Anonymous, someone(), Role::Admin)).await;
+    refused(&store, ErrorCode::Conflict, r.grant_role(&root, ana, Role::MaintenanceStaff)).await;
+    refused(&store, ErrorCode::NotFound, r.revoke_role(&root, ana, Role::CanteenStaff)).await;
+    let e = refused(&store, ErrorCode::Validation, r.grant_role(&root, ana, Role::Resident)).await;
+    assert_eq!((e.fields[0].field.as_str(), e.fields[0].violation.code()), ("role", "not_allowed"));
+    // The resident roles come from onboarding only: nobody grants `resident`.
+    let e = refused(&store, ErrorCode::Validation, r.grant_role(&Actor::System, ana, Role::Resident)).await;
+    assert_eq!(e.fields[0].field, "role");
+
+    // Revoking keeps the row, inactive; revoking again is `conflict`; granting again re-activates.
+    let g = r.revoke_role(&root, ana, Role::MaintenanceStaff).await.unwrap();
+    assert!(!g.active);
+    refused(&store, ErrorCode::Conflict, r.revoke_role(&root, ana, Role::MaintenanceStaff)).await;
+    assert_eq!(store.role_roster(Role::MaintenanceStaff).await.unwrap().unwrap().value.holders, 0);
+    assert!(r.roles(&ana_actor, ana).await.unwrap().staff.is_empty());
+    r.grant_role(&root, ana, Role::MaintenanceStaff).await.unwrap();
+    let row = store.get::<RoleGrant>(crate::residents::roles::grant_id(ana, Role::MaintenanceStaff)).await;
+    let row = row.unwrap().unwrap();
+    assert_eq!((row.value.active, row.version), (true, 3));
+    let trail = store.audit_trail(row.value.entity_ref()).await.unwrap();
+    assert_eq!(trail.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create", "revoke", "grant"]);
+
+    // A revoked admin's unexpired token still claims `admin`: the store decides.
+    let admin_id = admin.user_id().unwrap();
+    r.revoke_role(&root, admin_id, Role::Admin).await.unwrap();
+    refused(&store, ErrorCode::Forbidden, r.review_queue(&admin, SubmissionStatus::PendingReview, 10)).await;
+
+    // The last super admin cannot be removed — not by the system, not by stepping down.
+    refused(&store, ErrorCode::Conflict, r.revoke_role(&Actor::System, root_id, Role::SuperAdmin)).await;
+    refused(&store, ErrorCode::Conflict, r.revoke_role(&root, root_id, Role::SuperAdmin)).await;
+    // With a second one, a super admin may step down.
+    let second = someone();
+    r.grant_role(&root, second, Role::SuperAdmin).await.unwrap();
+    assert_eq!(store.role_roster(Role::SuperAdmin).await.unwrap().unwrap().value.holders, 2);
+    r.revoke_role(&root, root_id, Role::SuperAdmin).await.unwrap();
+    let holders: Vec<_> =
+        store.role_holders(Role::SuperAdmin).await.unwrap().into_iter().map(|g| g.value.user_id).collect();
+    assert_eq!(holders, [second]);
+    // The stepped-down super admin's claim no longer grants anything.
+    refused(&store, ErrorCode::Forbidden, r.grant_role(&root, someone(), Role::Admin)).await;
+}
+
+/// Viramah §3 step 3 ("Admin approves → role upgraded to `RESIDENT`") and §3 "KYC Completion
+/// Gate" (the database's `user_roles.role` decides): a token that still says `pending_resident`
+/// after the approval neither onboards again nor is kept out of resident services.
+pub async fn residents_a_stale_claim_changes_nothing_after_approval<S: Store + Clone + 'static>(store: S) {
+    let (r, _, me, _) = onboarded(store.clone()).await;
+    let admin = staff(&store, Role::Admin).await;
+    let sub = r.submit(&me).await.unwrap();
+    r.review(&admin, sub.id, ReviewAction::Claim, None, &[]).await.unwrap();
+    r.review(&admin, sub.id, ReviewAction::Approve, None, &[]).await.unwrap();
+    let user = me.user_id().unwrap();
+    assert!(me.has_role(Role::PendingResident) && !me.has_role(Role::Resident), "the token is stale");
+    // Onboarding is over for the stored `resident`, whatever the token says.
+    refused(&store, ErrorCode::Forbidden, r.save_draft(&me, 4, step(4))).await;
+    refused(&store, ErrorCode::Forbidden, r.submit(&me)).await;
+    assert_eq!(r.actor(user, None).await.unwrap(), Actor::user(user, [Role::Resident]));
+    assert_eq!(r.roles(&me, user).await.unwrap().roles(), [Role::Resident]);
+    // A pending resident whose token claims `resident` is still onboarding (and fails the KYC gate).
+    let (r2, _, other, _) = onboarded(store.clone()).await;
+    let forged = Actor::user(other.user_id().unwrap(), [Role::Resident]);
+    r2.save_draft(&forged, 4, step(4)).await.unwrap();
+    let st = store.resident_standing(other.user_id().unwrap()).await.unwrap().unwrap().value;
+    assert_eq!(require_kyc(&forged, Some(&st)).unwrap_err().code, ErrorCode::KycIncomplete);
+    // Maintenance counts the approved resident as a resident despite the stale claim (§3's gate).
+    let hostel = crate::id::TenantId::generate(&RandomIds);
+    let m = crate::maintenance::Maintenance::new(
+        store.clone(),
+        Arc::new(ManualClock::new(super::fixtures::epoch())),
+        Arc::new(RandomIds),
+    );
+    m.install_default_categories(&admin).await.unwrap();
+    let stale = me.clone().in_tenant(hostel);
+    let req = m.submit(&stale, super::maintenance::request("plumber", "tap", "normal")).await.unwrap();
+    assert_eq!(m.resident_view(&stale, req.id).await.unwrap().reference, "MR-0001");
+}
+
+/// Racing super admins (Viramah §3 step 4): the same grant or revocation by many at once leaves one
+/// consistent state (the row, its roster, one audit record per change) and every loser is told
+/// `conflict`; two super admins revoking each other leave exactly one, and the loser — no longer a
+/// super admin when the winner committed — is told `forbidden`.
+pub async fn residents_racing_super_admins_leave_one_consistent_role_state<S: Store + Clone + 'static>(store: S) {
+    const RACERS: usize = 8;
+    let r = Arc::new(service(&store));
+    let mut supers = vec![staff(&store, Role::SuperAdmin).await];
+    for _ in 1..RACERS {
+        let u = someone();
+        r.grant_role(&supers[0], u, Role::SuperAdmin).await.unwrap();
+        supers.push(Actor::user(u, [Role::SuperAdmin]));
+    }
+    let target = someone();
+    async fn race<S: Store + Clone + 'static>(
+        r: &Arc<Residents<S>>,
+        racers: &[(Actor, UserId)],
+        change: RoleChange,
+        role: Role,
+    ) -> (Vec<Actor>, Vec<crate::error::Error>) {
+        let barrier = Arc::new(tokio::sync::Barrier::new(racers.len()));
+        let tasks: Vec<_> = racers
+            .iter()
+            .cloned()
+            .map(|(who, target)| {
+                let (r, b) = (r.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    b.wait().await;
+                    (who.clone(), r.assign_role(&who, target, role, change).await)
+                })
+            })
+            .collect();
+        let (mut won, mut lost) = (Vec::new(), Vec::new());
+        for t in tasks {
+            match t.await.unwrap() {
+                (who, Ok(_)) => won.push(who),
+                (_, Err(e)) => lost.push(e),
+            }
+        }
+        (won, lost)
+    }
+    let all: Vec<(Actor, UserId)> = supers.iter().map(|s| (s.clone(), target)).collect();
+    for change in [RoleChange::Grant, RoleChange::Revoke] {
+        let (won, lost) = race(&r, &all, change, Role::MaintenanceStaff).await;
+        assert_eq!(won.len(), 1, "{change}");
+        assert!(lost.iter().all(|e| e.code == ErrorCode::Conflict), "{change}: {lost:?}");
+        let row = store.get::<RoleGrant>(crate::residents::roles::grant_id(target, Role::MaintenanceStaff)).await;
+        let row = row.unwrap().unwrap();
+        let trail = store.audit_trail(row.value.entity_ref()).await.unwrap();
+        let roster = store.role_roster(Role::MaintenanceStaff).await.unwrap().unwrap();
+        let expected = if change == RoleChange::Grant { (true, 1, 1, 1) } else { (false, 2, 2, 0) };
+        assert_eq!((row.value.active, row.version, trail.len(), roster.value.holders), expected, "{change}");
+        assert_eq!(trail.last().unwrap().actor, won[0].user_id().unwrap().to_string());
+    }
+    // Super admins revoke each other in pairs until one is left: each round leaves exactly one of the
+    // two, and the other is told `forbidden` whichever attempt it was on.
+    let mut alive = supers;
+    while alive.len() > 1 {
+        let (a, b) = (alive.pop().unwrap(), alive.pop().unwrap());
+        // Other super admins may still hold the role: the roster serializes the pair all the same.
+        let pair = [(a.clone(), b.user_id().unwrap()), (b.clone(), a.user_id().unwrap())];
+        let (won, lost) = race(&r, &pair, RoleChange::Revoke, Role::SuperAdmin).await;
+        assert_eq!(won.len(), 1);
+        assert_eq!(lost.iter().map(|e| e.code).collect::<Vec<_>>(), [ErrorCode::Forbidden], "{lost:?}");
+        alive.insert(0, won[0].clone());
+    }
+    let holders = store.role_holders(Role::SuperAdmin).await.unwrap();
+    assert_eq!(holders.iter().map(|g| g.value.user_id).collect::<Vec<_>>(), [alive[0].user_id().unwrap()]);
+    assert_eq!(store.role_roster(Role::SuperAdmin).await.unwrap().unwrap().value.holders, 1);
+    // The last two step down at once: one may, the other is told the last one stays.
+    let u = someone();
+    r.grant_role(&alive[0], u, Role::SuperAdmin).await.unwrap();
+    let pair = [(alive[0].clone(), alive[0].user_id().unwrap()), (Actor::user(u, []), u)];
+    let (won, lost) = race(&r, &pair, RoleChange::Revoke, Role::SuperAdmin).await;
+    assert_eq!((won.len(), lost.iter().map(|e| e.code).collect::<Vec<_>>()), (1, vec![ErrorCode::Conflict]));
+    assert_eq!(store.role_holders(Role::SuperAdmin).await.unwrap().len(), 1);
+    assert_eq!(store.role_roster(Role::SuperAdmin).await.unwrap().unwrap().value.holders, 1);
+}

@@ -5,7 +5,8 @@
 //! cargo run -p hearth-examples --bin maintenance -- ./my.db    # SQLite file you name
 //! ```
 //!
-//! A resident raises `MR-0001` with a photo, staff race to claim it (one wins), the resident sees
+//! Ada, admitted through Viramah's onboarding and approval (the `residents` example), raises
+//! `MR-0001` with a photo, staff race to claim it (one wins), the resident sees
 //! the request without any staff identity, a signed photo link verifies and expires, a forgotten
 //! high-priority request escalates by the SLA sweep, and the admin reads the reports.
 
@@ -16,6 +17,7 @@ use hearth_core::notifications::NotificationStore;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::time::{Clock, ManualClock};
 use hearth_core::Error;
+use hearth_examples::viramah::{quiet, Desk};
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,16 +28,21 @@ const PROXY_KEY: &[u8] = b"example-storage-proxy-key-32-bytes!!";
 async fn run(store: SqliteStore) -> Result<(), Error> {
     // The story moves time forward, so it runs on a manual clock started at the system's now.
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let svc = Maintenance::new(store, clock.clone(), Arc::new(RandomIds));
+    let svc = Maintenance::new(store.clone(), clock.clone(), Arc::new(RandomIds));
     let hostel = TenantId::generate(&RandomIds);
-    let user = |role: Role| Actor::user(UserId::generate(&RandomIds), [role]).in_tenant(hostel);
-    let admin = user(Role::Admin);
-    // Ada passed onboarding and the KYC gate. The approval flow is the residents domain's (not built
-    // yet): the example writes her approved standing as that flow's commit would.
-    let ada =
-        hearth_core::testing::residents::admitted_resident(svc.runner().store(), clock.now()).await.in_tenant(hostel);
-    let pending = user(Role::Resident);
-    let staff: Vec<Actor> = (0..4).map(|_| user(Role::MaintenanceStaff)).collect();
+    // The front desk: a super admin appoints the admin and the maintenance staff, and Ada is admitted
+    // through the residence lifecycle (inquiry, onboarding, a revision, approval: the `residents`
+    // example tells it step by step). Every actor is built from the roles the store holds.
+    let desk = Desk::open(store, clock.clone(), Arc::new(RandomIds), &quiet).await?;
+    let admin = desk.admin.clone().in_tenant(hostel);
+    let ada = desk.admit("Ada Lovelace", "+91 98111 22334", &quiet).await?.in_tenant(hostel);
+    println!("ada was admitted through onboarding: {ada:?}");
+    // A token claiming `resident` for someone who never passed the KYC gate.
+    let pending = Actor::user(UserId::generate(&RandomIds), [Role::Resident]).in_tenant(hostel);
+    let mut staff = Vec::new();
+    for _ in 0..4 {
+        staff.push(desk.hire(Role::MaintenanceStaff, Some(hostel)).await?);
+    }
 
     let categories = svc.install_default_categories(&admin).await?;
     println!("categories: {}", categories.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", "));
