@@ -26,7 +26,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_client_streams.sql"),
     include_str!("../migrations/0013_residents.sql"),
     include_str!("../migrations/0014_maintenance.sql"),
-    include_str!("../migrations/0019_staff_roles.sql"),
+    include_str!("../migrations/0015_staff_roles.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].
