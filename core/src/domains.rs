@@ -15,6 +15,7 @@ pub static DOMAINS: &[&Domain] = &[
     &crate::notifications::DOMAIN,
     &crate::residents::DOMAIN,
     &crate::maintenance::DOMAIN,
+    &crate::limits::DOMAIN,
 ];
 
 /// Every registered entity declaration.

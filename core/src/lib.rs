@@ -21,6 +21,7 @@ pub mod id;
 pub mod kernel;
 pub mod khedma;
 pub mod ledger;
+pub mod limits;
 pub mod machine;
 pub mod maintenance;
 pub mod money;

@@ -422,6 +422,35 @@ impl Validator {
 /// which bounds the cost of cleaning (a denial-of-service guard, not a business rule).
 pub const RAW_TEXT_MAX_BYTES: usize = 64 * 1024;
 
+/// Longest email address, in characters.
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// Trims and lowercases an email (Viramah §4 step 1; the failed-login lockout keys on it too), and
+/// checks its shape; `None` with an error recorded.
+pub fn normalise_email(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<String> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        v.push(field, Violation::Required);
+        return None;
+    };
+    let email = raw.to_lowercase();
+    let shaped = email.chars().count() <= EMAIL_MAX_CHARS
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.split('.').count() >= 2
+                    && domain.split('.').all(|l| !l.is_empty())
+            }
+            None => false,
+        };
+    if !shaped {
+        v.push(field, Violation::InvalidFormat { expected: "email".into() });
+        return None;
+    }
+    Some(email)
+}
+
 /// Length in Unicode scalar values (what Postgres `char_length` and SQLite `length` count): what
 /// `max_chars` bounds.
 pub fn char_len(s: &str) -> usize {

@@ -13,6 +13,8 @@ const STREAM_OWNER_KEY: &str = "client_actions_stream_owner";
 pub(crate) const VERSION_GUARD: &str = "version:";
 /// The prefix of the `hearth_assert` guard of a delta (`delta:<kind>`).
 pub(crate) const DELTA_GUARD: &str = "delta:";
+/// The prefix of the `hearth_assert` guard of a rate-limit take (`take:<kind>`).
+pub(crate) const TAKE_GUARD: &str = "take:";
 
 /// Maps an error of a read (or of anything but a commit statement).
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -102,7 +104,7 @@ fn check_violation(table: &str, constraint: String) -> StoreError {
             None => unknown_kind(kind),
         };
     }
-    if let Some(kind) = constraint.strip_prefix(DELTA_GUARD) {
+    if let Some(kind) = constraint.strip_prefix(DELTA_GUARD).or_else(|| constraint.strip_prefix(TAKE_GUARD)) {
         return match EntityKind::parse(kind) {
             Some(entity) => StoreError::GuardFailed { entity, guard: constraint },
             None => unknown_kind(kind),

@@ -1,7 +1,7 @@
 //! The one-statement commit: a whole change set as a single SQL statement of data-modifying CTEs,
 //! sent in autocommit — atomic by itself, one round trip whatever the change set holds.
 //!
-//! Every write is one of the kernel's three generic shapes, executed from the entity's declaration:
+//! Every write is one of the kernel's four generic shapes, executed from the entity's declaration:
 //! inserts (`Write::Row` at `Expect::Absent`, `Write::Append`; several rows of one table and column
 //! list share one `INSERT`) fail on their unique keys; versioned updates and guarded deltas are
 //! checked by `hearth_assert` in the final `SELECT` (a stale version, or a delta whose row is gone or
@@ -13,7 +13,7 @@
 //! the transaction path instead: the same statements, one per write, in order, in one transaction.
 
 use crate::codec::{ident, version_i64, Param, Sql};
-use crate::error::{map_commit_err, map_err, DELTA_GUARD, VERSION_GUARD};
+use crate::error::{map_commit_err, map_err, DELTA_GUARD, TAKE_GUARD, VERSION_GUARD};
 use hearth_core::kernel::store::{ChangeSet, Expect, Write};
 use hearth_core::kernel::value::{Row, Value};
 use hearth_core::kernel::{EntityKind, StoreError, StoreResult};
@@ -129,8 +129,8 @@ struct Deltas {
     rows: Vec<(Uuid, Vec<i64>, Vec<Value>)>,
 }
 
-/// Plans the entity writes: updates in order, inserts grouped per table and column list, deltas
-/// grouped per table and column set.
+/// Plans the entity writes: updates and rate-limit takes in order, inserts grouped per table and column list,
+/// deltas grouped per table and column set.
 fn plan_writes(s: &mut Stmt, writes: &[Write]) -> StoreResult<()> {
     let mut inserts: Vec<Inserts<'_>> = Vec::new();
     let mut deltas: Vec<Deltas> = Vec::new();
@@ -144,6 +144,9 @@ fn plan_writes(s: &mut Stmt, writes: &[Write]) -> StoreResult<()> {
                 }
             }
             Write::Row { kind, id, row, expect: Expect::Version(v) } => update(s, *kind, *id, row, *v)?,
+            Write::Take { kind, row, column, now, cost, window, .. } => {
+                take(s, (*kind, row, *column, *now, *cost, *window))?
+            }
             Write::Delta { kind, id, add, require } => {
                 let add_cols: Vec<&'static str> = add.iter().map(|(c, _)| *c).collect();
                 let req_cols: Vec<&'static str> = require.iter().map(|(c, _)| *c).collect();
@@ -191,6 +194,39 @@ fn insert(s: &mut Stmt, batch: &Inserts<'_>) -> StoreResult<()> {
     }
     s.cte(format!("INSERT INTO {} ({}) VALUES {}", ident(decl.table)?, names.join(", "), tuples.join(", ")));
     Ok(())
+}
+
+/// A rate-limit take: the bucket's entity, its row as inserted, the clock column, now, cost, window.
+type Take<'a> = (EntityKind, &'a Row, &'static str, i64, i64, i64);
+
+/// `INSERT INTO t AS x (…, version) VALUES (…, 1) ON CONFLICT (key) DO UPDATE SET c = GREATEST(x.c,
+/// now) + cost, version = x.version + 1 WHERE GREATEST(x.c, now) + cost - now <= window`, checked to
+/// write one row: the GCRA step of [`hearth_core::kernel::store::take_after`] as one conditional
+/// statement. The conflicting row's lock serialises racers; the `WHERE` sees the row as the last
+/// of them left it. No row written means the bucket is full: the statement aborts, `GuardFailed`.
+fn take(s: &mut Stmt, (kind, row, column, now, cost, window): Take<'_>) -> StoreResult<()> {
+    let decl = kind.decl();
+    let mut names = row.columns().iter().map(|(c, _)| ident(c)).collect::<StoreResult<Vec<_>>>()?;
+    let mut values: Vec<Value> = row.columns().iter().map(|(_, v)| v.clone()).collect();
+    let c = ident(column)?;
+    let (now, cost, window) = (s.p(&Value::Int(now))?, s.p(&Value::Int(cost))?, s.p(&Value::Int(window))?);
+    let mut sets = vec![format!("{c} = GREATEST(x.{c}, {now}) + {cost}")];
+    if decl.is_versioned() {
+        let version = ident("version")?;
+        sets.push(format!("{version} = x.{version} + 1"));
+        names.push(version);
+        values.push(Value::Int(version_i64(Expect::Absent.next_version())?));
+    }
+    let tuple = s.tuple(&values)?;
+    let body = format!(
+        "INSERT INTO {} AS x ({}) VALUES {tuple} ON CONFLICT ({}) DO UPDATE SET {} \
+         WHERE GREATEST(x.{c}, {now}) + {cost} - {now} <= {window}",
+        ident(decl.table)?,
+        names.join(", "),
+        ident(decl.key)?,
+        sets.join(", "),
+    );
+    s.checked(body, 1, &format!("{TAKE_GUARD}{}", decl.kind))
 }
 
 /// `UPDATE t SET … , version = next WHERE key = id AND version = expected`, checked to change one row.

@@ -571,6 +571,56 @@ fn delta(
     Ok(())
 }
 
+/// `INSERT INTO t (…, version) VALUES (…, 1) ON CONFLICT (key) DO UPDATE SET c = max(c, now) + cost,
+/// version = version + 1 WHERE max(c, now) + cost - now <= window`: the GCRA step of
+/// [`hearth_core::kernel::store::take_after`] as one statement. No row changed means the bucket is
+/// full: the guard fails.
+fn take(
+    tx: &Connection,
+    kind: EntityKind,
+    row: &Row,
+    column: &'static str,
+    now: i64,
+    cost: i64,
+    window: i64,
+) -> StoreResult<()> {
+    let decl = kind.decl();
+    let mut names = Vec::new();
+    let mut args = Vec::new();
+    for (name, value) in columns(row) {
+        names.push(ident(name)?);
+        args.push(to_sql(value)?);
+    }
+    let mut sets = vec![format!("{c} = max({c}, ?) + ?", c = ident(column)?)];
+    if decl.is_versioned() {
+        names.push("version");
+        args.push(SqlValue::Integer(1));
+        sets.push("version = version + 1".to_owned());
+    }
+    args.extend([now, cost, now, cost, now, window].map(SqlValue::Integer));
+    let sql = format!(
+        "INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {sets} \
+         WHERE max({c}, ?) + ? - ? <= ?",
+        table = ident(decl.table)?,
+        names = names.join(", "),
+        marks = vec!["?"; names.len()].join(", "),
+        key = ident(decl.key)?,
+        sets = sets.join(", "),
+        c = ident(column)?,
+    );
+    let n = tx
+        .prepare_cached(&sql)
+        .and_then(|mut st| st.execute(params_from_iter(args)))
+        .map_err(|e| write_err(e, kind))?;
+    if n != 1 {
+        return Err(StoreError::GuardFailed { entity: kind, guard: TAKE_GUARD.into() });
+    }
+    Ok(())
+}
+
+/// The guard a refused take reports (the other stores name theirs alike).
+const TAKE_GUARD: &str = "take";
+
 /// Applies one write inside the commit's transaction.
 fn apply_write(tx: &Connection, write: &Write) -> StoreResult<()> {
     match write {
@@ -578,6 +628,7 @@ fn apply_write(tx: &Connection, write: &Write) -> StoreResult<()> {
         Write::Row { kind, id, row, expect: Expect::Version(v) } => update(tx, *kind, *id, row, *v),
         Write::Delta { kind, id, add, require } => delta(tx, *kind, *id, add, require),
         Write::Append { kind, row, .. } => insert(tx, *kind, row),
+        Write::Take { kind, row, column, now, cost, window, .. } => take(tx, *kind, row, column, *now, *cost, *window),
         other => Err(StoreError::Backend { message: format!("unsupported write on {}", other.kind()) }),
     }
 }

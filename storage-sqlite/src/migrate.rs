@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_residents.sql"),
     include_str!("../migrations/0014_maintenance.sql"),
     include_str!("../migrations/0015_staff_roles.sql"),
+    include_str!("../migrations/0016_rate_limits.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].

@@ -15,6 +15,7 @@ use crate::kernel::store::{Reader, Reads, Store, Versioned};
 use crate::ledger::engine::{self, Phase, Snapshot, TransferInput};
 use crate::ledger::model::{AccountKind, TransferCode, TransferFlags, TransferId, TransferResult};
 use crate::ledger::{error_for, load_snapshot_with, record_decision, LedgerStore};
+use crate::limits::{LimitState, Subject, CANTEEN_ORDERS};
 use crate::machine::{held_parties, Machine, Party, Row};
 use crate::money::{Currency, Money};
 use crate::service::{Command, Decide, IdempotencyKey, Runner};
@@ -32,7 +33,8 @@ mod store;
 pub use menu::{AddMenuItem, SetAvailability};
 pub use store::{CanteenStore, DOMAIN};
 
-/// Orders a resident may place per rolling 24 hours (Viramah §14 E).
+/// Orders a resident may place at once, and per day on average (Viramah §14 E): the burst of
+/// [`crate::limits::CANTEEN_ORDERS`], which takes it.
 pub const ORDERS_PER_DAY_MAX: u64 = 20;
 /// Lines in one order.
 pub const ORDER_LINES_MAX: usize = 20;
@@ -311,7 +313,8 @@ impl ValidOrder {
 /// What placing an order reads.
 pub struct PlaceScene {
     items: HashMap<MenuItemId, MenuItem>,
-    orders_last_day: u64,
+    /// The resident's order bucket ([`crate::limits::CANTEEN_ORDERS`]).
+    limit: Option<LimitState>,
     room: Option<String>,
     wallet: Option<crate::ledger::model::Account>,
     revenue: Option<crate::ledger::model::Account>,
@@ -370,14 +373,13 @@ impl Command for PlaceOrder {
         let Some(user) = actor.user_id() else {
             return Ok(PlaceScene {
                 items,
-                orders_last_day: 0,
+                limit: None,
                 room: None,
                 wallet: None,
                 revenue: None,
                 snapshot: Snapshot::default(),
             });
         };
-        let since = valid.now.checked_sub(chrono::Duration::days(1)).unwrap_or(valid.now);
         let wallet =
             store.ledger_account_for(Some(user), AccountKind::Wallet, CANTEEN_CURRENCY).await?.map(|a| a.value);
         let revenue =
@@ -391,7 +393,7 @@ impl Command for PlaceOrder {
         }
         Ok(PlaceScene {
             items,
-            orders_last_day: store.count_orders_since(user, since).await?,
+            limit: Some(CANTEEN_ORDERS.limit(Subject::User(user))?.load(store).await?),
             room: store.resident_room(user).await?,
             wallet,
             revenue,
@@ -407,9 +409,8 @@ impl Command for PlaceOrder {
     ) -> Result<Order, Error> {
         let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
         require(actor, Decision::when(actor.has_role(Role::Resident), "only residents order from the canteen"))?;
-        if scene.orders_last_day >= ORDERS_PER_DAY_MAX {
-            return Err(Error::new(ErrorCode::RateLimited, format!("at most {ORDERS_PER_DAY_MAX} orders per day")));
-        }
+        // Viramah §14 E: 20 orders per user per day, taken in this commit (`crate::limits`).
+        scene.limit.ok_or_else(Error::unauthenticated)?.take(cx)?;
         let room = scene.room.ok_or_else(|| Error::precondition("no room is assigned for deliveries yet"))?;
         let mut v = Validator::new();
         let mut lines = Vec::new();

@@ -7,7 +7,6 @@ use crate::kernel::entity::{Domain, Entity, EntityDecl, Readers, Shape};
 use crate::kernel::query::{Dir, Filter, Query};
 use crate::kernel::store::{ReadExt, Reader, StoreResult, Versioned};
 use crate::kernel::value::{json_as, Decoded, Row, RowRead, Value, ValueType};
-use crate::time::Timestamp;
 use chrono::NaiveDate;
 use uuid::Uuid;
 
@@ -166,11 +165,6 @@ pub trait CanteenStore: Reader {
     /// An order.
     async fn order(&self, id: OrderId) -> StoreResult<Option<Versioned<Order>>> {
         self.get(id.as_uuid()).await
-    }
-    /// How many orders `user` placed at or after `since`.
-    async fn count_orders_since(&self, user: UserId, since: Timestamp) -> StoreResult<u64> {
-        self.count(Query::of::<Order>().eq("user_id", user.as_uuid()).filter(Filter::Ge("created_at", since.into())))
-            .await
     }
     /// `user`'s delivery room record, with its version (what assigning a room updates).
     async fn assigned_room(&self, user: UserId) -> StoreResult<Option<Versioned<ResidentRoom>>> {

@@ -1,6 +1,5 @@
 //! HomeHeroes commands: each one validate → load → decide, run by [`crate::kernel::command::Runner`].
 
-use super::input::limits;
 use super::input::{
     validate_cancel_reason, validate_score, CivilianProfileInput, HeroProfileInput, InterestInput, ProfileInput,
     ServiceRequestInput, ValidCivilianProfile, ValidHeroProfile, ValidInterest, ValidProfile, ValidServiceRequest,
@@ -18,6 +17,7 @@ use crate::id::{CivilianProfileId, HeroProfileId, JobInterestId, ServiceRequestI
 use crate::kernel::access::{self, require, require_visible_or_taken};
 use crate::kernel::command::{Command, Decide};
 use crate::kernel::store::{Reader, Reads, Versioned};
+use crate::limits::{LimitState, Subject, REQUEST_CREATION};
 use crate::time::Timestamp;
 use crate::validate::ValidationErrors;
 use serde::{Deserialize, Serialize};
@@ -306,9 +306,8 @@ pub struct CreateServiceRequest {
 /// What creating a request loads.
 pub struct CreateScene {
     profile: Option<Versioned<Profile>>,
-    created_last_minute: u64,
-    /// When the oldest request of the full rate window was created (loaded only when it is full).
-    window_oldest: Option<Timestamp>,
+    /// The caller's request-creation bucket ([`crate::limits::REQUEST_CREATION`]).
+    limit: Option<LimitState>,
     id_taken: bool,
 }
 
@@ -324,23 +323,16 @@ impl Command for CreateServiceRequest {
     fn validate(&self, now: Timestamp) -> Result<Self::Valid, ValidationErrors> {
         Ok((self.input.validate(now)?, now))
     }
-    async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &Self::Valid) -> Result<CreateScene, Error> {
+    async fn load(&self, store: &dyn Reader, actor: &Actor, _valid: &Self::Valid) -> Result<CreateScene, Error> {
         let Some(user) = actor.user_id() else {
-            return Ok(CreateScene { profile: None, created_last_minute: 0, window_oldest: None, id_taken: false });
+            return Ok(CreateScene { profile: None, limit: None, id_taken: false });
         };
-        let since = valid.1.checked_sub(chrono::Duration::minutes(1)).unwrap_or(valid.1);
         let id_taken = match self.id {
             Some(id) => store.service_request(id).await?.is_some(),
             None => false,
         };
-        let created_last_minute = store.count_requests_created_since(user, since).await?;
-        // Only a full window needs to know when it frees up (the `retry_after` of `rate_limited`).
-        let window_oldest = if created_last_minute >= limits::REQUESTS_PER_MINUTE_MAX {
-            store.oldest_request_created_since(user, since).await?
-        } else {
-            None
-        };
-        Ok(CreateScene { profile: store.profile(user).await?, created_last_minute, window_oldest, id_taken })
+        let limit = REQUEST_CREATION.limit(Subject::User(user))?.load(store).await?;
+        Ok(CreateScene { profile: store.profile(user).await?, limit: Some(limit), id_taken })
     }
     fn decide(
         &self,
@@ -357,16 +349,8 @@ impl Command for CreateServiceRequest {
             Some(p) if p.value.role == ProfileRole::Civilian => {}
             _ => return Err(Error::precondition("complete your civilian profile first")),
         }
-        if scene.created_last_minute >= limits::REQUESTS_PER_MINUTE_MAX {
-            // The window frees a place one microsecond after its oldest request is a minute old.
-            let frees_at = scene.window_oldest.and_then(|t| t.checked_add(chrono::Duration::minutes(1)));
-            let wait_us = frees_at.map_or(60_000_000, |t| t.unix_micros().saturating_sub(cx.now().unix_micros()) + 1);
-            let retry_after_ms = u64::try_from(wait_us).unwrap_or(0).div_ceil(1_000).max(1);
-            return Err(Error::rate_limited(
-                format!("at most {} requests per minute", limits::REQUESTS_PER_MINUTE_MAX),
-                retry_after_ms,
-            ));
-        }
+        // Seed 000 "Rate Limiting": 5 per minute per user, taken in this commit (`crate::limits`).
+        scene.limit.ok_or_else(Error::unauthenticated)?.take(cx)?;
         if scene.id_taken {
             return Err(Error::conflict("a service request with this id already exists"));
         }

@@ -46,7 +46,8 @@ pub mod limits {
     pub const HOURLY_RATE_MAX: Decimal = Decimal::from_parts(50000, 0, 0, false, 2);
     /// Longest profile image URL.
     pub const URL_MAX_CHARS: usize = 2048;
-    /// Requests a civilian may create per minute (seed 000 §11).
+    /// Requests a civilian may create at once, and per minute on average (seed 000 "Rate
+    /// Limiting"): the burst of [`crate::limits::REQUEST_CREATION`], which takes it.
     pub const REQUESTS_PER_MINUTE_MAX: u64 = 5;
 }
 

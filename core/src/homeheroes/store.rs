@@ -442,27 +442,6 @@ pub trait HomeHeroesStore: Reader {
         }
         self.find(q).await
     }
-    /// How many requests `civilian` created at or after `since`.
-    async fn count_requests_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<u64> {
-        self.count(
-            Query::of::<ServiceRequest>()
-                .eq("civilian_id", civilian.as_uuid())
-                .filter(Filter::Ge("created_at", Value::Ts(since))),
-        )
-        .await
-    }
-    /// When the oldest request `civilian` created at or after `since` was created.
-    async fn oldest_request_created_since(&self, civilian: UserId, since: Timestamp) -> StoreResult<Option<Timestamp>> {
-        let oldest = self
-            .find_one::<ServiceRequest>(
-                Query::of::<ServiceRequest>()
-                    .eq("civilian_id", civilian.as_uuid())
-                    .filter(Filter::Ge("created_at", Value::Ts(since)))
-                    .order_by("created_at", Dir::Asc),
-            )
-            .await?;
-        Ok(oldest.map(|r| r.value.created_at))
-    }
     /// Requests completed by `hero` with `completed_at` in `[from, to)`, by completion.
     async fn completed_requests(
         &self,

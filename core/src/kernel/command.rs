@@ -163,6 +163,30 @@ impl<'a> Decide<'a> {
     ) {
         self.changes.writes.push(Write::Delta { kind: T::kind(), id, add: add.to_vec(), require: require.to_vec() });
     }
+    /// Takes one place from the rate-limit bucket `value` (a GCRA step, [`Write::Take`]) at this
+    /// decision's "now": committed with the change it guards, or not at all. `value` is the bucket
+    /// as inserted when none exists yet (its `column` holding `now + cost`); `cost` is the policy's
+    /// emission interval and `window` its burst window, in microseconds.
+    ///
+    /// Like a delta, a take adds no audit record or event: the bucket is bookkeeping of the change
+    /// it admits, which is audited. The caller decided first that the take is admitted (on the
+    /// bucket its snapshot read); if a concurrent take filled the bucket since, the commit fails
+    /// with `GuardFailed` and the runner decides again on fresh data.
+    pub fn take<T: Entity>(&mut self, value: &T, column: &'static str, cost: i64, window: i64) -> Result<(), Error> {
+        if cost <= 0 || window < cost {
+            return Err(Error::internal(format!("a take on {} costs {cost} µs in a window of {window} µs", T::kind())));
+        }
+        self.changes.writes.push(Write::Take {
+            kind: T::kind(),
+            id: value.id(),
+            row: value.to_row(),
+            column,
+            now: self.now.unix_micros(),
+            cost,
+            window,
+        });
+        Ok(())
+    }
     fn record<T: Entity>(&mut self, before: Option<&T>, after: &T, action: &str, expect: Expect) -> Result<(), Error> {
         let entity = after.entity_ref();
         let snapshot = |v: &T| serde_json::to_value(v).map_err(|e| Error::internal(format!("snapshot: {e}")));

@@ -243,6 +243,40 @@ impl State {
                 entry.version = entry.version.checked_add(1).ok_or_else(|| backend("version overflow"))?;
                 entry.row = Arc::new(row);
             }
+            Write::Take { kind, id, row, column, now, cost, window } => {
+                let decl = kind.decl();
+                check_key(decl, id, &row)?;
+                let table = self.table_mut(decl);
+                let Some(entry) = table.rows.get_mut(&id) else {
+                    // No bucket yet: inserted as given (its column holds `now + cost`), as the SQL
+                    // stores' `INSERT … ON CONFLICT` does.
+                    check_constraints(decl, &row)?;
+                    check_uniques(kind, table, id, &row)?;
+                    table.last_seq = next_seq(table.last_seq)?;
+                    table.rows.insert(id, Entry { row: Arc::new(row), version: 1 });
+                    return Ok(());
+                };
+                let tat = match entry.row.value(column) {
+                    Some(Value::Int(t)) => *t,
+                    Some(other) => {
+                        return Err(backend(format!(
+                            "{}: a take on `{column}`, which holds {}",
+                            decl.table,
+                            other.value_type()
+                        )))
+                    }
+                    None => return Err(no_column(decl, column)),
+                };
+                let Some(next) = super::store::take_after(Some(tat), now, cost, window) else {
+                    return Err(StoreError::GuardFailed { entity: kind, guard: TAKE_GUARD.into() });
+                };
+                let mut updated = Row::clone(&entry.row);
+                updated.set(column, Value::Int(next));
+                if decl.is_versioned() {
+                    entry.version = entry.version.checked_add(1).ok_or_else(|| backend("version overflow"))?;
+                }
+                entry.row = Arc::new(updated);
+            }
             Write::Append { kind, id, row } => {
                 let decl = kind.decl();
                 check_key(decl, id, &row)?;
@@ -264,6 +298,9 @@ impl State {
         Ok(())
     }
 }
+
+/// The guard a refused [`Write::Take`] reports (the SQL stores name theirs alike).
+const TAKE_GUARD: &str = "take";
 
 fn next_seq(last: i64) -> StoreResult<i64> {
     last.checked_add(1).ok_or_else(|| backend("insertion sequence overflow"))

@@ -55,7 +55,7 @@ impl Expect {
     }
 }
 
-/// One write, in one of the three generic shapes every store executes from the entity's
+/// One write, in one of the four generic shapes every store executes from the entity's
 /// declaration. Domains never build these: [`crate::kernel::command::Decide`] does, together with
 /// the audit record and the outbox event.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,19 +97,60 @@ pub enum Write {
         /// Every column.
         row: Row,
     },
+    /// Takes one place from a rate limit's bucket: the generic cell rate algorithm (GCRA) step
+    /// [`take_after`] on the integer column `column` (the bucket's "theoretical arrival time", in
+    /// microseconds) — `column = max(column, now) + cost`, only while the result is at most
+    /// `now + window`; otherwise [`StoreError::GuardFailed`]. A missing row is inserted as `row`
+    /// (whose `column` holds `now + cost`). Versioned rows also move `version` by one.
+    ///
+    /// Stores execute it as ONE conditional statement on the row (an `INSERT … ON CONFLICT DO
+    /// UPDATE … WHERE` in SQL), so concurrent takes serialise on the row's lock and never retry on
+    /// versions; the place is consumed if and only if the change set commits. Domains never build
+    /// these: [`crate::kernel::command::Decide::take`] does, from a policy `crate::limits` decided.
+    Take {
+        /// The bucket entity.
+        kind: EntityKind,
+        /// Its key.
+        id: Uuid,
+        /// The row inserted when the key is absent.
+        row: Row,
+        /// The integer column holding the theoretical arrival time (µs since the Unix epoch).
+        column: &'static str,
+        /// The command's "now" (µs since the Unix epoch).
+        now: i64,
+        /// What one take adds (the policy's emission interval, µs; positive).
+        cost: i64,
+        /// How far ahead of `now` the column may run (the policy's burst window, µs; at least `cost`).
+        window: i64,
+    },
+}
+
+/// The one GCRA step every store applies for [`Write::Take`] (the memory store calls it; the SQL
+/// stores write the same expression): from the bucket's theoretical arrival time `tat` (`None`: no
+/// bucket yet), a take at `now` moves it to `max(tat, now) + cost`, admitted only while that is at
+/// most `now + window`. `None` means refused (also when the arithmetic would overflow `i64`).
+///
+/// A clock that goes backwards only makes the bucket look fuller (`max` keeps the later `tat`), so
+/// it can refuse more, never admit more.
+pub fn take_after(tat: Option<i64>, now: i64, cost: i64, window: i64) -> Option<i64> {
+    let next = tat.map_or(now, |t| t.max(now)).checked_add(cost)?;
+    (next.checked_sub(now)? <= window).then_some(next)
 }
 
 impl Write {
     /// The entity written.
     pub fn kind(&self) -> EntityKind {
         match self {
-            Write::Row { kind, .. } | Write::Delta { kind, .. } | Write::Append { kind, .. } => *kind,
+            Write::Row { kind, .. }
+            | Write::Delta { kind, .. }
+            | Write::Append { kind, .. }
+            | Write::Take { kind, .. } => *kind,
         }
     }
     /// The key written.
     pub fn id(&self) -> Uuid {
         match self {
-            Write::Row { id, .. } | Write::Delta { id, .. } | Write::Append { id, .. } => *id,
+            Write::Row { id, .. } | Write::Delta { id, .. } | Write::Append { id, .. } | Write::Take { id, .. } => *id,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - **Reference ids** `MR-0001…` are gap-free per hostel: a per-hostel counter row is read and
 //!   written (versioned) in the same commit as the request, so racing submissions serialize on it;
 //!   each lost attempt means another submission committed, so [`SubmitRequest`] may decide again up
-//!   to [`SUBMIT_ATTEMPTS`] times. The counter also serializes the daily limit per resident.
+//!   to [`SUBMIT_ATTEMPTS`] times. The daily limit per resident is a rate-limit take
+//!   ([`crate::limits::MAINTENANCE_REQUESTS`]) in the same commit.
 //! - **Every transition** updates the request and appends its immutable status-history row
 //!   (`from`, `to`, `changed_by` user or `system`, `note`) in one commit.
 //! - **One active assignment** per request: a partial unique index, and the request's version.
@@ -37,13 +38,15 @@ mod store;
 pub use access::{MaintenanceAction, Ownership};
 pub use store::{MaintenanceStore, DOMAIN};
 
+use crate::limits::{LimitState, Subject, MAINTENANCE_REQUESTS};
 use access::permits;
 
-/// Requests one resident may raise in any 24 hours (Viramah §14 E: "Maintenance request
-/// submission | 10 per user per day").
+/// Requests one resident may raise at once, and per day on average (Viramah §14 E: "Maintenance
+/// request submission | 10 per user per day"): the burst of [`crate::limits::MAINTENANCE_REQUESTS`],
+/// which takes it.
 pub const REQUESTS_PER_DAY_MAX: u64 = 10;
 /// Attachments per request (§14 E: "5 files per request, max 10 MB each").
-pub const ATTACHMENTS_MAX: u32 = 5;
+pub const ATTACHMENTS_MAX: u32 = crate::limits::MAINTENANCE_ATTACHMENTS.max;
 /// Largest attachment, in bytes (10 MB).
 pub const ATTACHMENT_BYTES_MAX: i64 = 10 * 1024 * 1024;
 /// Decisions a submission may take before `conflict`: at least the simultaneous submitters one
@@ -628,20 +631,20 @@ pub struct ValidSubmission {
     description: Option<String>,
     priority: Priority,
     attachments: Vec<ValidAttachment>,
-    since: Timestamp,
 }
 
 /// What a submission reads.
 pub struct SubmitScene {
     counter: Option<Versioned<HostelCounter>>,
     category: Option<Versioned<Category>>,
-    last_day: u64,
+    /// The resident's submission bucket ([`crate::limits::MAINTENANCE_REQUESTS`]).
+    limit: Option<LimitState>,
     standing: Option<Versioned<ResidentStanding>>,
 }
 
 impl SubmitRequest {
     /// Validates against `now`, without a store.
-    pub fn check(&self, now: Timestamp) -> Result<ValidSubmission, ValidationErrors> {
+    pub fn check(&self, _now: Timestamp) -> Result<ValidSubmission, ValidationErrors> {
         let mut v = Validator::new();
         let category = check_code(&mut v, "category", self.category.as_deref());
         let issue_type = check_code(&mut v, "issue_type", self.issue_type.as_deref());
@@ -660,7 +663,6 @@ impl SubmitRequest {
                 }
             }
         }
-        let since = now.checked_sub(chrono::Duration::days(1)).unwrap_or(now);
         v.finish(|| {
             Some(ValidSubmission {
                 category: category?,
@@ -668,7 +670,6 @@ impl SubmitRequest {
                 description: description?,
                 priority: priority?,
                 attachments,
-                since,
             })
         })
     }
@@ -688,16 +689,16 @@ impl Command for SubmitRequest {
     }
     async fn load(&self, store: &dyn Reader, actor: &Actor, valid: &ValidSubmission) -> Result<SubmitScene, Error> {
         let Some(user) = actor.user_id() else {
-            return Ok(SubmitScene { counter: None, category: None, last_day: 0, standing: None });
+            return Ok(SubmitScene { counter: None, category: None, limit: None, standing: None });
         };
         let standing = store.resident_standing(user).await?;
         let Some(hostel) = actor.tenant_id() else {
-            return Ok(SubmitScene { counter: None, category: None, last_day: 0, standing });
+            return Ok(SubmitScene { counter: None, category: None, limit: None, standing });
         };
         Ok(SubmitScene {
             counter: store.hostel_counter(hostel).await?,
             category: store.category(&valid.category).await?,
-            last_day: store.count_requests_since(user, valid.since).await?,
+            limit: Some(MAINTENANCE_REQUESTS.limit(Subject::User(user))?.load(store).await?),
             standing,
         })
     }
@@ -725,12 +726,8 @@ impl Command for SubmitRequest {
             let allowed = category.issue_types.clone();
             return Err(ValidationErrors::single("issue_type", Violation::NotAllowed { allowed }).into());
         }
-        if scene.last_day >= REQUESTS_PER_DAY_MAX {
-            return Err(Error::new(
-                ErrorCode::RateLimited,
-                format!("at most {REQUESTS_PER_DAY_MAX} maintenance requests per day"),
-            ));
-        }
+        // Viramah §14 E: 10 per user per day, taken in this commit (`crate::limits`).
+        scene.limit.ok_or_else(Error::unauthenticated)?.take(cx)?;
         let number = match &scene.counter {
             Some(c) => {
                 let mut next = c.value.clone();

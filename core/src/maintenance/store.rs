@@ -389,16 +389,6 @@ pub trait MaintenanceStore: Reader {
     ) -> StoreResult<Option<Versioned<MaintenanceRequest>>> {
         self.get(id.as_uuid()).await
     }
-    /// How many requests `user` raised after `since` (a request exactly 24 hours old has left the
-    /// day's window).
-    async fn count_requests_since(&self, user: UserId, since: Timestamp) -> StoreResult<u64> {
-        self.count(
-            Query::of::<MaintenanceRequest>()
-                .eq("user_id", user.as_uuid())
-                .filter(Filter::Gt("created_at", since.into())),
-        )
-        .await
-    }
     /// The hostel's requests, by number.
     async fn hostel_requests(&self, hostel: TenantId) -> StoreResult<Vec<MaintenanceRequest>> {
         let q = Query::of::<MaintenanceRequest>().eq("hostel_id", hostel.as_uuid()).order_by("number", Dir::Asc);

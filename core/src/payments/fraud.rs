@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// A second intent within this many seconds needs a fresh re-authentication (velocity check).
 pub const VELOCITY_WINDOW_SECS: i64 = 60;
-/// Top-up intents a user may create per rolling 24 hours.
+/// Top-up intents a user may create at once, and per day on average (§14 E: "Wallet top-up
+/// initiation | 10 per user per day"): the burst of [`crate::limits::TOP_UPS`], which the top-up
+/// command takes in its commit (a rate limit, not a fraud rule: see [`crate::limits`]).
 pub const TOP_UPS_PER_DAY_MAX: usize = 10;
 /// An amount above this multiple of the user's average successful top-up is held for review.
 pub const ANOMALY_FACTOR: i64 = 5;
@@ -44,24 +46,19 @@ impl FraudFlag {
 pub enum Refusal {
     /// Another intent within the velocity window and no fresh re-authentication.
     Velocity,
-    /// The daily limit is reached.
-    DailyLimit,
 }
 
-/// Judges a new top-up of `amount_minor` at `now`, given the user's intents of the last 24 hours
-/// and the amounts of their recent successful top-ups.
+/// Judges a new top-up of `amount_minor` at `now`, given the user's recent intents (at least those
+/// of the velocity window) and the amounts of their recent successful top-ups.
 pub fn assess(
     now: Timestamp,
     amount_minor: i64,
-    last_day: &[PaymentIntent],
+    recent: &[PaymentIntent],
     succeeded_amounts: &[i64],
     reauthenticated: bool,
 ) -> Result<Vec<FraudFlag>, Refusal> {
-    if last_day.len() >= TOP_UPS_PER_DAY_MAX {
-        return Err(Refusal::DailyLimit);
-    }
-    let window_start = now.checked_sub(chrono::Duration::seconds(VELOCITY_WINDOW_SECS)).unwrap_or(now);
-    if !reauthenticated && last_day.iter().any(|i| i.created_at > window_start) {
+    let window_start = velocity_window_start(now);
+    if !reauthenticated && recent.iter().any(|i| i.created_at > window_start) {
         return Err(Refusal::Velocity);
     }
     let mut flags = Vec::new();
@@ -74,6 +71,11 @@ pub fn assess(
         }
     }
     Ok(flags)
+}
+
+/// Where the velocity window starts: intents created after this instant count.
+pub fn velocity_window_start(now: Timestamp) -> Timestamp {
+    now.checked_sub(chrono::Duration::seconds(VELOCITY_WINDOW_SECS)).unwrap_or(now)
 }
 
 #[cfg(test)]

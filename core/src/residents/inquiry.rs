@@ -5,26 +5,27 @@
 
 use crate::actor::{Actor, Role};
 use crate::authz::Decision;
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::id::InquiryId;
 use crate::kernel::access::require;
 use crate::kernel::entity::{Entity, EntityDecl, Readers, Shape, Unique};
-use crate::kernel::query::{Dir, Filter, Query};
+use crate::kernel::query::{Dir, Query};
 use crate::kernel::store::{ReadExt, Reader, StoreResult, Versioned};
 use crate::kernel::value::{Decoded, Row, RowRead};
+use crate::limits::{LimitState, Subject, INQUIRIES};
 use crate::service::{Command, Decide};
 use crate::time::Timestamp;
 use crate::validate::{TextRule, ValidationErrors, Validator, Violation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Inquiries one IP address may submit per rolling hour (§14 E: "Inquiry submission | 3 attempts
-/// per IP per hour"); duplicates count.
+/// Inquiries one IP address may submit at once, and per hour on average (§14 E: "Inquiry
+/// submission | 3 attempts per IP per hour"); duplicates count. The burst of
+/// [`crate::limits::INQUIRIES`], which takes it.
 pub const INQUIRIES_PER_IP_PER_HOUR: u64 = 3;
 /// Where national numbers are dialled: Viramah's users dial Indian numbers.
 pub const DEFAULT_PHONE_REGION: phonenumber::country::Id = phonenumber::country::Id::IN;
-/// Longest email address, in characters.
-pub const EMAIL_MAX_CHARS: usize = 254;
+pub use crate::validate::{normalise_email, EMAIL_MAX_CHARS};
 const NAME: TextRule = TextRule { min_chars: 2, max_chars: 100, multiline: false };
 const MESSAGE: TextRule = TextRule { min_chars: 0, max_chars: 1_000, multiline: true };
 /// The namespace of the dedup keys' and fingerprints' derived ids.
@@ -65,7 +66,8 @@ pub struct InquiryKey {
     pub created_at: Timestamp,
 }
 
-/// One submission attempt (fresh or duplicate), counted by the per-IP limit.
+/// One submission attempt (fresh or duplicate): the record of each; the per-IP limit itself is a
+/// rate-limit bucket ([`crate::limits::INQUIRIES`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InquiryAttempt {
     /// Id.
@@ -233,31 +235,6 @@ impl Entity for DeviceFingerprint {
     }
 }
 
-/// Trims and lowercases an email (§4 step 1), and checks its shape; `None` with an error recorded.
-pub fn normalise_email(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<String> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        v.push(field, Violation::Required);
-        return None;
-    };
-    let email = raw.to_lowercase();
-    let shaped = email.chars().count() <= EMAIL_MAX_CHARS
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.split('.').count() >= 2
-                    && domain.split('.').all(|l| !l.is_empty())
-            }
-            None => false,
-        };
-    if !shaped {
-        v.push(field, Violation::InvalidFormat { expected: "email".into() });
-        return None;
-    }
-    Some(email)
-}
-
 /// Normalises a phone number to E.164 (§4 step 2), reading national numbers as Indian
 /// ([`DEFAULT_PHONE_REGION`]) and validating it against libphonenumber's metadata for its region.
 pub fn normalise_phone(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<String> {
@@ -320,13 +297,11 @@ pub struct ValidInquiry {
     pub ip: String,
     /// Fingerprint hash.
     pub device_fingerprint: Option<String>,
-    /// Start of the rate window.
-    since: Timestamp,
 }
 
 impl SubmitInquiry {
     /// Validates the input against `now`, without a store.
-    pub fn check(&self, now: Timestamp) -> Result<ValidInquiry, ValidationErrors> {
+    pub fn check(&self, _now: Timestamp) -> Result<ValidInquiry, ValidationErrors> {
         let mut v = Validator::new();
         let name = v.text("name", self.name.as_deref(), NAME);
         let email = normalise_email(&mut v, "email", self.email.as_deref());
@@ -344,7 +319,6 @@ impl SubmitInquiry {
             }
         };
         let device_fingerprint = fingerprint_field(&mut v, "device_fingerprint", self.device_fingerprint.as_deref());
-        let since = now.checked_add(chrono::Duration::hours(-1)).unwrap_or(now);
         v.finish(|| {
             Some(ValidInquiry {
                 name: name?,
@@ -353,7 +327,6 @@ impl SubmitInquiry {
                 message: message?.unwrap_or_default(),
                 ip: ip?,
                 device_fingerprint: device_fingerprint?,
-                since,
             })
         })
     }
@@ -373,7 +346,8 @@ pub struct InquiryReceipt {
 pub struct InquiryScene {
     email_taken: bool,
     phone_taken: bool,
-    attempts: u64,
+    /// The IP's inquiry bucket ([`crate::limits::INQUIRIES`]).
+    limit: LimitState,
     device_known: bool,
 }
 
@@ -391,14 +365,12 @@ impl Command for SubmitInquiry {
     async fn load(&self, store: &dyn Reader, _: &Actor, v: &ValidInquiry) -> Result<InquiryScene, Error> {
         let email_taken = store.get::<InquiryKey>(key_id("email", &v.email)).await?.is_some();
         let phone_taken = store.get::<InquiryKey>(key_id("phone", &v.phone)).await?.is_some();
-        let attempts = store
-            .count(Query::of::<InquiryAttempt>().eq("ip", v.ip.as_str()).filter(Filter::Gt("at", v.since.into())))
-            .await?;
+        let limit = INQUIRIES.limit(Subject::Ip(&v.ip))?.load(store).await?;
         let device_known = match &v.device_fingerprint {
             Some(h) => store.get::<DeviceFingerprint>(key_id("device", h)).await?.is_some(),
             None => true,
         };
-        Ok(InquiryScene { email_taken, phone_taken, attempts, device_known })
+        Ok(InquiryScene { email_taken, phone_taken, limit, device_known })
     }
     fn decide(
         &self,
@@ -407,10 +379,9 @@ impl Command for SubmitInquiry {
         s: InquiryScene,
         cx: &mut Decide<'_>,
     ) -> Result<InquiryReceipt, Error> {
-        // Anyone may inquire (the one unauthenticated entry point, §14 C); the IP limit guards it.
-        if s.attempts >= INQUIRIES_PER_IP_PER_HOUR {
-            return Err(Error::new(ErrorCode::RateLimited, "too many inquiries from this network; try again later"));
-        }
+        // Anyone may inquire (the one unauthenticated entry point, §14 C); the IP limit guards it,
+        // taken in this commit (`crate::limits`): racing attempts from one IP cannot exceed it.
+        s.limit.take(cx)?;
         let duplicate = s.email_taken || s.phone_taken;
         let now = cx.now();
         cx.append(InquiryAttempt { id: cx.ids().new_uuid(), ip: v.ip.clone(), duplicate, at: now })?;

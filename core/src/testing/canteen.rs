@@ -276,6 +276,8 @@ pub async fn canteen_concurrent_orders_drain_one_wallet_exactly<S: Store + Clone
     assert!(k.ledger.reconcile(&Actor::System).await.unwrap().is_clean());
 }
 
+/// Viramah §14 E: "Canteen order placement | 20 per user per day" (seed 002, line 656) — GCRA
+/// (`crate::limits::CANTEEN_ORDERS`): twenty at once, then one place back every 72 minutes.
 pub async fn canteen_limits_orders_per_day<S: Store + Clone + 'static>(store: S) {
     let k = Kitchen::new(store).await;
     let (dev, _) = k.resident(10_000).await;
@@ -283,26 +285,19 @@ pub async fn canteen_limits_orders_per_day<S: Store + Clone + 'static>(store: S)
     for _ in 0..crate::canteen::ORDERS_PER_DAY_MAX {
         k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None).await.unwrap();
     }
-    // Viramah §14 E: 20 orders per rolling 24 hours; the refused order writes nothing (no order, no
-    // debit, no event).
-    let err =
-        refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, k.order(&[(&k.chai, 1)], None), None)).await;
-    assert_eq!(err.message, "at most 20 orders per day");
-    // The window is closed at both ends: the orders placed at t still count at t + 24 h (one second
-    // before and exactly then), and no longer one unit of `Timestamp` (1 µs) later.
-    let next_day = today().succ_opt().unwrap();
-    let dosa = k.canteen.add_menu_item(&k.staff, next_day, "Dosa", Decimal::new(6_000, 2)).await.unwrap();
-    let dosa_order = || OrderInput {
-        date: Some(next_day),
-        lines: vec![LineInput { item_id: Some(dosa.id), quantity: Some(1) }],
-        expected_total: None,
-    };
-    k.clock.advance(chrono::Duration::hours(24) - chrono::Duration::seconds(1));
-    refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, dosa_order(), None)).await;
-    k.clock.advance(chrono::Duration::seconds(1));
-    refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, dosa_order(), None)).await;
+    // The refused order writes nothing (no order, no debit, no event, no bucket change) and says
+    // when a place frees: one emission interval, 72 minutes.
+    let chai = || k.order(&[(&k.chai, 1)], None);
+    let err = refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, chai(), None)).await;
+    assert_eq!((err.message.as_str(), err.retry_after_ms), ("at most 20 orders per day", Some(72 * 60 * 1_000)));
+    // 1 µs before the place frees, still refused; at 72 minutes exactly, one order passes, and one only.
+    k.clock.advance(chrono::Duration::minutes(72) - chrono::Duration::microseconds(1));
+    let err = refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, chai(), None)).await;
+    assert_eq!(err.retry_after_ms, Some(1));
     k.clock.advance(chrono::Duration::microseconds(1));
-    assert_eq!(k.canteen.place_order(&dev, dosa_order(), None).await.unwrap().total.to_minor(), Some(6_000));
+    assert_eq!(k.canteen.place_order(&dev, chai(), None).await.unwrap().total.to_minor(), Some(1_500));
+    let err = refused(store, ErrorCode::RateLimited, k.canteen.place_order(&dev, chai(), None)).await;
+    assert_eq!(err.retry_after_ms, Some(72 * 60 * 1_000));
 }
 
 crate::conformance_cases!("canteen";

@@ -356,11 +356,16 @@ pub async fn maintenance_limits_and_refusals_write_nothing<S: Store + Clone + 's
     let before = d.digest().await;
     assert_eq!(d.svc.submit(&pending, request("plumber", "tap", "high")).await.unwrap_err().code, ErrorCode::Forbidden);
     assert_eq!(d.digest().await, before, "refused submissions write nothing");
-    // The day rolls: one second before 24 hours after the first, still refused; at 24 hours, allowed.
-    d.clock.advance(Duration::days(1) - Duration::seconds(1));
-    assert_eq!(d.svc.submit(&ada, request("plumber", "tap", "normal")).await.unwrap_err().code, ErrorCode::RateLimited);
+    // GCRA (`crate::limits::MAINTENANCE_REQUESTS`): one place comes back every 2 h 24 min (a tenth
+    // of the day). One second before, still refused and told the wait; then exactly one passes.
+    let e = d.svc.submit(&ada, request("plumber", "tap", "normal")).await.unwrap_err();
+    assert_eq!((e.code, e.retry_after_ms), (ErrorCode::RateLimited, Some(144 * 60 * 1_000)));
+    d.clock.advance(Duration::minutes(144) - Duration::seconds(1));
+    let e = d.svc.submit(&ada, request("plumber", "tap", "normal")).await.unwrap_err();
+    assert_eq!((e.code, e.retry_after_ms), (ErrorCode::RateLimited, Some(1_000)));
     d.clock.advance(Duration::seconds(1));
     d.submit(&ada, "normal").await;
+    assert_eq!(d.svc.submit(&ada, request("plumber", "tap", "normal")).await.unwrap_err().code, ErrorCode::RateLimited);
 
     // Others' requests are invisible; rejections need a reason; a sixth attachment is refused.
     let with_four =

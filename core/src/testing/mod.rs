@@ -20,6 +20,7 @@ pub mod fixtures;
 pub mod kernel;
 pub mod khedma;
 pub mod ledger;
+pub mod limits;
 pub mod maintenance;
 pub mod notifications;
 pub mod offline;
@@ -68,6 +69,7 @@ pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case
     all.extend(residents::cases::<S>());
     all.extend(residents_access::cases::<S>());
     all.extend(maintenance::cases::<S>());
+    all.extend(limits::cases::<S>());
     all.extend(walks::cases::<S>());
     all.extend(offline::cases::<S>());
     all

@@ -407,19 +407,29 @@ pub async fn offline_dependents_gaps_and_ownership<S: Store + Clone + 'static>(s
         ["applied", "applied", "applied", "applied", "applied", "retry_later", "retry_later"]
     );
     let ActionResult::RetryLater { error, .. } = &r.results[5] else { unreachable!() };
-    // All five were created at this instant: the oldest leaves the one-minute window 1 µs after
-    // a minute has passed, rounded up to whole milliseconds.
-    assert_eq!((error.code, error.retry_after_ms), (ErrorCode::RateLimited, Some(60_001)));
+    // All five were created at this instant: the request-creation limit (seed 000 "Rate Limiting",
+    // 5 per minute; GCRA, `crate::limits`) gives one place back every 12 s.
+    let emission_ms = 12_000;
+    assert_eq!((error.code, error.retry_after_ms), (ErrorCode::RateLimited, Some(emission_ms)));
     assert_eq!(r.cursor.last_seq, 5, "the refused actions are not recorded");
     assert!(w.store().client_actions(q2.client_id(), 6, 7).await.unwrap().is_empty());
     let report = q2.acknowledge_batch(&r, w.clock.now());
     assert_eq!((q2.pending_count(), report.retry_later), (2, vec![6, 7]));
     let retry_at = report.next_attempt_at.expect("a backoff is scheduled");
-    assert_eq!(retry_at, w.clock.now().checked_add(chrono::Duration::milliseconds(60_001)).unwrap());
-    assert!(!q2.is_due(w.clock.now().checked_add(chrono::Duration::seconds(60)).unwrap()) && q2.is_due(retry_at));
-    w.clock.advance(chrono::Duration::milliseconds(60_001));
+    assert_eq!(retry_at, w.clock.now().checked_add(chrono::Duration::milliseconds(12_000)).unwrap());
+    let just_before = w.clock.now().checked_add(chrono::Duration::milliseconds(11_999)).unwrap();
+    assert!(!q2.is_due(just_before) && q2.is_due(retry_at));
+    // One place is back: the sixth lands, the seventh waits one more interval.
+    w.clock.advance(chrono::Duration::milliseconds(12_000));
     let r = w.hh.apply_batch(&civilian, q2.client_id(), &q2.peek(10)).await.unwrap();
-    assert_eq!(statuses(&r.results), ["applied", "applied"]);
+    assert_eq!(statuses(&r.results), ["applied", "retry_later"]);
+    let ActionResult::RetryLater { error, .. } = &r.results[1] else { unreachable!() };
+    assert_eq!(error.retry_after_ms, Some(emission_ms));
+    let report = q2.acknowledge_batch(&r, w.clock.now());
+    assert_eq!(report.retry_later, vec![7]);
+    w.clock.advance(chrono::Duration::milliseconds(12_000));
+    let r = w.hh.apply_batch(&civilian, q2.client_id(), &q2.peek(10)).await.unwrap();
+    assert_eq!(statuses(&r.results), ["applied"]);
     q2.acknowledge_batch(&r, w.clock.now());
     assert_eq!((q2.pending_count(), q2.failures(), q2.next_attempt_at()), (0, 0, None));
 }

@@ -270,7 +270,20 @@ pub async fn payments_fraud_rules_limit_flag_and_hold<S: Store + Clone + 'static
         shop.pay.create_top_up(&carol, input(10, false), None).await.unwrap();
     }
     shop.clock.advance(chrono::Duration::seconds(61));
-    refused(store, ErrorCode::RateLimited, shop.pay.create_top_up(&carol, input(10, false), None)).await;
+    let err = refused(store, ErrorCode::RateLimited, shop.pay.create_top_up(&carol, input(10, false), None)).await;
+    // The wait is what the pure GCRA says of the stored bucket (`crate::limits::TOP_UPS`).
+    let limit = crate::limits::TOP_UPS.limit(crate::limits::Subject::User(carol.user_id().unwrap())).unwrap();
+    let bucket = crate::limits::bucket(store, limit).await.unwrap().unwrap();
+    assert_eq!(bucket.version, 10, "ten takes, one per committed intent");
+    let crate::limits::Verdict::Limited { retry_after_us } =
+        crate::limits::TOP_UPS.decide(Some(bucket.value.tat_us), shop.clock.now())
+    else {
+        panic!("the pure decision refuses too")
+    };
+    assert_eq!(
+        (err.message.as_str(), err.retry_after_ms),
+        ("at most 10 top-ups per day", Some(crate::limits::retry_after_ms(retry_after_us)))
+    );
     // Bad input is field errors; only residents top up.
     let bad = TopUpInput { amount: Some(Decimal::new(1, 3)), ..input(0, true) };
     let err = refused(store, ErrorCode::Validation, shop.pay.create_top_up(&carol, bad, None)).await;

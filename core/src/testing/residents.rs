@@ -135,7 +135,8 @@ pub async fn residents_a_duplicate_inquiry_answers_like_a_fresh_one<S: Store + C
     }
     let before = super::digest(&store).await;
     let limited = r.inquire(&Actor::Anonymous, inquiry("p9@example.com", "9876500999", ip)).await.unwrap_err();
-    assert_eq!(limited.code, ErrorCode::RateLimited);
+    // GCRA (`crate::limits::INQUIRIES`): one place back every 20 minutes.
+    assert_eq!((limited.code, limited.retry_after_ms), (ErrorCode::RateLimited, Some(20 * 60 * 1_000)));
     assert_eq!(super::digest(&store).await, before);
     clock.advance(chrono::Duration::minutes(61));
     assert!(!r.inquire(&Actor::Anonymous, inquiry("p9@example.com", "9876500999", ip)).await.unwrap().duplicate);

@@ -695,24 +695,31 @@ fn row_write(r: &ServiceRequest, expect: Expect) -> Write {
     Write::Row { kind: ServiceRequest::kind(), id: r.id.as_uuid(), row: r.to_row(), expect }
 }
 
+/// Seed 000 "Rate Limiting": "Request creation: 5 per minute per user" (line 877) — GCRA
+/// (`crate::limits::REQUEST_CREATION`): five at once, then one place back every 12 s.
 pub async fn request_creation_is_rate_limited<S: Store + Clone + 'static>(store: S) {
     let w = World::new(store);
     let civ = w.civilian().await;
     for _ in 0..5 {
         w.request(&civ).await;
     }
-    // At most 5 requests in the last minute, the window closed at both ends: created at t, a request
-    // still counts at t + 60 s (59 s and 60 s are refused) and no longer at t + 60 s + 1 µs (one unit
-    // of `Timestamp`).
-    refused(w.store(), ErrorCode::RateLimited, w.hh.create_service_request(&civ, request_input(), None)).await;
-    w.clock.advance(chrono::Duration::seconds(59));
-    refused(w.store(), ErrorCode::RateLimited, w.hh.create_service_request(&civ, request_input(), None)).await;
-    w.clock.advance(chrono::Duration::seconds(1));
+    // One over the limit: refused, nothing written, and told to come back in exactly 12 s.
     let err =
         refused(w.store(), ErrorCode::RateLimited, w.hh.create_service_request(&civ, request_input(), None)).await;
-    assert_eq!(err.message, "at most 5 requests per minute");
+    assert_eq!((err.message.as_str(), err.retry_after_ms), ("at most 5 requests per minute", Some(12_000)));
+    // One unit of `Timestamp` (1 µs) before the place frees: still refused, 1 ms to wait (rounded up).
+    w.clock.advance(chrono::Duration::seconds(12) - chrono::Duration::microseconds(1));
+    let err =
+        refused(w.store(), ErrorCode::RateLimited, w.hh.create_service_request(&civ, request_input(), None)).await;
+    assert_eq!(err.retry_after_ms, Some(1));
+    // At 12 s exactly one place is back — and only one.
     w.clock.advance(chrono::Duration::microseconds(1));
     w.request(&civ).await;
+    let err =
+        refused(w.store(), ErrorCode::RateLimited, w.hh.create_service_request(&civ, request_input(), None)).await;
+    assert_eq!(err.retry_after_ms, Some(12_000));
+    // Another civilian has a bucket of their own.
+    w.request(&w.civilian().await).await;
 }
 
 pub async fn earnings_follow_the_midpoint_rule_per_currency<S: Store + Clone + 'static>(store: S) {

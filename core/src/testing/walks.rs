@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode};
 use crate::id::{AmenityBookingId, OrderId, SlotId};
 use crate::kernel::store::Store;
 use crate::ledger::model::{TransferId, TransferResult};
-use crate::time::{Clock, Timestamp};
+use crate::time::Clock;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::collections::BTreeMap;
@@ -114,7 +114,8 @@ struct Model {
     seats: Vec<Option<(SlotId, AmenityBookingId)>>,
     booked: BTreeMap<SlotId, u32>,
     balance: Vec<i64>,
-    placed_at: Vec<Vec<Timestamp>>,
+    /// Each diner's order bucket (the pure GCRA state, `crate::limits::CANTEEN_ORDERS`).
+    order_bucket: Vec<Option<i64>>,
     orders: Vec<ModelOrder>,
 }
 
@@ -136,7 +137,7 @@ pub async fn random_walks_over_slots_and_orders_keep_every_invariant<S: Store + 
     let mut m = Model {
         seats: vec![None; RESIDENTS],
         balance: vec![WALLET; DINERS],
-        placed_at: vec![Vec::new(); DINERS],
+        order_bucket: vec![None; DINERS],
         ..Model::default()
     };
     // How often each kind of step succeeded and each refusal was met: the walk must reach them all.
@@ -193,10 +194,9 @@ pub async fn random_walks_over_slots_and_orders_keep_every_invariant<S: Store + 
                 },
                 Op::Order { who, biryanis } => {
                     let cost = BIRYANI * biryanis;
-                    let since = now.checked_sub(chrono::Duration::hours(24)).unwrap();
-                    let last_day = m.placed_at[who].iter().filter(|t| **t >= since).count() as u64;
-                    // `PlaceOrder`'s order: the rolling-day limit, then the wallet.
-                    let expected = if last_day >= crate::canteen::ORDERS_PER_DAY_MAX {
+                    // `PlaceOrder`'s order: the daily limit (GCRA), then the wallet.
+                    let verdict = crate::limits::CANTEEN_ORDERS.decide(m.order_bucket[who], now);
+                    let expected = if matches!(verdict, crate::limits::Verdict::Limited { .. }) {
                         Err(ErrorCode::RateLimited)
                     } else if m.balance[who] < cost {
                         Err(ErrorCode::InsufficientFunds)
@@ -208,7 +208,8 @@ pub async fn random_walks_over_slots_and_orders_keep_every_invariant<S: Store + 
                     if let Ok(o) = &r {
                         assert_eq!((o.date, o.total.to_minor()), (today(), Some(cost)));
                         m.balance[who] -= cost;
-                        m.placed_at[who].push(now);
+                        let crate::limits::Verdict::Admitted { tat, .. } = verdict else { unreachable!() };
+                        m.order_bucket[who] = Some(tat);
                         m.orders.push(ModelOrder {
                             id: o.id,
                             diner: who,
