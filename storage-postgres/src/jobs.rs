@@ -24,7 +24,8 @@ const COLUMNS: &str = "id, kind, payload, priority, state, attempt, max_attempts
                        lease_until, last_error, created_at, attempted_at, finished_at";
 
 /// The values of one job insert, in `INSERT_COLUMNS` order (state and attempt are literals).
-pub(crate) const INSERT_COLUMNS: &str = "id, kind, payload, priority, max_attempts, run_at, unique_key, created_at, state, attempt";
+pub(crate) const INSERT_COLUMNS: &str =
+    "id, kind, payload, priority, max_attempts, run_at, unique_key, created_at, state, attempt";
 
 /// The bound values of `job` for [`INSERT_COLUMNS`] (less the two literals).
 pub(crate) fn insert_values(job: &NewJob) -> Vec<Value> {
@@ -57,7 +58,8 @@ fn decode_job(r: &PgRow) -> StoreResult<Job> {
     let ts = |name: &str| -> StoreResult<Option<Timestamp>> {
         Ok(r.try_get::<Option<DateTime<Utc>>, _>(name).map_err(map_err)?.map(when))
     };
-    let required = |name: &str| -> StoreResult<Timestamp> { ts(name)?.ok_or_else(|| corrupt(format!("job {name} is null"))) };
+    let required =
+        |name: &str| -> StoreResult<Timestamp> { ts(name)?.ok_or_else(|| corrupt(format!("job {name} is null"))) };
     Ok(Job {
         id: JobId::from_uuid(r.try_get("id").map_err(map_err)?),
         kind: r.try_get("kind").map_err(map_err)?,
@@ -120,13 +122,18 @@ const RESCUE: &str = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at),
 impl PgStore {
     async fn settle(&self, sql: &'static str, lease: &Lease, outcome: &Settle, now: Timestamp) -> StoreResult<()> {
         let now_dt = now.as_datetime();
-        let (state, run_at, error, finished, uncount): (&str, Option<DateTime<Utc>>, Option<&str>, Option<DateTime<Utc>>, i32) =
-            match outcome {
-                Settle::Complete => (JobState::Completed.as_str(), None, None, Some(now_dt), 0),
-                Settle::Retry { at, error } => (JobState::Available.as_str(), Some(at.as_datetime()), Some(error), None, 0),
-                Settle::Dead { error } => (JobState::Dead.as_str(), None, Some(error), Some(now_dt), 0),
-                Settle::Release => (JobState::Available.as_str(), Some(now_dt), None, None, 1),
-            };
+        let (state, run_at, error, finished, uncount): (
+            &str,
+            Option<DateTime<Utc>>,
+            Option<&str>,
+            Option<DateTime<Utc>>,
+            i32,
+        ) = match outcome {
+            Settle::Complete => (JobState::Completed.as_str(), None, None, Some(now_dt), 0),
+            Settle::Retry { at, error } => (JobState::Available.as_str(), Some(at.as_datetime()), Some(error), None, 0),
+            Settle::Dead { error } => (JobState::Dead.as_str(), None, Some(error), Some(now_dt), 0),
+            Settle::Release => (JobState::Available.as_str(), Some(now_dt), None, None, 1),
+        };
         let n = sqlx::query(sql)
             .bind(state)
             .bind(run_at)

@@ -110,7 +110,9 @@ fn filter_sql(filter: &JobFilter) -> (String, Vec<SqlValue>) {
 fn settle_args(outcome: &Settle, now: Timestamp) -> (&'static str, Option<i64>, Option<String>, Option<i64>, i64) {
     match outcome {
         Settle::Complete => (JobState::Completed.as_str(), None, None, Some(now.unix_micros()), 0),
-        Settle::Retry { at, error } => (JobState::Available.as_str(), Some(at.unix_micros()), Some(error.clone()), None, 0),
+        Settle::Retry { at, error } => {
+            (JobState::Available.as_str(), Some(at.unix_micros()), Some(error.clone()), None, 0)
+        }
         Settle::Dead { error } => (JobState::Dead.as_str(), None, Some(error.clone()), Some(now.unix_micros()), 0),
         Settle::Release => (JobState::Available.as_str(), Some(now.unix_micros()), None, None, 1),
     }
