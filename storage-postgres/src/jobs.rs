@@ -119,16 +119,14 @@ const RESCUE: &str = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at),
         finished_at = $4, attempt = attempt - $5, locked_by = NULL, lease_until = NULL
      WHERE id = $6 AND state = 'running' AND locked_by = $7 AND attempt = $8 AND lease_until <= $9";
 
+/// The settling statement's arguments: new state, `run_at`, `last_error`, `finished_at`, and how
+/// much to take off `attempt` (a release does not count).
+type SettleArgs<'a> = (&'static str, Option<DateTime<Utc>>, Option<&'a str>, Option<DateTime<Utc>>, i32);
+
 impl PgStore {
     async fn settle(&self, sql: &'static str, lease: &Lease, outcome: &Settle, now: Timestamp) -> StoreResult<()> {
         let now_dt = now.as_datetime();
-        let (state, run_at, error, finished, uncount): (
-            &str,
-            Option<DateTime<Utc>>,
-            Option<&str>,
-            Option<DateTime<Utc>>,
-            i32,
-        ) = match outcome {
+        let (state, run_at, error, finished, uncount): SettleArgs<'_> = match outcome {
             Settle::Complete => (JobState::Completed.as_str(), None, None, Some(now_dt), 0),
             Settle::Retry { at, error } => (JobState::Available.as_str(), Some(at.as_datetime()), Some(error), None, 0),
             Settle::Dead { error } => (JobState::Dead.as_str(), None, Some(error), Some(now_dt), 0),

@@ -483,7 +483,7 @@ pub async fn claims_follow_priority_and_cancel_and_prune<S: Store + Clone + 'sta
     let got = store.claim_jobs(&claim("w", &[&ECHO], 10, now)).await.unwrap();
     // Priority 5 twice (a run_at in the past is now: the id breaks the tie), then 0; priority 9 is
     // not due; the flaky job is another kind.
-    let mut fives = vec![ids[1], ids[2]];
+    let mut fives = [ids[1], ids[2]];
     fives.sort();
     assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), [fives[0], fives[1], ids[0]]);
     clock.advance(chrono::Duration::seconds(60));

@@ -71,7 +71,7 @@ impl JobTable {
             .iter()
             .filter(|(_, run_at, _)| *run_at <= claim.now)
             .filter_map(|(_, _, id)| self.jobs.get(id))
-            .filter(|j| claim.kinds.iter().any(|k| *k == j.kind))
+            .filter(|j| claim.kinds.contains(&j.kind))
             .map(|j| j.id)
             .take(limit)
             .collect();
