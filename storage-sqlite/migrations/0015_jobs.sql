@@ -32,5 +32,5 @@ CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, id) WHERE state = 'avail
 CREATE INDEX jobs_lease_until ON jobs (lease_until) WHERE state = 'running';
 -- What pruning reads: finished jobs by end.
 CREATE INDEX jobs_finished_at ON jobs (finished_at) WHERE state IN ('completed', 'cancelled');
--- Listings by kind.
-CREATE INDEX jobs_kind ON jobs (kind, created_at, id);
+-- No index by kind: with one, a planner without statistics (SQLite) reads a claim's `kind IN (…)`
+-- through it and sorts every pending job of the kind; listings by kind are rare and may scan.
