@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks: hearth on SQLite and Postgres next to raw SQL by pgbench, in one run.
-#   scripts/bench.sh ledger|booking [seconds per scenario] [clients]
+# Benchmarks: hearth on SQLite and Postgres next to raw SQL (pgbench, or a hand-written loop for jobs), in one run.
+#   scripts/bench.sh ledger|booking|jobs [seconds per scenario] [clients or workers]
 # Uses its own database on the Postgres that pg-ensure.sh finds or starts, and drops it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-which_bench=${1:?usage: scripts/bench.sh ledger|booking [seconds] [clients]}
-case "$which_bench" in ledger|booking) ;; *) echo "unknown benchmark: $which_bench" >&2; exit 2 ;; esac
+which_bench=${1:?usage: scripts/bench.sh ledger|booking|jobs [seconds] [clients]}
+case "$which_bench" in ledger|booking|jobs) ;; *) echo "unknown benchmark: $which_bench" >&2; exit 2 ;; esac
 base_url=$(bash scripts/pg-ensure.sh)
 db="hearth_${which_bench}_bench_$(date +%s)_$$"
 admin_url="${base_url%/*}/postgres"

@@ -181,6 +181,7 @@ impl From<StoreError> for Error {
                 Error::new(ErrorCode::Unavailable, "the store is unavailable; try again later")
             }
             StoreError::ClientStreamOwned => Error::forbidden("this client stream belongs to another caller"),
+            StoreError::LeaseLost { .. } => Error::conflict("the job was rescued, cancelled or finished meanwhile"),
             StoreError::Corrupt { .. } | StoreError::Backend { .. } => Error::internal("internal store error"),
         }
     }

@@ -170,6 +170,11 @@ id_newtype!(
     /// One record of a maintenance request (assignment, status change, comment, attachment).
     MaintenanceRecordId
 );
+id_newtype!(
+    /// A background job (the kernel's queue, `kernel::jobs`); a schedule's occurrence has an id derived
+    /// from its unique key.
+    JobId
+);
 
 /// A deterministic id source for tests and replays: UUIDs counting up from a seed.
 #[derive(Debug, Default)]

@@ -21,6 +21,7 @@
 
 mod codec;
 mod error;
+mod jobs;
 mod read;
 mod select;
 mod statement;

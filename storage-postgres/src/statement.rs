@@ -340,8 +340,23 @@ fn cast(s: &mut Stmt, v: &Value) -> StoreResult<String> {
     Ok(format!("{}::{ty}", s.sql.param(p)))
 }
 
-/// The kernel's own records: audit log, outbox, idempotency key, offline action.
+/// The kernel's own records: audit log, outbox, idempotency key, offline action, jobs.
 fn plan_records(s: &mut Stmt, changes: &ChangeSet) -> StoreResult<()> {
+    if !changes.jobs.is_empty() {
+        let mut tuples = Vec::with_capacity(changes.jobs.len());
+        for j in &changes.jobs {
+            let mut marks = s.marks(&crate::jobs::insert_values(j))?;
+            marks.extend(["'available'".to_owned(), "0".to_owned()]);
+            tuples.push(format!("({})", marks.join(", ")));
+        }
+        // A taken id, or a unique key a pending job holds (`jobs_unique_key`), skips the job: a
+        // duplicate enqueue never fails the business commit.
+        s.cte(format!(
+            "INSERT INTO jobs ({}) VALUES {} ON CONFLICT DO NOTHING",
+            crate::jobs::INSERT_COLUMNS,
+            tuples.join(", ")
+        ));
+    }
     if !changes.audit.is_empty() {
         let mut tuples = Vec::with_capacity(changes.audit.len());
         for a in &changes.audit {

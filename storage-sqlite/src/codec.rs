@@ -276,7 +276,7 @@ pub(crate) fn ts(micros: i64) -> Result<Timestamp, Fail> {
 pub(crate) fn json(text: &str) -> Result<serde_json::Value, Fail> {
     serde_json::from_str(text).map_err(|e| corrupt(format!("json: {e}")))
 }
-fn parse_uuid(text: &str, what: &str) -> Result<Uuid, Fail> {
+pub(crate) fn parse_uuid(text: &str, what: &str) -> Result<Uuid, Fail> {
     Uuid::parse_str(text).map_err(|_| corrupt(format!("{what} `{text}` is not a uuid")))
 }
 fn version(v: i64) -> Result<u64, Fail> {

@@ -15,6 +15,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod codec;
+mod jobs;
 mod migrate;
 mod query;
 
@@ -721,6 +722,7 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
             }
         })?;
     }
+    jobs::insert_jobs(&tx, &changes.jobs)?;
     tx.commit().map_err(map_err)
 }
 

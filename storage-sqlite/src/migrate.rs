@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_maintenance.sql"),
     include_str!("../migrations/0015_staff_roles.sql"),
     include_str!("../migrations/0016_rate_limits.sql"),
+    include_str!("../migrations/0017_jobs.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].

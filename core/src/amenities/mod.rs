@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
 
+pub mod jobs;
 mod store;
 pub use store::{AmenityStore, DOMAIN};
 
@@ -350,6 +351,9 @@ impl Command for SetAmenityStatus {
     }
 }
 
+/// Amenities read per page by [`Amenities::generate_daily_slots`].
+const DAILY_PAGE: u32 = 100;
+
 /// Creates the slots of one local date that do not exist yet (the midnight job; idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerateSlots {
@@ -566,6 +570,31 @@ impl<S: Store> Amenities<S> {
     /// Generates the missing slots of a local date; returns the ones created (none on a rerun).
     pub async fn generate_slots(&self, actor: &Actor, amenity: AmenityId, date: NaiveDate) -> Result<Vec<Slot>, Error> {
         self.runner.execute(actor, None, &GenerateSlots { amenity_id: amenity, date }).await
+    }
+    /// The daily generation (Viramah §9, "pre-generated daily … at midnight"; the scheduled job
+    /// `amenities.generate_slots`): [`Amenities::generate_slots`] for every amenity, for the local
+    /// date `at` falls on in the amenity's own zone. Idempotent, also when generators race (slot ids
+    /// are derived). Returns the slots created.
+    pub async fn generate_daily_slots(&self, actor: &Actor, at: Timestamp) -> Result<Vec<Slot>, Error> {
+        require(actor, Decision::when(is_staff(actor), "only the system and amenity managers generate slots"))?;
+        let mut created = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.runner.store().amenities_after(after, DAILY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.value.id);
+            for a in &page {
+                let Ok(tz) = a.value.template.time_zone.parse::<chrono_tz::Tz>() else {
+                    return Err(Error::internal(format!("amenity {} has an unknown time zone", a.value.id)));
+                };
+                let date = at.as_datetime().with_timezone(&tz).date_naive();
+                created.extend(self.generate_slots(actor, a.value.id, date).await?);
+            }
+            if page.len() < DAILY_PAGE as usize {
+                break;
+            }
+        }
+        Ok(created)
     }
     /// Takes a seat.
     pub async fn book(&self, actor: &Actor, slot: SlotId) -> Result<AmenityBooking, Error> {

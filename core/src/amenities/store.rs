@@ -169,6 +169,15 @@ pub trait AmenityStore: Reader {
     async fn amenity(&self, id: AmenityId) -> StoreResult<Option<Versioned<Amenity>>> {
         self.get(id.as_uuid()).await
     }
+    /// Up to `limit` amenities with an id after `after` (every amenity, by id: paging for the daily
+    /// slot generation).
+    async fn amenities_after(&self, after: Option<AmenityId>, limit: u32) -> StoreResult<Vec<Versioned<Amenity>>> {
+        let mut q = Query::of::<Amenity>().order_by("id", Dir::Asc).limit(limit);
+        if let Some(a) = after {
+            q = q.after(vec![Value::Uuid(a.as_uuid())]);
+        }
+        self.find(q).await
+    }
     /// A slot.
     async fn slot(&self, id: SlotId) -> StoreResult<Option<Versioned<Slot>>> {
         self.get(id.as_uuid()).await

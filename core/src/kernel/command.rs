@@ -5,6 +5,7 @@ use crate::actor::Actor;
 use crate::error::{Error, ErrorCode};
 use crate::id::{AuditId, EventId, IdSource};
 use crate::kernel::entity::{Entity, EntityRef, Readers};
+use crate::kernel::jobs;
 use crate::kernel::store::{
     AuditRecord, ChangeSet, Expect, IdempotencyRecord, MaybeSendSync, OutboxEvent, Reader, Reads, Store, StoreError,
     Versioned, Write,
@@ -222,6 +223,23 @@ impl<'a> Decide<'a> {
     /// Adds an outbox event that is not tied to one entity write, for `readers`.
     pub fn emit(&mut self, topic: &str, entity: EntityRef, payload: serde_json::Value, readers: Readers) {
         self.push_event(topic.to_owned(), entity, payload, readers);
+    }
+    /// Enqueues a job of kind `decl` in this change set: it exists if and only if the change
+    /// commits. The payload is checked by the kind (field errors under `payload.`), the options are
+    /// checked too ([`jobs::new_job`]); an unregistered kind is `internal`. With a unique key that a
+    /// pending job already holds, the commit goes ahead and the job is not added (never an error).
+    /// Returns the id the job has if it is added.
+    pub fn enqueue(
+        &mut self,
+        decl: &'static jobs::JobDecl,
+        payload: &impl Serialize,
+        options: jobs::EnqueueOptions,
+    ) -> Result<crate::id::JobId, Error> {
+        let payload = serde_json::to_value(payload).map_err(|e| Error::internal(format!("job payload: {e}")))?;
+        let job = jobs::new_job(decl, payload, options, self.now, self.ids)?;
+        let id = job.id;
+        self.changes.jobs.push(job);
+        Ok(id)
     }
     /// The principal of the acting caller.
     pub fn actor_principal(&self) -> String {

@@ -30,13 +30,16 @@
 //! order.
 
 use super::entity::{EntityDecl, EntityKind, EntityRef, Shape};
+use super::jobs::table::JobTable;
+use super::jobs::{Claim, Job, JobFilter, JobQueue, Lease, Settle};
 use super::query::{Dir, Filter, Query};
 use super::store::{
     AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, Expect, IdempotencyRecord, OneRead, OutboxEvent, Reader,
     Reads, Store, StoreError, StoreResult, StoredRow, Write,
 };
 use super::value::{Decoded, Row, RowRead, Value, ValueType};
-use crate::id::ClientId;
+use crate::id::{ClientId, JobId};
+use crate::time::Timestamp;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -48,6 +51,9 @@ use uuid::Uuid;
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<Arc<State>>>,
+    /// The job queue: outside the copy-on-write state (claims and leases change it far more often
+    /// than commits do, and no snapshot reads it), locked after `state` by a commit that enqueues.
+    jobs: Arc<Mutex<JobTable>>,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -68,13 +74,23 @@ impl MemoryStore {
         Ok(Arc::clone(&guard))
     }
 
-    /// Applies `changes` to a copy of the current state and swaps it in, or changes nothing.
-    fn apply(&self, changes: ChangeSet) -> StoreResult<()> {
+    /// Applies `changes` to a copy of the current state and swaps it in, or changes nothing. Jobs
+    /// are inserted only once everything else applied (inserting them cannot fail: a taken id or
+    /// unique key skips the job), under the state lock, so they land with the change or not at all.
+    fn apply(&self, mut changes: ChangeSet) -> StoreResult<()> {
+        let jobs = std::mem::take(&mut changes.jobs);
         let mut guard = self.state.lock().map_err(poisoned)?;
         let mut next = State::clone(&guard);
         next.apply(changes)?;
+        if !jobs.is_empty() {
+            self.jobs.lock().map_err(poisoned)?.insert(jobs);
+        }
         *guard = Arc::new(next);
         Ok(())
+    }
+
+    fn queue(&self) -> StoreResult<std::sync::MutexGuard<'_, JobTable>> {
+        self.jobs.lock().map_err(poisoned)
     }
 }
 
@@ -128,7 +144,7 @@ impl State {
     /// Applies a whole change set, in the order the SQL stores do: writes, audit, outbox,
     /// idempotency record, client action. On error the state is partly changed: the caller drops it.
     fn apply(&mut self, changes: ChangeSet) -> StoreResult<()> {
-        let ChangeSet { writes, audit, events, idempotency, client_action } = changes;
+        let ChangeSet { writes, audit, events, idempotency, client_action, jobs: _ } = changes;
         for w in writes {
             self.write(w)?;
         }
@@ -759,6 +775,41 @@ impl Store for MemoryStore {
             Reads::One => Box::new(OneRead::new(self)),
             Reads::Many => Box::new(Snapshot { state: self.current()? }),
         })
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl JobQueue for MemoryStore {
+    async fn claim_jobs(&self, claim: &Claim) -> StoreResult<Vec<Job>> {
+        Ok(self.queue()?.claim(claim))
+    }
+    async fn heartbeat_job(&self, lease: &Lease, lease_until: Timestamp) -> StoreResult<()> {
+        self.queue()?.heartbeat(lease, lease_until)
+    }
+    async fn settle_job(&self, lease: &Lease, outcome: &Settle, now: Timestamp) -> StoreResult<()> {
+        self.queue()?.settle(lease, outcome, now, false)
+    }
+    async fn expired_jobs(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Job>> {
+        Ok(self.queue()?.expired(now, limit))
+    }
+    async fn rescue_job(&self, lease: &Lease, outcome: &Settle, now: Timestamp) -> StoreResult<()> {
+        self.queue()?.settle(lease, outcome, now, true)
+    }
+    async fn cancel_job(&self, id: JobId, now: Timestamp) -> StoreResult<Option<Job>> {
+        Ok(self.queue()?.cancel(id, now))
+    }
+    async fn job(&self, id: JobId) -> StoreResult<Option<Job>> {
+        Ok(self.queue()?.get(id))
+    }
+    async fn find_jobs(&self, filter: &JobFilter, limit: u32) -> StoreResult<Vec<Job>> {
+        Ok(self.queue()?.find(filter, limit))
+    }
+    async fn count_jobs(&self, filter: &JobFilter) -> StoreResult<u64> {
+        Ok(self.queue()?.count(filter))
+    }
+    async fn prune_jobs(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        Ok(self.queue()?.prune(before, limit))
     }
 }
 

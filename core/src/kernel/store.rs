@@ -7,9 +7,10 @@
 //! from each entity's declaration.
 
 pub use super::entity::{Entity, EntityKind, EntityRef};
+use super::jobs::{JobQueue, NewJob};
 use super::query::Query;
 use super::value::{Row, RowRead, Value};
-use crate::id::{AuditId, ClientId, EventId, UserId};
+use crate::id::{AuditId, ClientId, EventId, JobId, UserId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -256,6 +257,10 @@ pub struct ChangeSet {
     pub idempotency: Option<IdempotencyRecord>,
     /// The offline action this change set applies (its `(client_id, seq)` must not exist yet).
     pub client_action: Option<ClientActionRecord>,
+    /// Background jobs to enqueue with the change ([`crate::kernel::jobs`]): inserted with it or not
+    /// at all. A job whose id is taken, or whose unique key a pending job holds, is skipped — never
+    /// an error, so a duplicate enqueue never fails the commit it rides in.
+    pub jobs: Vec<NewJob>,
 }
 
 impl ChangeSet {
@@ -266,6 +271,7 @@ impl ChangeSet {
             && self.events.is_empty()
             && self.idempotency.is_none()
             && self.client_action.is_none()
+            && self.jobs.is_empty()
     }
 }
 
@@ -327,6 +333,13 @@ pub enum StoreError {
     /// written with its first action and checked by every action's commit, names someone else).
     #[error("client stream owned by another principal")]
     ClientStreamOwned,
+    /// A job step named a lease the job is no longer running under (it was rescued, cancelled or
+    /// settled meanwhile): the step changed nothing.
+    #[error("job {job} is no longer held under this lease")]
+    LeaseLost {
+        /// The job.
+        job: JobId,
+    },
 }
 
 /// The result type of store operations.
@@ -389,10 +402,11 @@ pub trait Reader: MaybeSendSync {
     async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>>;
 }
 
-/// The contract every store honours, whatever the domain.
+/// The contract every store honours, whatever the domain: reads, atomic commits, snapshots, and
+/// the job queue's claims and leases ([`JobQueue`]).
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
-pub trait Store: Reader {
+pub trait Store: Reader + JobQueue {
     /// Applies the change set atomically, or nothing of it.
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()>;
     /// A read view in which every read sees the same committed state (released when dropped).

@@ -5,6 +5,7 @@
 //! [`engine`] decides, the store commits the records and one guarded delta per account atomically.
 
 pub mod engine;
+pub mod jobs;
 pub mod model;
 mod store;
 

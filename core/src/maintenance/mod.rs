@@ -32,6 +32,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub mod access;
+pub mod jobs;
 pub mod reports;
 pub mod signed;
 mod store;

@@ -6,6 +6,7 @@
 
 pub mod fraud;
 pub mod gateway;
+pub mod jobs;
 mod refund;
 mod store;
 

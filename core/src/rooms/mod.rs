@@ -16,6 +16,7 @@ use crate::validate::{TextRule, ValidationErrors, Validator};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+pub mod jobs;
 mod store;
 pub use store::{RoomStore, DOMAIN};
 

@@ -17,6 +17,7 @@
 pub mod amenities;
 pub mod canteen;
 pub mod fixtures;
+pub mod jobs;
 pub mod kernel;
 pub mod khedma;
 pub mod ledger;
@@ -54,6 +55,48 @@ macro_rules! conformance_cases {
     };
 }
 
+/// `impl JobQueue` for a store wrapper, every call passed to its field `$field` (the suite's
+/// fault-injecting stores wrap commits only).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! delegate_job_queue {
+    ([$($generics:tt)*] $ty:ty, $field:ident) => {
+        #[async_trait::async_trait]
+        impl<$($generics)*> $crate::kernel::jobs::JobQueue for $ty {
+            async fn claim_jobs(&self, claim: &$crate::kernel::jobs::Claim) -> $crate::kernel::StoreResult<Vec<$crate::kernel::jobs::Job>> {
+                self.$field.claim_jobs(claim).await
+            }
+            async fn heartbeat_job(&self, lease: &$crate::kernel::jobs::Lease, until: $crate::time::Timestamp) -> $crate::kernel::StoreResult<()> {
+                self.$field.heartbeat_job(lease, until).await
+            }
+            async fn settle_job(&self, lease: &$crate::kernel::jobs::Lease, outcome: &$crate::kernel::jobs::Settle, now: $crate::time::Timestamp) -> $crate::kernel::StoreResult<()> {
+                self.$field.settle_job(lease, outcome, now).await
+            }
+            async fn expired_jobs(&self, now: $crate::time::Timestamp, limit: u32) -> $crate::kernel::StoreResult<Vec<$crate::kernel::jobs::Job>> {
+                self.$field.expired_jobs(now, limit).await
+            }
+            async fn rescue_job(&self, lease: &$crate::kernel::jobs::Lease, outcome: &$crate::kernel::jobs::Settle, now: $crate::time::Timestamp) -> $crate::kernel::StoreResult<()> {
+                self.$field.rescue_job(lease, outcome, now).await
+            }
+            async fn cancel_job(&self, id: $crate::id::JobId, now: $crate::time::Timestamp) -> $crate::kernel::StoreResult<Option<$crate::kernel::jobs::Job>> {
+                self.$field.cancel_job(id, now).await
+            }
+            async fn job(&self, id: $crate::id::JobId) -> $crate::kernel::StoreResult<Option<$crate::kernel::jobs::Job>> {
+                self.$field.job(id).await
+            }
+            async fn find_jobs(&self, filter: &$crate::kernel::jobs::JobFilter, limit: u32) -> $crate::kernel::StoreResult<Vec<$crate::kernel::jobs::Job>> {
+                self.$field.find_jobs(filter, limit).await
+            }
+            async fn count_jobs(&self, filter: &$crate::kernel::jobs::JobFilter) -> $crate::kernel::StoreResult<u64> {
+                self.$field.count_jobs(filter).await
+            }
+            async fn prune_jobs(&self, before: $crate::time::Timestamp, limit: u32) -> $crate::kernel::StoreResult<u64> {
+                self.$field.prune_jobs(before, limit).await
+            }
+        }
+    };
+}
+
 /// Every conformance test of every domain (one line per testing module).
 pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case<S>> {
     let mut all = Vec::new();
@@ -72,6 +115,7 @@ pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case
     all.extend(limits::cases::<S>());
     all.extend(walks::cases::<S>());
     all.extend(offline::cases::<S>());
+    all.extend(jobs::cases::<S>());
     all
 }
 
@@ -108,11 +152,13 @@ where
 }
 
 /// Everything a store holds that a refusal must leave alone: every row of every registered entity
-/// with its version, and the outbox (every audited change emits an event in the same commit).
+/// with its version, the outbox (every audited change emits an event in the same commit), and the
+/// job queue (a job rides in its business commit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     rows: Vec<(&'static str, uuid::Uuid, u64)>,
     outbox: Vec<i64>,
+    jobs: Vec<(crate::id::JobId, crate::kernel::jobs::JobState, u32)>,
 }
 
 /// The [`Digest`] of `store` now: compare one taken before a refusal with one taken after it.
@@ -126,7 +172,11 @@ pub async fn digest<S: crate::kernel::store::Store + ?Sized>(store: &S) -> Diges
     }
     rows.sort();
     let outbox = store.outbox_after(0, 1_000_000).await.expect("outbox").into_iter().map(|(p, _)| p).collect();
-    Digest { rows, outbox }
+    let all = crate::kernel::jobs::JobFilter::all();
+    let mut jobs: Vec<_> =
+        store.find_jobs(&all, 1_000_000).await.expect("jobs").into_iter().map(|j| (j.id, j.state, j.attempt)).collect();
+    jobs.sort();
+    Digest { rows, outbox, jobs }
 }
 
 /// A transfer batch as the verified-payment path submits it (top-ups and refunds allowed). For tests

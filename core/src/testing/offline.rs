@@ -292,6 +292,8 @@ impl<S: Store + Clone + 'static> Reader for FaultStore<S> {
     }
 }
 
+crate::delegate_job_queue!([S: Store + Clone + 'static] FaultStore<S>, inner);
+
 #[async_trait::async_trait]
 impl<S: Store + Clone + 'static> Store for FaultStore<S> {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {

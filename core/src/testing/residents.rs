@@ -259,6 +259,8 @@ impl<S: Store> Reader for FailingCommits<S> {
     }
 }
 
+crate::delegate_job_queue!([S: Store] FailingCommits<S>, inner);
+
 #[async_trait::async_trait]
 impl<S: Store> Store for FailingCommits<S> {
     async fn commit(&self, mut changes: ChangeSet) -> StoreResult<()> {
