@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_client_streams.sql"),
     include_str!("../migrations/0013_residents.sql"),
     include_str!("../migrations/0014_maintenance.sql"),
+    include_str!("../migrations/0017_feed.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].

@@ -1,6 +1,7 @@
 //! The kernel every domain builds on: entity declarations and neutral rows ([`entity`],
 //! [`value`]), generic queries ([`query`]), the storage contract ([`store`]), commands and the
-//! runner ([`command`]), access helpers ([`access`]), and a store in memory ([`memory`]).
+//! runner ([`command`]), access helpers ([`access`]), the change feed ([`feed`]), and a store in
+//! memory ([`memory`]).
 //!
 //! **Architecture invariant:** the kernel names no domain, except the sealed list of self-audited
 //! ledger records in [`command::SelfAudited`]; domains depend on the kernel and never on each
@@ -10,6 +11,7 @@
 pub mod access;
 pub mod command;
 pub mod entity;
+pub mod feed;
 pub mod memory;
 pub mod query;
 pub mod store;
