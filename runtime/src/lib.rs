@@ -3,3 +3,5 @@
 //!
 //! Core decides (what a job is, when it may run again, who may receive an event); this crate only
 //! drives: it claims, waits, wakes and forwards. It depends on the store adapters, never the reverse.
+
+pub mod feed;
