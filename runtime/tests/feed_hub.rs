@@ -172,7 +172,7 @@ async fn sqlite_replay_after_disconnect_and_cursor_expired() {
     let mut fresh = hub.subscribe(actor, store.feed_head().await.unwrap()).await.unwrap();
     let next = event(10, Readers::users([user]));
     emit(&store, next.clone()).await;
-    assert_eq!(take(&mut again, 1).await, [next.clone()]);
+    assert_eq!(take(&mut again, 1).await, std::slice::from_ref(&next));
     assert_eq!(take(&mut fresh, 1).await, [next]);
 }
 
@@ -195,7 +195,7 @@ async fn sqlite_a_slow_subscriber_is_cut_off_with_its_cursor_and_stalls_nobody()
     for e in &sent {
         emit(&store, e.clone()).await;
         // The fast one reads each event as it comes; the slow one reads nothing.
-        assert_eq!(take(&mut fast, 1).await, [e.clone()], "the fast subscriber is not held up");
+        assert_eq!(take(&mut fast, 1).await, std::slice::from_ref(e), "the fast subscriber is not held up");
     }
     let mut got = Vec::new();
     while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(5), slow.recv()).await {

@@ -243,21 +243,17 @@ async fn run<S: Feed>(
     loop {
         // Read everything released since the cursor.
         let mut held_back = false;
-        loop {
-            match store.feed_after(cursor, config.page_size).await {
-                Ok(page) => {
-                    held_back = page.held_back;
-                    let full = page.events.len() >= config.page_size as usize;
-                    for e in page.events {
-                        cursor = e.cursor;
-                        fan_out(&mut subs, Arc::new(e));
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-                // A transient failure: the next tick reads again from the same cursor.
-                Err(_) => break,
+        // A failed read (the store unavailable) ends the round: the next tick reads again from the
+        // same cursor.
+        while let Ok(page) = store.feed_after(cursor, config.page_size).await {
+            held_back = page.held_back;
+            let full = page.events.len() >= config.page_size as usize;
+            for e in page.events {
+                cursor = e.cursor;
+                fan_out(&mut subs, Arc::new(e));
+            }
+            if !full {
+                break;
             }
         }
         let wait = if held_back {
