@@ -50,6 +50,9 @@ pub enum ErrorCode {
     /// A resident-only action by someone who has not passed the KYC gate (Viramah §3: an approved
     /// submission, `kyc_complete` and the `resident` role).
     KycIncomplete,
+    /// A change-feed cursor older than the feed's retention: events after it may have been
+    /// deleted, so the subscriber must reload its state and resubscribe from the feed's head.
+    CursorExpired,
 }
 
 impl ErrorCode {
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::DependencyRejected => "dependency_rejected",
             ErrorCode::Internal => "internal",
             ErrorCode::KycIncomplete => "kyc_incomplete",
+            ErrorCode::CursorExpired => "cursor_expired",
         }
     }
     /// Whether the same request may succeed if sent again later unchanged.
@@ -182,6 +186,12 @@ impl From<StoreError> for Error {
             }
             StoreError::ClientStreamOwned => Error::forbidden("this client stream belongs to another caller"),
             StoreError::LeaseLost { .. } => Error::conflict("the job was rescued, cancelled or finished meanwhile"),
+            StoreError::CursorExpired { cursor, horizon } => Error::new(
+                ErrorCode::CursorExpired,
+                format!(
+                    "feed cursor `{cursor}` is older than the retention horizon `{horizon}`; reload and resubscribe"
+                ),
+            ),
             StoreError::Corrupt { .. } | StoreError::Backend { .. } => Error::internal("internal store error"),
         }
     }

@@ -21,7 +21,7 @@ export type ErrorCode =
   | "validation" | "unauthenticated" | "unauthorized" | "reauthentication_required" | "forbidden"
   | "not_found" | "conflict" | "invalid_transition" | "precondition_failed" | "idempotency_mismatch"
   | "rate_limited" | "insufficient_funds" | "capacity_exhausted" | "unavailable" | "dependency_rejected"
-  | "internal" | "kyc_incomplete";
+  | "internal" | "kyc_incomplete" | "cursor_expired";
 /** One field's error: its path, a stable code, and the code's parameters (`min`, `max`, `expected`, …). */
 export interface FieldError { field: string; code: string; [param: string]: unknown }
 /** The error every hearth call throws. */

@@ -29,6 +29,7 @@ mod statement;
 use async_trait::async_trait;
 use error::map_err;
 use hearth_core::id::ClientId;
+use hearth_core::kernel::feed::{Feed, FeedCursor, FeedPage, HoldCommit, Positioned, Release};
 use hearth_core::kernel::query::Query;
 use hearth_core::kernel::store::{
     AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, IdempotencyRecord, OneRead, OutboxEvent, Reader, Reads,
@@ -36,6 +37,7 @@ use hearth_core::kernel::store::{
 };
 use hearth_core::kernel::value::{RowRead, Value};
 use hearth_core::kernel::{EntityKind, EntityRef, StoreError, StoreResult};
+use hearth_core::time::Timestamp;
 use read::Fetch;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
@@ -214,6 +216,51 @@ macro_rules! reader_over_fetch {
 
 reader_over_fetch!(PgStore);
 reader_over_fetch!(Snapshot);
+
+pub use statement::FEED_CHANNEL;
+
+/// The change feed (`hearth_core::kernel::feed`): events released once no older transaction is
+/// running, in `(transaction id, position)` order; wake-ups by `NOTIFY` on [`FEED_CHANNEL`].
+#[async_trait]
+impl Feed for PgStore {
+    async fn feed_after(&self, after: FeedCursor, limit: u32) -> StoreResult<FeedPage> {
+        read::feed_after(self, after, limit).await
+    }
+    async fn feed_head(&self) -> StoreResult<FeedCursor> {
+        read::feed_head(self).await
+    }
+    async fn prune_feed(&self, before: Timestamp) -> StoreResult<u64> {
+        // In feed order: up to the last released event recorded before `before`; the horizon moves
+        // there in the same statement.
+        let deleted: i64 = sqlx::query_scalar(
+            "WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin),
+             k AS (SELECT tx, position FROM outbox WHERE at < $1 AND tx < (SELECT xmin FROM s)
+                   ORDER BY tx DESC, position DESC LIMIT 1),
+             d AS (DELETE FROM outbox o USING k WHERE (o.tx, o.position) <= (k.tx, k.position) RETURNING 1),
+             h AS (INSERT INTO feed_horizon (id, tx, position) SELECT 1, tx, position FROM k
+                   ON CONFLICT (id) DO UPDATE SET tx = excluded.tx, position = excluded.position
+                   WHERE (feed_horizon.tx, feed_horizon.position) < (excluded.tx, excluded.position))
+             SELECT count(*) FROM d",
+        )
+        .bind(before.as_datetime())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(u64::try_from(deleted).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl HoldCommit for PgStore {
+    /// Holds the transaction open between its last statement and `COMMIT`: other commits go on,
+    /// taking later positions — exactly the race the feed's ordering must survive.
+    async fn commit_held(&self, changes: ChangeSet, positioned: Positioned, release: Release) -> StoreResult<bool> {
+        statement::commit_held(&self.pool, &changes, positioned, release).await
+    }
+    fn single_writer(&self) -> bool {
+        false
+    }
+}
 
 #[async_trait]
 impl Store for PgStore {

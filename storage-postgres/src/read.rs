@@ -6,6 +6,8 @@ use crate::error::map_err;
 use crate::select;
 use async_trait::async_trait;
 use hearth_core::id::{AuditId, ClientId, EventId, UserId};
+use hearth_core::kernel::entity::Readers;
+use hearth_core::kernel::feed::{cursor_expired, FeedCursor, FeedEvent, FeedPage, FEED_PAGE_MAX};
 use hearth_core::kernel::query::Query;
 use hearth_core::kernel::store::{
     AuditRecord, ClientActionRecord, ClientCursor, IdempotencyRecord, OutboxEvent, StoredRow,
@@ -170,27 +172,107 @@ pub(crate) async fn outbox_after<F: Fetch + ?Sized>(
 ) -> StoreResult<Vec<(i64, OutboxEvent)>> {
     let rows = f
         .fetch(sql(
-            "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at FROM outbox
+            "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at, readers FROM outbox
              WHERE position > $1 ORDER BY position LIMIT $2",
             vec![Param::Int(Some(after)), Param::Int(Some(i64::from(limit)))],
         ))
         .await?;
-    rows.iter()
-        .map(|r| {
-            let audience: Vec<Uuid> = get(r, "audience")?;
-            Ok((
-                get(r, "position")?,
-                OutboxEvent {
-                    id: EventId::from_uuid(get(r, "id")?),
-                    topic: get(r, "topic")?,
-                    entity: entity(r)?,
-                    payload: get(r, "payload")?,
-                    audience: audience.into_iter().map(UserId::from_uuid).collect(),
-                    at: ts(r, "at")?,
-                },
-            ))
-        })
-        .collect()
+    rows.iter().map(|r| Ok((get(r, "position")?, outbox_event(r)?))).collect()
+}
+
+/// An outbox row as an event (events stored before the change feed carry their users only).
+fn outbox_event(r: &PgRow) -> StoreResult<OutboxEvent> {
+    let audience: Vec<UserId> = get::<Vec<Uuid>>(r, "audience")?.into_iter().map(UserId::from_uuid).collect();
+    let readers = match get::<Option<serde_json::Value>>(r, "readers")? {
+        Some(json) => serde_json::from_value(json)
+            .map_err(|e| StoreError::Corrupt { message: format!("column `readers`: {e}") })?,
+        None => Readers::users(audience.iter().copied()),
+    };
+    Ok(OutboxEvent {
+        id: EventId::from_uuid(get(r, "id")?),
+        topic: get(r, "topic")?,
+        entity: entity(r)?,
+        payload: get(r, "payload")?,
+        audience,
+        at: ts(r, "at")?,
+        readers,
+    })
+}
+
+fn feed_cursor(tx: i64, position: i64) -> StoreResult<FeedCursor> {
+    u64::try_from(tx)
+        .ok()
+        .and_then(|tx| FeedCursor::new(tx, position))
+        .ok_or_else(|| StoreError::Corrupt { message: format!("feed cursor {tx}.{position}") })
+}
+
+fn tx_param(c: FeedCursor) -> Param {
+    Param::Int(Some(i64::try_from(c.tx()).unwrap_or(i64::MAX)))
+}
+
+/// The change feed after `after` (`hearth_core::kernel::feed`), in one statement (one snapshot):
+/// the released events — those whose transaction is older than the oldest still running — in
+/// `(tx, position)` order, the horizon, and whether committed events wait behind a running one.
+pub(crate) async fn feed_after<F: Fetch + ?Sized>(f: &F, after: FeedCursor, limit: u32) -> StoreResult<FeedPage> {
+    let rows = f
+        .fetch(sql(
+            "WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+             SELECT (SELECT tx FROM feed_horizon WHERE id = 1) AS horizon_tx,
+                    (SELECT position FROM feed_horizon WHERE id = 1) AS horizon_position,
+                    EXISTS (SELECT 1 FROM outbox WHERE tx >= (SELECT xmin FROM s)) AS held_back,
+                    e.*
+             FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+                 SELECT o.tx, o.position, o.id, o.topic, o.entity_kind, o.entity_id, o.payload, o.audience,
+                        o.at, o.readers
+                 FROM outbox o
+                 WHERE (o.tx, o.position) > ($1, $2) AND o.tx < (SELECT xmin FROM s)
+                 ORDER BY o.tx, o.position LIMIT $3
+             ) AS e ON true",
+            vec![
+                tx_param(after),
+                Param::Int(Some(after.position())),
+                Param::Int(Some(i64::from(limit.min(FEED_PAGE_MAX)))),
+            ],
+        ))
+        .await?;
+    let first = rows.first().ok_or_else(|| StoreError::Backend { message: "feed read returned no row".into() })?;
+    let horizon = match (get::<Option<i64>>(first, "horizon_tx")?, get::<Option<i64>>(first, "horizon_position")?) {
+        (Some(tx), Some(position)) => feed_cursor(tx, position)?,
+        _ => FeedCursor::START,
+    };
+    if after != FeedCursor::START && after < horizon {
+        return Err(cursor_expired(after, horizon));
+    }
+    let held_back: bool = get(first, "held_back")?;
+    let mut events = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(tx) = get::<Option<i64>>(r, "tx")? else { continue };
+        events.push(FeedEvent { cursor: feed_cursor(tx, get(r, "position")?)?, event: outbox_event(r)? });
+    }
+    Ok(FeedPage { events, held_back })
+}
+
+/// The last released event's cursor, or the horizon when it is later (or `START`).
+pub(crate) async fn feed_head<F: Fetch + ?Sized>(f: &F) -> StoreResult<FeedCursor> {
+    let rows = f
+        .fetch(sql(
+            "WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+             SELECT l.tx, l.position, h.tx AS horizon_tx, h.position AS horizon_position
+             FROM (SELECT 1) AS one
+             LEFT JOIN LATERAL (SELECT tx, position FROM outbox WHERE tx < (SELECT xmin FROM s)
+                                ORDER BY tx DESC, position DESC LIMIT 1) AS l ON true
+             LEFT JOIN feed_horizon h ON h.id = 1",
+            Vec::new(),
+        ))
+        .await?;
+    let r = rows.first().ok_or_else(|| StoreError::Backend { message: "feed head returned no row".into() })?;
+    let at = |tx: &str, position: &str| -> StoreResult<FeedCursor> {
+        match (get::<Option<i64>>(r, tx)?, get::<Option<i64>>(r, position)?) {
+            (Some(tx), Some(position)) => feed_cursor(tx, position),
+            _ => Ok(FeedCursor::START),
+        }
+    };
+    Ok(at("tx", "position")?.max(at("horizon_tx", "horizon_position")?))
 }
 
 /// The owner (its `client_streams` row) and highest recorded `seq` of a client stream.

@@ -35,19 +35,48 @@ pub(crate) async fn commit(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()
     s.run(pool, changes.writes.first().map(Write::kind)).await
 }
 
+/// The channel the feed's wake-ups are sent on (`NOTIFY`, payload: the commit's last position).
+/// One per database: a database holding several hearth schemas wakes their readers in vain.
+pub const FEED_CHANNEL: &str = "hearth_feed";
+
+/// A commit held open after its events have positions (`HoldCommit`): the transaction path, with
+/// the wait between the last statement and `COMMIT`.
+pub(crate) async fn commit_held(
+    pool: &PgPool,
+    changes: &ChangeSet,
+    positioned: hearth_core::kernel::feed::Positioned,
+    release: hearth_core::kernel::feed::Release,
+) -> StoreResult<bool> {
+    let mut tx = crate::begin(pool, None).await?;
+    write_all(&mut tx, changes).await?;
+    positioned();
+    if release.await {
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    } else {
+        tx.rollback().await.map_err(map_err)?;
+        Ok(false)
+    }
+}
+
 /// The transaction path: each write its own statement, in order (so a later write sees an earlier
 /// one), then the kernel's records; any failure rolls everything back.
 async fn commit_in_transaction(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()> {
     let mut tx = crate::begin(pool, None).await?;
+    write_all(&mut tx, changes).await?;
+    tx.commit().await.map_err(map_err)
+}
+
+/// Every statement of the transaction path, on `tx`.
+async fn write_all(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, changes: &ChangeSet) -> StoreResult<()> {
     for w in &changes.writes {
         let mut s = Stmt::default();
         plan_writes(&mut s, std::slice::from_ref(w))?;
-        s.run(&mut *tx, Some(w.kind())).await?;
+        s.run(&mut **tx, Some(w.kind())).await?;
     }
     let mut s = Stmt::default();
     plan_records(&mut s, changes)?;
-    s.run(&mut *tx, changes.writes.first().map(Write::kind)).await?;
-    tx.commit().await.map_err(map_err)
+    s.run(&mut **tx, changes.writes.first().map(Write::kind)).await
 }
 
 /// True when two writes name the same row.
@@ -62,6 +91,8 @@ struct Stmt {
     sql: Sql,
     ctes: Vec<String>,
     asserts: Vec<String>,
+    /// More columns of the final `SELECT` (the feed's `pg_notify`).
+    tail: Vec<String>,
 }
 
 impl Stmt {
@@ -98,7 +129,11 @@ impl Stmt {
         if self.ctes.is_empty() {
             return Ok(());
         }
-        let check = if self.asserts.is_empty() { "1".to_owned() } else { self.asserts.join(" + ") };
+        let mut check = if self.asserts.is_empty() { "1".to_owned() } else { self.asserts.join(" + ") };
+        for t in &self.tail {
+            check.push_str(", ");
+            check.push_str(t);
+        }
         self.sql.text = format!("WITH {} SELECT {check}", self.ctes.join(",\n"));
         self.sql.query().execute(e).await.map(|_| ()).map_err(|err| map_commit_err(err, writing))
     }
@@ -389,12 +424,20 @@ fn plan_records(s: &mut Stmt, changes: &ChangeSet) -> StoreResult<()> {
             ])?;
             marks.push(s.sql.param(Param::Uuids(e.audience.iter().map(|u| u.as_uuid()).collect())));
             marks.push(s.p(&Value::Ts(e.at))?);
+            let readers = serde_json::to_value(&e.readers)
+                .map_err(|err| StoreError::Backend { message: format!("readers: {err}") })?;
+            marks.push(s.p(&Value::Json(readers))?);
             tuples.push(format!("({})", marks.join(", ")));
         }
-        s.cte(format!(
-            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES {}",
+        let inserted = s.cte(format!(
+            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at, readers) VALUES {}
+             RETURNING position",
             tuples.join(", ")
         ));
+        // The feed's wake-up, sent when the transaction commits: the last position, nothing more
+        // (never near NOTIFY's 8,000-byte limit). A lost one costs latency, never an event: feed
+        // readers also poll.
+        s.tail.push(format!("(SELECT pg_notify('{FEED_CHANNEL}', max(position)::text) FROM {inserted}) IS NULL"));
     }
     if let Some(k) = &changes.idempotency {
         let t = s.tuple(&[

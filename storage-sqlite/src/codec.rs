@@ -19,8 +19,8 @@
 //! owned [`SqlRow`] that implements [`RowRead`].
 
 use chrono::NaiveDate;
-use hearth_core::id::{AuditId, ClientId, EventId};
-use hearth_core::kernel::entity::{EntityKind, EntityRef};
+use hearth_core::id::{AuditId, ClientId, EventId, UserId};
+use hearth_core::kernel::entity::{EntityKind, EntityRef, Readers};
 use hearth_core::kernel::store::{AuditRecord, ClientActionRecord, OutboxEvent, StoreError, StoreResult};
 use hearth_core::kernel::value::{DecodeError, Decoded, RowRead, Value, ValueType};
 use hearth_core::time::Timestamp;
@@ -316,6 +316,8 @@ pub(crate) fn decode_client_action(r: &rusqlite::Row<'_>) -> Result<ClientAction
 }
 
 pub(crate) fn decode_event(r: &rusqlite::Row<'_>) -> Result<(i64, OutboxEvent), Fail> {
+    let audience: Vec<UserId> =
+        serde_json::from_str(&r.get::<_, String>(6)?).map_err(|e| corrupt(format!("audience: {e}")))?;
     Ok((
         r.get(0)?,
         OutboxEvent {
@@ -323,8 +325,13 @@ pub(crate) fn decode_event(r: &rusqlite::Row<'_>) -> Result<(i64, OutboxEvent), 
             topic: r.get(2)?,
             entity: entity(&r.get::<_, String>(3)?, &r.get::<_, String>(4)?)?,
             payload: json(&r.get::<_, String>(5)?)?,
-            audience: serde_json::from_str(&r.get::<_, String>(6)?).map_err(|e| corrupt(format!("audience: {e}")))?,
+            audience: audience.clone(),
             at: ts(r.get(7)?)?,
+            // Events written before the change feed carry their users only.
+            readers: match r.get::<_, Option<String>>(8)? {
+                Some(readers) => serde_json::from_str(&readers).map_err(|e| corrupt(format!("readers: {e}")))?,
+                None => Readers::users(audience),
+            },
         },
     ))
 }

@@ -28,12 +28,16 @@ use codec::{
 };
 use hearth_core::id::ClientId;
 use hearth_core::kernel::entity::{EntityDecl, EntityKind, EntityRef};
+use hearth_core::kernel::feed::{
+    cursor_expired, Feed, FeedCursor, FeedEvent, FeedPage, HoldCommit, Positioned, Release, FEED_PAGE_MAX,
+};
 use hearth_core::kernel::query::Query;
 use hearth_core::kernel::store::{
     AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, Expect, IdempotencyRecord, OneRead, OutboxEvent, Reader,
     Reads, Store, StoreError, StoreResult, StoredRow, Write,
 };
 use hearth_core::kernel::value::Row;
+use hearth_core::time::Timestamp;
 use query::ident;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -67,6 +71,8 @@ struct Inner {
     writer: Mutex<Connection>,
     pool: Mutex<Pool>,
     reader_ready: Condvar,
+    /// Counts the commits that appended events: the change feed's in-process wake-up.
+    feed_commits: tokio::sync::watch::Sender<u64>,
 }
 
 /// The idle reader connections, and how many were dropped because they could not be cleaned up
@@ -118,6 +124,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 pool: Mutex::new(Pool { idle, lost: 0 }),
                 reader_ready: Condvar::new(),
+                feed_commits: tokio::sync::watch::Sender::new(0),
             }),
         })
     }
@@ -134,6 +141,133 @@ impl SqliteStore {
 
     fn source(&self) -> Source {
         Source { inner: self.inner.clone(), view: None }
+    }
+
+    /// The change feed's in-process wake-up: the count of commits through this store that appended
+    /// events, changed right after each such commit. Commits by another process on the same file
+    /// send none (a feed reader also polls).
+    pub fn feed_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.feed_commits.subscribe()
+    }
+
+    /// Commits on the writer connection, held open when `hold` says so; signals the feed.
+    async fn commit_with(&self, changes: ChangeSet, hold: Option<Hold>) -> StoreResult<bool> {
+        let inner = self.inner.clone();
+        let emits = !changes.events.is_empty();
+        let committed = tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
+            commit_blocking(&mut conn, &changes, hold)
+        })
+        .await
+        .map_err(|e| task_failed("commit", e))??;
+        if committed && emits {
+            self.inner.feed_commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(committed)
+    }
+}
+
+/// The feed's horizon: the last event pruned (`START` before any).
+fn horizon(c: &Connection) -> Result<FeedCursor, Fail> {
+    let row: Option<(i64, i64)> = c
+        .prepare_cached("SELECT tx, position FROM feed_horizon WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Ok(FeedCursor::START),
+        Some((tx, position)) => u64::try_from(tx)
+            .ok()
+            .and_then(|tx| FeedCursor::new(tx, position))
+            .ok_or_else(|| codec::corrupt("feed horizon")),
+    }
+}
+
+fn position_cursor(position: i64) -> Result<FeedCursor, Fail> {
+    FeedCursor::new(0, position).ok_or_else(|| codec::corrupt("negative outbox position"))
+}
+
+/// The change feed (see `hearth_core::kernel::feed`): one writer at a time, and positions are
+/// assigned inside the write transaction, so position order is commit order (`tx` is 0).
+#[async_trait]
+impl Feed for SqliteStore {
+    async fn feed_after(&self, after: FeedCursor, limit: u32) -> StoreResult<FeedPage> {
+        let limit = i64::from(limit.min(FEED_PAGE_MAX));
+        self.source()
+            .run(move |c| {
+                // The horizon and the events from one snapshot: a prune between them cannot slip in.
+                c.execute_batch("BEGIN DEFERRED")?;
+                let read = (|| {
+                    let horizon = horizon(c)?;
+                    if after != FeedCursor::START && after < horizon {
+                        return Err(Fail::Store(cursor_expired(after, horizon)));
+                    }
+                    many(
+                        c,
+                        "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at, readers FROM outbox
+                         WHERE position > ? ORDER BY position LIMIT ?",
+                        &[SqlValue::Integer(after.position()), SqlValue::Integer(limit)],
+                        decode_event,
+                    )
+                })();
+                c.execute_batch("COMMIT")?;
+                let events = read?
+                    .into_iter()
+                    .map(|(p, event)| Ok(FeedEvent { cursor: position_cursor(p)?, event }))
+                    .collect::<Result<Vec<_>, Fail>>()?;
+                Ok(FeedPage { events, held_back: false })
+            })
+            .await
+    }
+
+    async fn feed_head(&self) -> StoreResult<FeedCursor> {
+        self.source()
+            .run(|c| {
+                c.execute_batch("BEGIN DEFERRED")?;
+                let read = (|| {
+                    let last: Option<i64> =
+                        c.prepare_cached("SELECT max(position) FROM outbox")?.query_row([], |r| r.get(0))?;
+                    let last = last.map(position_cursor).transpose()?.unwrap_or(FeedCursor::START);
+                    Ok(last.max(horizon(c)?))
+                })();
+                c.execute_batch("COMMIT")?;
+                read
+            })
+            .await
+    }
+
+    async fn prune_feed(&self, before: Timestamp) -> StoreResult<u64> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            let last: Option<i64> = tx
+                .query_row("SELECT max(position) FROM outbox WHERE at < ?", [before.unix_micros()], |r| r.get(0))
+                .map_err(map_err)?;
+            let Some(last) = last else { return Ok(0) };
+            let deleted = tx.execute("DELETE FROM outbox WHERE position <= ?", [last]).map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO feed_horizon (id, tx, position) VALUES (1, 0, ?)
+                 ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position)",
+                [last],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+        })
+        .await
+        .map_err(|e| task_failed("prune", e))?
+    }
+}
+
+#[async_trait]
+impl HoldCommit for SqliteStore {
+    /// Holds the write transaction (and so SQLite's one write lock) open: every other commit waits.
+    async fn commit_held(&self, changes: ChangeSet, positioned: Positioned, release: Release) -> StoreResult<bool> {
+        let hold = Hold { positioned, release, runtime: tokio::runtime::Handle::current() };
+        self.commit_with(changes, Some(hold)).await
+    }
+    fn single_writer(&self) -> bool {
+        true
     }
 }
 
@@ -321,7 +455,7 @@ impl Source {
         self.run(move |c| {
             many(
                 c,
-                "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at FROM outbox
+                "SELECT position, id, topic, entity_kind, entity_id, payload, audience, at, readers FROM outbox
                  WHERE position > ? ORDER BY position LIMIT ?",
                 &[SqlValue::Integer(after), SqlValue::Integer(i64::from(limit))],
                 decode_event,
@@ -634,7 +768,7 @@ fn apply_write(tx: &Connection, write: &Write) -> StoreResult<()> {
     }
 }
 
-fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()> {
+fn commit_blocking(conn: &mut Connection, changes: &ChangeSet, hold: Option<Hold>) -> StoreResult<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
     for w in &changes.writes {
         apply_write(&tx, w)?;
@@ -663,8 +797,11 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
     for e in &changes.events {
         let audience = serde_json::to_string(&e.audience)
             .map_err(|e| StoreError::Backend { message: format!("audience: {e}") })?;
+        let readers =
+            serde_json::to_string(&e.readers).map_err(|e| StoreError::Backend { message: format!("readers: {e}") })?;
         tx.prepare_cached(
-            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at, readers)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -674,7 +811,8 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
                 uuid_text(e.entity.id),
                 e.payload.to_string(),
                 audience,
-                e.at.unix_micros()
+                e.at.unix_micros(),
+                readers
             ])
         })
         .map_err(map_err)?;
@@ -723,19 +861,29 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet) -> StoreResult<()
         })?;
     }
     jobs::insert_jobs(&tx, &changes.jobs)?;
-    tx.commit().map_err(map_err)
+    if let Some(hold) = hold {
+        // A held commit (`HoldCommit`): its events have their positions; wait with the write lock held.
+        (hold.positioned)();
+        if !hold.runtime.block_on(hold.release) {
+            tx.rollback().map_err(map_err)?;
+            return Ok(false);
+        }
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(true)
+}
+
+/// What a held commit waits on, inside the write transaction.
+struct Hold {
+    positioned: Positioned,
+    release: Release,
+    runtime: tokio::runtime::Handle,
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
-            commit_blocking(&mut conn, &changes)
-        })
-        .await
-        .map_err(|e| task_failed("commit", e))?
+        self.commit_with(changes, None).await.map(|_| ())
     }
 
     async fn snapshot(&self, reads: Reads) -> StoreResult<Box<dyn Reader + '_>> {

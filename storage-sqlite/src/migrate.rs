@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_staff_roles.sql"),
     include_str!("../migrations/0016_rate_limits.sql"),
     include_str!("../migrations/0017_jobs.sql"),
+    include_str!("../migrations/0018_feed.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].

@@ -3,7 +3,7 @@
 
 use crate::actor::Actor;
 use crate::error::{Error, ErrorCode};
-use crate::id::{AuditId, EventId, IdSource};
+use crate::id::{AuditId, EventId, IdSource, TenantId};
 use crate::kernel::entity::{Entity, EntityRef, Readers};
 use crate::kernel::jobs;
 use crate::kernel::store::{
@@ -80,6 +80,7 @@ pub struct Decide<'a> {
     ids: &'a dyn IdSource,
     actor: &'a Actor,
     changes: ChangeSet,
+    tenant: Option<TenantId>,
 }
 
 mod sealed {
@@ -100,7 +101,7 @@ impl SelfAudited for crate::ledger::model::Account {}
 impl<'a> Decide<'a> {
     /// A context for one decision.
     pub fn new(now: Timestamp, ids: &'a dyn IdSource, actor: &'a Actor) -> Self {
-        Self { now, ids, actor, changes: ChangeSet::default() }
+        Self { now, ids, actor, changes: ChangeSet::default(), tenant: None }
     }
     /// The command's "now".
     pub fn now(&self) -> Timestamp {
@@ -207,18 +208,28 @@ impl<'a> Decide<'a> {
         self.push_event(format!("{}.{action}", entity.kind), entity, after_json, after.readers());
         Ok(())
     }
-    fn push_event(&mut self, topic: String, entity: EntityRef, payload: serde_json::Value, readers: Readers) {
-        let mut audience = readers.users;
-        audience.sort();
-        audience.dedup();
+    fn push_event(&mut self, topic: String, entity: EntityRef, payload: serde_json::Value, mut readers: Readers) {
+        readers.users.sort();
+        readers.users.dedup();
+        if let Some(tenant) = self.tenant {
+            readers.tenant = Some(tenant);
+        }
         self.changes.events.push(OutboxEvent {
             id: EventId::generate(self.ids),
             topic,
             entity,
             payload,
-            audience,
+            audience: readers.users.clone(),
             at: self.now,
+            readers,
         });
+    }
+    /// Scopes the events this decision emits from now on to `tenant`: their roles (and
+    /// signed-in openness) admit only sessions in it ([`Readers::tenant`]). A domain whose records
+    /// belong to one tenant but do not carry it (a maintenance comment belongs to its request's
+    /// hostel) calls this once it knows the tenant, so the events reach exactly who may read them.
+    pub fn scope_events_to(&mut self, tenant: TenantId) {
+        self.tenant = Some(tenant);
     }
     /// Adds an outbox event that is not tied to one entity write, for `readers`.
     pub fn emit(&mut self, topic: &str, entity: EntityRef, payload: serde_json::Value, readers: Readers) {

@@ -8,7 +8,7 @@
 
 use super::value::{Decoded, Row, RowRead, Value};
 use crate::actor::Actor;
-use crate::id::UserId;
+use crate::id::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -178,6 +178,11 @@ pub struct Readers {
     pub roles: Vec<crate::actor::Role>,
     /// Every signed-in user.
     pub signed_in: bool,
+    /// When set, `roles` and `signed_in` admit only an actor whose session is in this tenant (the
+    /// maintenance staff of one hostel read its requests, not every hostel's: Viramah §10
+    /// "filtered by `hostel_id`"). Named `users` are admitted in any session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
 }
 
 impl Readers {
@@ -186,7 +191,7 @@ impl Readers {
         let mut users: Vec<UserId> = users.into_iter().collect();
         users.sort();
         users.dedup();
-        Self { users, roles: Vec::new(), signed_in: false }
+        Self { users, roles: Vec::new(), signed_in: false, tenant: None }
     }
     /// Nobody but admins and the system (who read everything).
     pub fn nobody() -> Self {
@@ -204,17 +209,22 @@ impl Readers {
         self.signed_in = true;
         self
     }
+    /// Scopes the roles and `signed_in` to sessions in `tenant` (see [`Readers::tenant`]).
+    pub fn in_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
+        self
+    }
     /// True when `actor` may read: the system, admins, a listed user, a listed role, or any
-    /// signed-in user when open to them.
+    /// signed-in user when open to them — the last two only in the tenant, when one is set.
     pub fn admits(&self, actor: &Actor) -> bool {
         match actor {
             Actor::System => true,
             Actor::Anonymous => false,
             _ if actor.is_admin() => true,
             _ => {
-                self.signed_in
-                    || actor.user_id().is_some_and(|u| self.users.contains(&u))
-                    || self.roles.iter().any(|r| actor.has_role(*r))
+                let in_scope = self.tenant.is_none_or(|t| actor.tenant_id() == Some(t));
+                actor.user_id().is_some_and(|u| self.users.contains(&u))
+                    || (in_scope && (self.signed_in || self.roles.iter().any(|r| actor.has_role(*r))))
             }
         }
     }

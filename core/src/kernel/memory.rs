@@ -32,6 +32,9 @@
 use super::entity::{EntityDecl, EntityKind, EntityRef, Shape};
 use super::jobs::table::JobTable;
 use super::jobs::{Claim, Job, JobFilter, JobQueue, Lease, Settle};
+use super::feed::{
+    cursor_expired, Feed, FeedCursor, FeedEvent, FeedPage, HoldCommit, Positioned, Release, FEED_PAGE_MAX,
+};
 use super::query::{Dir, Filter, Query};
 use super::store::{
     AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, Expect, IdempotencyRecord, OneRead, OutboxEvent, Reader,
@@ -134,6 +137,22 @@ struct State {
     /// The owner principal of each client stream, recorded with the stream's first action
     /// (`client_streams` in SQL; every action's commit checks it).
     client_streams: Arc<BTreeMap<ClientId, String>>,
+    /// The change feed's bookkeeping.
+    feed: FeedState,
+    /// While a held commit is applied: the first of the positions it reserved.
+    reserved: Option<i64>,
+}
+
+/// The change feed's bookkeeping in memory ([`crate::kernel::feed`]).
+#[derive(Debug, Clone, Default)]
+struct FeedState {
+    /// The last position handed out (events of commits still held may not be in the outbox yet).
+    next_position: i64,
+    /// The first position reserved by each commit still held open ([`HoldCommit`]): the feed
+    /// releases no event from the oldest of them on.
+    in_flight: std::collections::BTreeSet<i64>,
+    /// The last cursor pruned.
+    horizon: FeedCursor,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,14 +170,7 @@ impl State {
         if !audit.is_empty() {
             Arc::make_mut(&mut self.audit).extend(audit.into_iter().map(Arc::new));
         }
-        if !events.is_empty() {
-            let outbox = Arc::make_mut(&mut self.outbox);
-            let mut position = outbox.last().map_or(0, |(p, _)| *p);
-            for e in events {
-                position = position.checked_add(1).ok_or_else(|| backend("outbox position overflow"))?;
-                outbox.push((position, Arc::new(e)));
-            }
-        }
+        self.append_events(events)?;
         if let Some(rec) = idempotency {
             let key = (rec.scope.clone(), rec.key.clone());
             if self.idempotency.contains_key(&key) {
@@ -183,6 +195,31 @@ impl State {
                 }
             }
             Arc::make_mut(&mut self.client_actions).insert(key, Arc::new(rec));
+        }
+        Ok(())
+    }
+
+    /// Appends `events` at the next free positions — or at the positions a held commit reserved
+    /// (`self.reserved`), keeping the outbox in position order.
+    fn append_events(&mut self, events: Vec<OutboxEvent>) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut position = match self.reserved.take() {
+            Some(first) => first - 1,
+            None => {
+                let p = self.feed.next_position;
+                self.feed.next_position = p
+                    .checked_add(i64::try_from(events.len()).map_err(|_| backend("too many events"))?)
+                    .ok_or_else(|| backend("outbox position overflow"))?;
+                p
+            }
+        };
+        let outbox = Arc::make_mut(&mut self.outbox);
+        for e in events {
+            position = position.checked_add(1).ok_or_else(|| backend("outbox position overflow"))?;
+            let at = outbox.partition_point(|(p, _)| *p < position);
+            outbox.insert(at, (position, Arc::new(e)));
         }
         Ok(())
     }
@@ -635,6 +672,41 @@ impl State {
         self.audit.iter().filter(|r| r.entity == entity).map(|r| AuditRecord::clone(r)).collect()
     }
 
+    /// The feed after `after` (see [`crate::kernel::feed`]): positions are commit order here, except
+    /// that a held commit's reserved positions hold back everything from them on.
+    fn feed_after(&self, after: FeedCursor, limit: u32) -> StoreResult<FeedPage> {
+        if after != FeedCursor::START && after < self.feed.horizon {
+            return Err(cursor_expired(after, self.feed.horizon));
+        }
+        let released = self.feed.in_flight.first().copied().unwrap_or(i64::MAX);
+        let start = self.outbox.partition_point(|(p, _)| *p <= after.position());
+        let take = usize::try_from(limit.min(FEED_PAGE_MAX)).unwrap_or(usize::MAX);
+        let mut events = Vec::new();
+        let mut held_back = false;
+        for (p, e) in self.outbox.iter().skip(start) {
+            if *p >= released {
+                held_back = true;
+                break;
+            }
+            if events.len() == take {
+                break;
+            }
+            let cursor = FeedCursor::new(0, *p).ok_or_else(|| backend("negative outbox position"))?;
+            events.push(FeedEvent { cursor, event: OutboxEvent::clone(e) });
+        }
+        Ok(FeedPage { events, held_back })
+    }
+
+    fn feed_head(&self) -> StoreResult<FeedCursor> {
+        let released = self.feed.in_flight.first().copied().unwrap_or(i64::MAX);
+        let last = self.outbox.iter().rev().map(|(p, _)| *p).find(|p| *p < released);
+        let last = match last {
+            Some(p) => FeedCursor::new(0, p).ok_or_else(|| backend("negative outbox position"))?,
+            None => FeedCursor::START,
+        };
+        Ok(last.max(self.feed.horizon))
+    }
+
     fn outbox_after(&self, after: i64, limit: u32) -> Vec<(i64, OutboxEvent)> {
         let start = self.outbox.partition_point(|(p, _)| *p <= after);
         let take = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -756,6 +828,96 @@ impl Reader for MemoryStore {
     }
     async fn client_actions(&self, client_id: ClientId, from: u64, to: u64) -> StoreResult<Vec<ClientActionRecord>> {
         Ok(self.current()?.client_actions(client_id, from, to))
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl Feed for MemoryStore {
+    async fn feed_after(&self, after: FeedCursor, limit: u32) -> StoreResult<FeedPage> {
+        self.current()?.feed_after(after, limit)
+    }
+    async fn feed_head(&self) -> StoreResult<FeedCursor> {
+        self.current()?.feed_head()
+    }
+    async fn prune_feed(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut guard = self.state.lock().map_err(poisoned)?;
+        let released = guard.feed.in_flight.first().copied().unwrap_or(i64::MAX);
+        // In feed order, up to the last released event recorded before `before`.
+        let released_count = guard.outbox.partition_point(|(p, _)| *p < released);
+        let Some(last) = guard.outbox[..released_count].iter().rposition(|(_, e)| e.at < before) else {
+            return Ok(0);
+        };
+        let mut next = State::clone(&guard);
+        let horizon = FeedCursor::new(0, next.outbox[last].0).ok_or_else(|| backend("negative outbox position"))?;
+        Arc::make_mut(&mut next.outbox).drain(..=last);
+        next.feed.horizon = next.feed.horizon.max(horizon);
+        *guard = Arc::new(next);
+        Ok(u64::try_from(last + 1).unwrap_or(u64::MAX))
+    }
+}
+
+/// Gives a held commit's reserved positions back if it ends without being applied (its future
+/// dropped), so the feed is not held back for ever.
+struct Reservation<'a> {
+    store: &'a MemoryStore,
+    first: Option<i64>,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let Some(first) = self.first.take() else { return };
+        let mut guard = self.store.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = State::clone(&guard);
+        next.feed.in_flight.remove(&first);
+        *guard = Arc::new(next);
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl HoldCommit for MemoryStore {
+    /// Reserves the events' positions (the feed holds back from the first on), waits, then
+    /// applies the change set at those positions — or only gives them back.
+    async fn commit_held(&self, changes: ChangeSet, positioned: Positioned, release: Release) -> StoreResult<bool> {
+        let first = {
+            let mut guard = self.state.lock().map_err(poisoned)?;
+            let mut next = State::clone(&guard);
+            let first = next.feed.next_position.checked_add(1).ok_or_else(|| backend("outbox position overflow"))?;
+            let n = i64::try_from(changes.events.len()).map_err(|_| backend("too many events"))?;
+            next.feed.next_position =
+                next.feed.next_position.checked_add(n).ok_or_else(|| backend("outbox position overflow"))?;
+            next.feed.in_flight.insert(first);
+            *guard = Arc::new(next);
+            first
+        };
+        let mut reservation = Reservation { store: self, first: Some(first) };
+        positioned();
+        let commit = release.await;
+        reservation.first = None;
+        let mut guard = self.state.lock().map_err(poisoned)?;
+        let mut without = State::clone(&guard);
+        without.feed.in_flight.remove(&first);
+        if !commit {
+            *guard = Arc::new(without);
+            return Ok(false);
+        }
+        let mut next = without.clone();
+        next.reserved = Some(first);
+        match next.apply(changes) {
+            Ok(()) => {
+                next.reserved = None;
+                *guard = Arc::new(next);
+                Ok(true)
+            }
+            Err(e) => {
+                *guard = Arc::new(without);
+                Err(e)
+            }
+        }
+    }
+    fn single_writer(&self) -> bool {
+        false
     }
 }
 
@@ -924,6 +1086,7 @@ mod tests {
             payload: serde_json::json!({}),
             audience: Vec::new(),
             at: at(),
+            readers: crate::kernel::entity::Readers::default(),
         }
     }
     fn action(client: u128, seq: u64, principal: &str) -> ClientActionRecord {

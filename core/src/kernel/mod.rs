@@ -2,6 +2,8 @@
 //! [`value`]), generic queries ([`query`]), the storage contract ([`store`]), commands and the
 //! runner ([`command`]), background jobs and schedules ([`jobs`]), access helpers ([`access`]), and a
 //! store in memory ([`memory`]).
+//! runner ([`command`]), access helpers ([`access`]), the change feed ([`feed`]), and a store in
+//! memory ([`memory`]).
 //!
 //! **Architecture invariant:** the kernel names no domain, except the sealed list of self-audited
 //! ledger records in [`command::SelfAudited`]; domains depend on the kernel and never on each
@@ -12,6 +14,7 @@ pub mod access;
 pub mod command;
 pub mod entity;
 pub mod jobs;
+pub mod feed;
 pub mod memory;
 pub mod query;
 pub mod store;

@@ -178,8 +178,10 @@ pub struct AuditRecord {
 }
 
 /// An event for the realtime layer and other consumers, committed with the change it describes
-/// (the transactional outbox). `audience` lists the users entitled to see it, so a realtime layer
-/// routes without re-deriving authorization.
+/// (the transactional outbox). `readers` is who may read what it carries — the entity's
+/// [`Readers`](super::entity::Readers) after the change, the value the domain's reads check — so a
+/// realtime layer routes without re-deriving authorization or reading the store
+/// ([`crate::kernel::feed::may_receive`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEvent {
     /// Id.
@@ -190,10 +192,15 @@ pub struct OutboxEvent {
     pub entity: EntityRef,
     /// The entity after the change.
     pub payload: serde_json::Value,
-    /// Users entitled to receive it.
+    /// The users it names (`readers.users`): for consumers that route by user id alone.
     pub audience: Vec<UserId>,
     /// When.
     pub at: Timestamp,
+    /// Everyone entitled to receive it: the users, the roles (scoped to a tenant, when set) and
+    /// every signed-in user when the entity is open to them. Events stored before the change feed
+    /// carried users only; they read back as exactly those users.
+    #[serde(default)]
+    pub readers: super::entity::Readers,
 }
 
 /// The stored outcome of an idempotent command.
@@ -328,6 +335,15 @@ pub enum StoreError {
     Backend {
         /// Detail for logs.
         message: String,
+    },
+    /// A change-feed cursor older than the feed's pruning horizon: events after it may have been
+    /// deleted (retention), so reading on from it could skip some.
+    #[error("feed cursor {cursor} is older than the retention horizon {horizon}")]
+    CursorExpired {
+        /// The cursor asked for.
+        cursor: String,
+        /// The last cursor pruned.
+        horizon: String,
     },
     /// The offline action's client stream is owned by another principal (the stream's owner row,
     /// written with its first action and checked by every action's commit, names someone else).

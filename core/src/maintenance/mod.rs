@@ -716,6 +716,8 @@ impl Command for SubmitRequest {
         require_kyc(actor, scene.standing.as_ref().map(|s| &s.value))?;
         let user = actor.user_id().ok_or_else(Error::unauthenticated)?;
         let hostel = actor.tenant_id().ok_or_else(|| Error::precondition("the session names no hostel"))?;
+        // Staff-wide readers of everything this decision emits are the hostel's staff.
+        cx.scope_events_to(hostel);
         let category = match scene.category {
             Some(c) => c.value,
             None => {
@@ -871,6 +873,7 @@ impl Command for ChangeRequest {
     ) -> Result<MaintenanceRequest, Error> {
         let before = scene.request.ok_or_else(|| Error::not_found("maintenance request"))?;
         let r = &before.value;
+        cx.scope_events_to(r.hostel_id);
         let assignee = scene.assignment.as_ref().map(|a| a.value.staff_id);
         let o = visible(actor, r, assignee)?;
         let action = match self.action {
@@ -1023,6 +1026,7 @@ impl Command for AddComment {
     fn decide(&self, actor: &Actor, body: &String, scene: ChangeScene, cx: &mut Decide<'_>) -> Result<Comment, Error> {
         let actor = &as_stored(actor, scene.standing.as_ref());
         let r = scene.request.ok_or_else(|| Error::not_found("maintenance request"))?.value;
+        cx.scope_events_to(r.hostel_id);
         let o = visible(actor, &r, scene.assignment.map(|a| a.value.staff_id))?;
         let action = if self.staff_only { MaintenanceAction::CommentStaffOnly } else { MaintenanceAction::Comment };
         may(actor, action, o, "maintenance staff comment only on requests assigned to them")?;
@@ -1046,7 +1050,9 @@ impl Command for AddComment {
                 .map_err(|e| Error::internal(format!("comment view: {e}")))?;
             let entity =
                 EntityRef { kind: <Comment as crate::kernel::entity::Entity>::kind(), id: comment.id.as_uuid() };
-            cx.emit("maintenance.comment.for_resident", entity, view, Readers::users([r.user_id]));
+            // Everyone who reads the thread reads this form too (the hostel's staff: the scope).
+            let readers = Readers::users([r.user_id]).and_roles([Role::MaintenanceStaff]);
+            cx.emit("maintenance.comment.for_resident", entity, view, readers);
         }
         Ok(comment)
     }
@@ -1088,6 +1094,7 @@ impl Command for AddAttachment {
     ) -> Result<Attachment, Error> {
         let actor = &as_stored(actor, standing.as_ref());
         let r = request.ok_or_else(|| Error::not_found("maintenance request"))?.value;
+        cx.scope_events_to(r.hostel_id);
         // Staff see the request but never attach; the assignee is irrelevant to this rule.
         let o = visible(actor, &r, None)?;
         may(actor, MaintenanceAction::AddAttachment, o, "only the resident attaches files to a request")?;

@@ -217,10 +217,13 @@ impl Entity for MaintenanceRequest {
             updated_at: r.ts("updated_at")?,
         })
     }
-    /// Its resident and maintenance staff (admins read everything). It names no staff member, so
-    /// the resident's events carry no staff identity.
+    /// Its resident and the maintenance staff of its hostel (admins read everything; Viramah §10:
+    /// staff "read all requests … filtered by `hostel_id`"). It names no staff member, so the
+    /// resident's events carry no staff identity. The records under a request (assignments,
+    /// history, comments, attachments) do not carry the hostel: the commands that write them scope
+    /// their events to it (`Decide::scope_events_to`).
     fn readers(&self) -> Readers {
-        Readers::users([self.user_id]).and_roles([Role::MaintenanceStaff])
+        Readers::users([self.user_id]).and_roles([Role::MaintenanceStaff]).in_tenant(self.hostel_id)
     }
 }
 

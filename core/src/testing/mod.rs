@@ -16,6 +16,7 @@
 
 pub mod amenities;
 pub mod canteen;
+pub mod feed;
 pub mod fixtures;
 pub mod jobs;
 pub mod kernel;
@@ -125,13 +126,15 @@ pub fn all_cases<S: crate::kernel::store::Store + Clone + 'static>() -> Vec<Case
 /// harness arguments (filters, `--list`, `--exact`), so `cargo test` and `cargo nextest` both work.
 pub fn run_conformance<S, F, Fut>(fresh: F) -> std::process::ExitCode
 where
-    S: crate::kernel::store::Store + Clone + 'static,
+    S: crate::kernel::store::Store + crate::kernel::feed::Feed + crate::kernel::feed::HoldCommit + Clone + 'static,
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = S> + Send + 'static,
 {
     let args = libtest_mimic::Arguments::from_args();
+    // The change feed's cases need the store's feed besides the storage contract.
     let trials = all_cases::<S>()
         .into_iter()
+        .chain(feed::cases::<S>())
         .map(|case| {
             let fresh = fresh.clone();
             libtest_mimic::Trial::test(format!("{}::{}", case.domain, case.name), move || {
