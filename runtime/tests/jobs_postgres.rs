@@ -23,5 +23,6 @@ on_postgres!(
     a_job_failing_3_times_is_dead_with_its_error,
     two_schedulers_enqueue_each_occurrence_once,
     shutdown_finishes_or_releases_claimed_jobs,
+    a_cancelled_running_job_is_abandoned_by_its_worker,
     periodic_jobs_run_the_existing_commands,
 );

@@ -198,7 +198,8 @@ impl PoolStats {
     }
 }
 
-/// A running pool.
+/// A running pool. Dropping it shuts the pool down gracefully in the background (as
+/// [`PoolHandle::shutdown`] does, without waiting).
 pub struct PoolHandle {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -252,7 +253,8 @@ impl<S: Store + Clone + 'static> WorkerPool<S> {
     }
 
     /// Starts the workers (and the rescuer); `internal` when the registry is empty or the config
-    /// cannot work (no workers, no batch, a heartbeat not shorter than the lease).
+    /// cannot work (no workers, no batch, a heartbeat not shorter than the lease, a zero poll or
+    /// rescue interval).
     pub fn start(self) -> Result<PoolHandle, Error> {
         let c = &self.config;
         if self.registry.handlers.is_empty() {
@@ -263,6 +265,9 @@ impl<S: Store + Clone + 'static> WorkerPool<S> {
         }
         if c.heartbeat_every >= c.lease || c.heartbeat_every.is_zero() {
             return Err(Error::internal("heartbeats must come more often than leases lapse"));
+        }
+        if c.poll_interval.is_zero() || c.rescue_every.is_some_and(|r| r.is_zero()) {
+            return Err(Error::internal("polls and rescues need an interval above zero"));
         }
         let (tx, rx) = watch::channel(false);
         let stats = Arc::new(PoolStats::default());

@@ -83,8 +83,10 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         Ok(reached)
     }
 
-    /// Starts ticking every `config.tick` until the handle shuts it down (or is dropped).
+    /// Starts ticking every `config.tick` (at least every 10 ms) until the handle shuts it down (or
+    /// is dropped).
     pub fn start(self, config: SchedulerConfig) -> SchedulerHandle {
+        let config = SchedulerConfig { tick: config.tick.max(Duration::from_millis(10)), ..config };
         let (tx, mut rx) = watch::channel(false);
         let ticks = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));

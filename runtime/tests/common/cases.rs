@@ -31,13 +31,15 @@ fn system() -> (Arc<dyn Clock>, Arc<RandomIds>) {
     (Arc::new(SystemClock), Arc::new(RandomIds))
 }
 
-/// A config for tests: short polls, leases and rescues.
+/// A config for tests: short polls, heartbeats and rescues. Leases are long, so a loaded machine
+/// (a heartbeat late by seconds) never makes a live worker's job look abandoned; the one case that
+/// needs a lease to lapse shortens it for the worker it kills.
 fn config(name: &str, workers: usize) -> PoolConfig {
     PoolConfig {
         workers,
         batch: 10,
         poll_interval: Duration::from_millis(20),
-        lease: Duration::from_millis(600),
+        lease: Duration::from_secs(30),
         heartbeat_every: Duration::from_millis(150),
         rescue_every: Some(Duration::from_millis(100)),
         shutdown_grace: Duration::from_secs(5),
@@ -125,7 +127,7 @@ pub async fn a_killed_workers_job_is_rescued_and_completes_once<S: Store + Clone
         clock.clone(),
         ids.clone(),
         hung,
-        PoolConfig { rescue_every: None, ..config("doomed", 1) },
+        PoolConfig { rescue_every: None, lease: Duration::from_millis(600), ..config("doomed", 1) },
     )
     .start()
     .unwrap();
@@ -275,6 +277,43 @@ pub async fn shutdown_finishes_or_releases_claimed_jobs<S: Store + Clone + 'stat
     assert_eq!(waiting.len(), 4);
     assert!(waiting.iter().all(|j| j.attempt == 0 && j.locked_by.is_none()));
     assert_eq!(store.count_jobs(&JobFilter::state(JobState::Running)).await.unwrap(), 0);
+}
+
+/// Cancelling a running job takes it from its worker: the next heartbeat finds the lease gone, the
+/// handler is abandoned, and the worker goes on with other jobs; the job stays cancelled.
+pub async fn a_cancelled_running_job_is_abandoned_by_its_worker<S: Store + Clone + 'static>(store: S) {
+    let (clock, ids) = system();
+    let stuck = enqueue(&store, &ECHO, 1).await[0];
+    let started = Arc::new(tokio::sync::Notify::new());
+    let done: Arc<Mutex<Vec<JobId>>> = Arc::default();
+    let mut registry = Registry::new();
+    let (s, d) = (started.clone(), done.clone());
+    registry
+        .register_fn(&ECHO, move |job: Job| {
+            let (s, d) = (s.clone(), d.clone());
+            async move {
+                if job.id == stuck {
+                    s.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                d.lock().unwrap().push(job.id);
+                Ok(())
+            }
+        })
+        .unwrap();
+    let pool = WorkerPool::new(store.clone(), clock.clone(), ids, registry, config("c", 1)).start().unwrap();
+    started.notified().await;
+    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    let cancelled = hearth_core::kernel::jobs::cancel(&store, &admin, stuck, clock.now()).await.unwrap();
+    assert_eq!(cancelled.state, JobState::Cancelled);
+    let next = enqueue(&store, &ECHO, 1).await[0];
+    wait_for(&store, JobFilter::state(JobState::Completed), 1, 10).await;
+    let lost = PoolStats::get(&pool.stats().lost);
+    pool.shutdown().await;
+    assert_eq!(*done.lock().unwrap(), [next], "the cancelled job's handler never finished");
+    assert_eq!(lost, 1);
+    let job = store.job(stuck).await.unwrap().unwrap();
+    assert_eq!((job.state, job.locked_by), (JobState::Cancelled, None));
 }
 
 /// The periodic work runs the existing commands: one occurrence of each declared schedule, run by
