@@ -30,11 +30,11 @@
 //! order.
 
 use super::entity::{EntityDecl, EntityKind, EntityRef, Shape};
-use super::jobs::table::JobTable;
-use super::jobs::{Claim, Job, JobFilter, JobQueue, Lease, Settle};
 use super::feed::{
     cursor_expired, Feed, FeedCursor, FeedEvent, FeedPage, HoldCommit, Positioned, Release, FEED_PAGE_MAX,
 };
+use super::jobs::table::JobTable;
+use super::jobs::{Claim, Job, JobFilter, JobQueue, Lease, Settle};
 use super::query::{Dir, Filter, Query};
 use super::store::{
     AuditRecord, ChangeSet, ClientActionRecord, ClientCursor, Expect, IdempotencyRecord, OneRead, OutboxEvent, Reader,

@@ -13,8 +13,8 @@
 pub mod access;
 pub mod command;
 pub mod entity;
-pub mod jobs;
 pub mod feed;
+pub mod jobs;
 pub mod memory;
 pub mod query;
 pub mod store;
