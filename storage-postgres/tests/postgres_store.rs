@@ -559,3 +559,35 @@ async fn maintenance_reports_sql_path_matches_the_pure_functions() {
     // SQLSTATE 25006, read_only_sql_transaction.
     assert!(matches!(&err, StoreError::Backend { message } if message.contains("read-only transaction")), "{err:?}");
 }
+
+/// The change feed's wake-up (issue 10): a commit that appends events sends `NOTIFY` on
+/// `FEED_CHANNEL` with its last position: a payload of a few digits whatever the events carry
+/// (NOTIFY's 8,000-byte limit is never near; the events themselves are read from the feed).
+#[tokio::test]
+async fn a_commit_with_events_notifies_its_last_position() {
+    let store = common::fresh().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(store.pool()).await.unwrap();
+    listener.listen(hearth_postgres::FEED_CHANNEL).await.unwrap();
+    let user = UserId::from_uuid(Uuid::new_v4());
+    let big = "x".repeat(20_000); // far beyond what NOTIFY could carry
+    let events = |n: usize| -> ChangeSet {
+        let events = (0..n)
+            .map(|i| hearth_core::kernel::store::OutboxEvent {
+                payload: serde_json::json!({ "big": big, "i": i }),
+                ..hearth_core::testing::feed::event(i as u64, hearth_core::testing::fixtures::epoch(), user)
+            })
+            .collect();
+        ChangeSet { events, ..ChangeSet::default() }
+    };
+    store.commit(events(3)).await.unwrap();
+    let last = store.outbox_after(0, 100).await.unwrap().last().unwrap().0;
+    // Other schemas' tests share the database's channel: take this store's position.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let n = tokio::time::timeout_at(deadline, listener.recv()).await.expect("a notification").unwrap();
+        assert!(n.payload().len() < 20, "the payload is a position: {}", n.payload());
+        if n.payload() == last.to_string() {
+            break;
+        }
+    }
+}

@@ -218,6 +218,9 @@ async fn catch_up<S: Feed>(store: S, commands: mpsc::Sender<Command>, mut sub: S
                 }
             };
             if read.events.is_empty() {
+                // Nothing released yet past its cursor (an older transaction still open): wait a
+                // moment rather than spin against the hub.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 break;
             }
             for e in read.events {
@@ -267,24 +270,36 @@ async fn run<S: Feed>(
         tokio::select! {
             () = wake.wait() => {}
             () = tokio::time::sleep(wait) => {}
-            cmd = commands.recv() => match cmd {
-                None => break,
-                Some(Command::Attach(sub, reply)) => {
-                    if sub.cursor >= cursor {
-                        subs.push(sub);
-                        let _ = reply.send(Ok(()));
-                    } else {
-                        let _ = reply.send(Err((sub, cursor)));
-                    }
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { break };
+                handle(cmd, &mut subs, cursor);
+                // Take every command already waiting (a thousand subscribers joining at once cost
+                // one feed read, not a thousand).
+                while let Ok(cmd) = commands.try_recv() {
+                    handle(cmd, &mut subs, cursor);
                 }
-                Some(Command::Count(reply)) => {
-                    let _ = reply.send(subs.len());
-                }
-            },
+            }
         }
     }
     for s in &subs {
         s.close(Closed::HubStopped);
+    }
+}
+
+/// Takes a subscriber in at the hub's `cursor` (or tells it to catch up), or answers a count.
+fn handle(cmd: Command, subs: &mut Vec<Sub>, cursor: FeedCursor) {
+    match cmd {
+        Command::Attach(sub, reply) => {
+            if sub.cursor >= cursor {
+                subs.push(sub);
+                let _ = reply.send(Ok(()));
+            } else {
+                let _ = reply.send(Err((sub, cursor)));
+            }
+        }
+        Command::Count(reply) => {
+            let _ = reply.send(subs.len());
+        }
     }
 }
 
