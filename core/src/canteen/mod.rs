@@ -235,6 +235,7 @@ fn payment(
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 
@@ -260,6 +261,7 @@ fn refund(
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 
