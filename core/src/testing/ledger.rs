@@ -1046,6 +1046,8 @@ pub async fn ledger_accounts_answer_as_tigerbeetle_documents<S: Store + Clone + 
     // `exists_with_different_flags`: "An account with the same id already exists, but with different
     // flags." — listed first, so it wins over a different code.
     account_row(&b, v, sys, vec![flags_and_code], &[A::ExistsWithDifferentFlags]).await;
+    // `exists_with_different_user_data_128` (`_64`, `_32`): "An account with the same id already
+    // exists, but with different user_data_128."
     account_row(
         &b,
         v,
@@ -1058,6 +1060,8 @@ pub async fn ledger_accounts_answer_as_tigerbeetle_documents<S: Store + Clone + 
         .await;
     account_row(&b, v, sys, vec![AccountInput { user_data_32: 1, ..a1.clone() }], &[A::ExistsWithDifferentUserData32])
         .await;
+    // `exists_with_different_ledger`: "An account with the same id already exists, but with
+    // different ledger." — before a different code.
     account_row(
         &b,
         v,
@@ -1066,6 +1070,8 @@ pub async fn ledger_accounts_answer_as_tigerbeetle_documents<S: Store + Clone + 
         &[A::ExistsWithDifferentLedger],
     )
     .await;
+    // `exists_with_different_code`: "An account with the same id already exists, but with different
+    // code."
     account_row(&b, v, sys, vec![AccountInput { code: 9, ..a1.clone() }], &[A::ExistsWithDifferentCode]).await;
 
     // --- Validation, in order: nothing written, the id stays free ---
