@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0016_rate_limits.sql"),
     include_str!("../migrations/0017_jobs.sql"),
     include_str!("../migrations/0018_feed.sql"),
+    include_str!("../migrations/0019_ledger_accounts_api.sql"),
 ];
 
 /// The schema version of a fully migrated database: the number of [`MIGRATIONS`].
@@ -58,18 +59,42 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> StoreResult<()> {
             message: format!("no schema version {target} (known: 0–{SCHEMA_VERSION})")
         });
     }
-    for version in (current + 1)..=target {
-        let sql = usize::try_from(version - 1)
-            .ok()
-            .and_then(|i| MIGRATIONS.get(i))
-            .ok_or_else(|| StoreError::Backend { message: format!("no migration {version}") })?;
-        let tx = conn.transaction().map_err(map_err)?;
-        tx.execute_batch(sql).map_err(map_err)?;
-        data_step(&tx, version)?;
-        tx.pragma_update(None, "user_version", version).map_err(map_err)?;
-        tx.commit().map_err(map_err)?;
+    // A migration may rebuild a table others name in a foreign key (SQLite cannot alter a CHECK):
+    // as SQLite's own procedure for such changes says, foreign keys are off while it runs (the
+    // pragma is a no-op inside a transaction) and checked before it commits.
+    let foreign_keys: i64 = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).map_err(map_err)?;
+    conn.pragma_update(None, "foreign_keys", "OFF").map_err(map_err)?;
+    let migrated = (|| {
+        for version in (current + 1)..=target {
+            let sql = usize::try_from(version - 1)
+                .ok()
+                .and_then(|i| MIGRATIONS.get(i))
+                .ok_or_else(|| StoreError::Backend { message: format!("no migration {version}") })?;
+            let tx = conn.transaction().map_err(map_err)?;
+            tx.execute_batch(sql).map_err(map_err)?;
+            data_step(&tx, version)?;
+            foreign_key_check(&tx, version)?;
+            tx.pragma_update(None, "user_version", version).map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", foreign_keys).map_err(map_err)?;
+    migrated
+}
+
+/// Refuses a migration that leaves a foreign key dangling (it ran with foreign keys off).
+fn foreign_key_check(tx: &Connection, version: i64) -> StoreResult<()> {
+    let broken: Option<String> = tx
+        .prepare("PRAGMA foreign_key_check")
+        .and_then(|mut st| st.query_map([], |r| r.get::<_, String>(0))?.next().transpose())
+        .map_err(map_err)?;
+    match broken {
+        Some(table) => Err(StoreError::Backend {
+            message: format!("migration {version} leaves a dangling foreign key in `{table}`"),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The part of a migration SQL cannot express, run in the migration's transaction after its script.

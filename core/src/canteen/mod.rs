@@ -237,6 +237,7 @@ fn payment(
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 
@@ -262,6 +263,7 @@ fn refund(
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 

@@ -89,14 +89,16 @@ mod sealed {
 }
 
 /// Records that are their own audit trail: immutable rows carrying their actor. The kernel seals
-/// this list — the ledger's transfers and the account balances they move — so no other domain can
-/// write without an audit record and an outbox event.
+/// this list — the ledger's transfers, the account balances they move and the balance history rows
+/// they write — so no other domain can write without an audit record and an outbox event.
 pub trait SelfAudited: Entity + sealed::Sealed {}
 
 impl sealed::Sealed for crate::ledger::model::Transfer {}
 impl SelfAudited for crate::ledger::model::Transfer {}
 impl sealed::Sealed for crate::ledger::model::Account {}
 impl SelfAudited for crate::ledger::model::Account {}
+impl sealed::Sealed for crate::ledger::model::HistoricalBalance {}
+impl SelfAudited for crate::ledger::model::HistoricalBalance {}
 
 impl<'a> Decide<'a> {
     /// A context for one decision.

@@ -8,8 +8,10 @@
 //! result is the list of outcomes, the records to insert (successes and transient failures) and one
 //! net delta per touched account.
 
+use super::accounts::{check_event, EventCheck};
 use super::model::{
-    Account, AccountId, Balance, Transfer, TransferCode, TransferFlags, TransferId, TransferKind, TransferResult,
+    Account, AccountId, Balance, HistoricalBalance, Transfer, TransferCode, TransferFlags, TransferId, TransferKind,
+    TransferResult,
 };
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
@@ -107,6 +109,10 @@ pub struct TransferInput {
     /// The caller's 32-bit reference (0 = none; a post/void with 0 takes the pending transfer's).
     #[serde(default, skip_serializing_if = "is_default")]
     pub user_data_32: u32,
+    /// When it happened, for an imported transfer only (`flags.imported`; the ledger sets it
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
 }
 
 /// One transfer's outcome.
@@ -127,6 +133,8 @@ pub struct Snapshot {
     pub transfers: HashMap<TransferId, Transfer>,
     /// Pending transfer id → the kind of transfer that resolved it.
     pub resolved: HashMap<TransferId, TransferKind>,
+    /// For an import: the newest transfer timestamp (imported or not); imports must be after it.
+    pub import_floor: Option<Timestamp>,
 }
 
 /// The engine's decision.
@@ -145,6 +153,17 @@ pub struct Decision {
     /// closed account: TigerBeetle, `src/state_machine.zig`: "The only movement allowed in a closed
     /// account is voiding a pending transfer.").
     pub must_be_open: BTreeMap<AccountId, i64>,
+    /// Balance history rows of the accounts with `flags.history`, in the order applied.
+    pub history: Vec<HistoricalBalance>,
+    /// The newest imported timestamp applied (advances the transfers' import cursor).
+    pub imported_last: Option<Timestamp>,
+}
+
+impl Decision {
+    /// History rows written for `account`.
+    pub fn history_rows(&self, account: AccountId) -> i64 {
+        self.history.iter().filter(|h| h.account_id == account).count() as i64
+    }
 }
 
 /// Who and when, for the records.
@@ -310,6 +329,8 @@ struct Applied {
     closing: Vec<(AccountId, i64)>,
     /// Whether the accounts must still be open (everything but a void).
     needs_open: bool,
+    /// Balance history rows (accounts with `flags.history`).
+    history: Vec<HistoricalBalance>,
 }
 
 /// The working state of one batch.
@@ -318,6 +339,8 @@ struct Work<'a> {
     accounts: HashMap<AccountId, Account>,
     transfers: HashMap<TransferId, Transfer>,
     resolved: HashMap<TransferId, TransferKind>,
+    /// The newest transfer timestamp so far, for imports.
+    floor: Option<Timestamp>,
     ctx: &'a Context,
 }
 
@@ -348,14 +371,43 @@ impl Work<'_> {
         Ok(())
     }
 
+    /// The transfer's timestamp: the caller's for an import, else now.
+    fn event_time(&self, t: &TransferInput) -> Timestamp {
+        match (t.flags.imported, t.timestamp) {
+            (true, Some(ts)) => ts,
+            _ => self.ctx.now,
+        }
+    }
+
     /// Judges one transfer; on success applies it to the working state.
     fn judge(&mut self, t: &TransferInput) -> Judged {
-        let applied = if t.phase.resolves() { self.judge_resolution(t)? } else { self.judge_new(t)? };
-        let r = &applied.record;
+        let mut applied = if t.phase.resolves() { self.judge_resolution(t)? } else { self.judge_new(t)? };
+        let r = applied.record.clone();
         for (id, d) in applied.deltas {
             let a = self.account(id).cloned().ok_or(TransferResult::DebitAccountNotFound)?;
             let balance = a.balance.apply(&d).ok_or(TransferResult::OverflowsDebits)?;
-            self.accounts.insert(id, Account { balance, ..a });
+            let mut a = Account { balance, ..a };
+            // account-balance.md: "The amounts refer to the account balance recorded _after_ the
+            // transfer execution."
+            if a.flags.history {
+                a.history_len += 1;
+                applied.history.push(HistoricalBalance {
+                    account_id: id,
+                    position: a.history_len,
+                    transfer_id: r.id,
+                    debit: id == r.debit_account_id,
+                    code: r.code,
+                    user_data_128: r.user_data_128,
+                    user_data_64: r.user_data_64,
+                    user_data_32: r.user_data_32,
+                    balance,
+                    timestamp: r.created_at,
+                });
+            }
+            self.accounts.insert(id, a);
+        }
+        if r.flags.imported {
+            self.floor = Some(r.created_at);
         }
         for (id, c) in &applied.closing {
             if let Some(a) = self.accounts.get_mut(id) {
@@ -420,6 +472,24 @@ impl Work<'_> {
             && !matches!(code, TransferCode::TopUp | TransferCode::Refund)
         {
             return Err(WalletCreditNotAllowed);
+        }
+        let timestamp = self.event_time(t);
+        if t.flags.imported {
+            // create_transfers.md: "it must be greater than the last timestamp assigned to any
+            // Transfer"; `…_must_postdate_debit_account`: "must refer to an Account whose timestamp
+            // is less than the Transfer.timestamp"; `imported_event_timeout_must_be_zero`.
+            if self.floor.is_some_and(|f| timestamp <= f) {
+                return Err(ImportedEventTimestampMustNotRegress);
+            }
+            if timestamp <= debit.created_at {
+                return Err(ImportedEventTimestampMustPostdateDebitAccount);
+            }
+            if timestamp <= credit.created_at {
+                return Err(ImportedEventTimestampMustPostdateCreditAccount);
+            }
+            if t.timeout_secs != 0 {
+                return Err(ImportedEventTimeoutMustBeZero);
+            }
         }
         if debit.is_closed() {
             return Err(DebitAccountAlreadyClosed);
@@ -501,8 +571,15 @@ impl Work<'_> {
         if f.closing_credit {
             closing.push((credit.id, 1));
         }
-        let record = Transfer { amount: a, expires_at, code, ..self.record(t, TransferResult::Ok) };
-        Result::Ok(Applied { record, deltas: [(debit.id, d_debit), (credit.id, d_credit)], closing, needs_open: true })
+        let record =
+            Transfer { amount: a, expires_at, code, created_at: timestamp, ..self.record(t, TransferResult::Ok) };
+        Result::Ok(Applied {
+            record,
+            deltas: [(debit.id, d_debit), (credit.id, d_credit)],
+            closing,
+            needs_open: true,
+            history: Vec::new(),
+        })
     }
 
     /// A post or void, in `post_or_void_pending_transfer`'s order.
@@ -560,6 +637,9 @@ impl Work<'_> {
         if p.expires_at.is_some_and(|e| e <= self.ctx.now) {
             return Err(PendingTransferExpired);
         }
+        if t.flags.imported && self.floor.is_some_and(|f| self.event_time(t) <= f) {
+            return Err(ImportedEventTimestampMustNotRegress);
+        }
         let debit = self.account(p.debit_account_id).cloned().ok_or(DebitAccountNotFound)?;
         let credit = self.account(p.credit_account_id).cloned().ok_or(CreditAccountNotFound)?;
         let post = t.phase == Phase::PostPending;
@@ -607,7 +687,13 @@ impl Work<'_> {
             user_data_32: if t.user_data_32 != 0 { t.user_data_32 } else { p.user_data_32 },
             ..self.record(t, TransferResult::Ok)
         };
-        Result::Ok(Applied { record, deltas: [(debit.id, d_debit), (credit.id, d_credit)], closing, needs_open: post })
+        Result::Ok(Applied {
+            record,
+            deltas: [(debit.id, d_debit), (credit.id, d_credit)],
+            closing,
+            needs_open: post,
+            history: Vec::new(),
+        })
     }
 
     /// The record of `t` as requested (a success fills in what it decided).
@@ -634,14 +720,28 @@ impl Work<'_> {
             user_data_32: t.user_data_32,
             result,
             actor: self.ctx.actor.clone(),
-            created_at: self.ctx.now,
+            created_at: self.event_time(t),
         }
     }
 }
 
 /// Decides a batch against `snap`.
 pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decision {
-    let mut w = Work { snap, accounts: HashMap::new(), transfers: HashMap::new(), resolved: HashMap::new(), ctx };
+    use TransferResult::{
+        IdMustNotBeZero, ImportedEventExpected, ImportedEventNotExpected, ImportedEventTimestampMustNotAdvance,
+        ImportedEventTimestampOutOfRange, LinkedEventChainOpen, LinkedEventFailed, TimestampMustBeZero,
+    };
+    // create_transfers.md, `imported_event_expected`: "Batches cannot mix imported transfers with
+    // non-imported transfers." — the first transfer decides.
+    let batch_imported = batch.first().is_some_and(|t| t.flags.imported);
+    let mut w = Work {
+        snap,
+        accounts: HashMap::new(),
+        transfers: HashMap::new(),
+        resolved: HashMap::new(),
+        floor: snap.import_floor,
+        ctx,
+    };
     let mut out = Decision::default();
     let mut i = 0;
     while i < batch.len() {
@@ -649,23 +749,26 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         let end = (i..batch.len()).find(|&k| !batch[k].linked).unwrap_or(batch.len() - 1);
         let chain = &batch[i..=end];
         let chain_open = chain.last().is_some_and(|t| t.linked);
-        // A retried chain that fully applied before answers `exists` for every member.
-        if chain.len() > 1 && chain.iter().all(|t| retry_answer(&w, t) == Some(TransferResult::Exists)) {
-            out.outcomes.extend(chain.iter().map(|t| Outcome { id: t.id, result: TransferResult::Exists }));
-            i = end + 1;
-            continue;
-        }
-        let saved = (w.accounts.clone(), w.transfers.clone(), w.resolved.clone());
+        let saved = (w.accounts.clone(), w.transfers.clone(), w.resolved.clone(), w.floor);
         let mut results: Vec<Judged> = Vec::new();
         let mut failed_at = None;
         for (k, t) in chain.iter().enumerate() {
             let r = if chain_open && k == chain.len() - 1 {
                 // create_transfers.md: linked_event_chain_open precedes every other failure.
-                Err(TransferResult::LinkedEventChainOpen)
+                Err(LinkedEventChainOpen)
+            } else if let Some(c) = check_event(batch_imported, t.flags.imported, t.timestamp, ctx.now) {
+                Err(match c {
+                    EventCheck::Expected => ImportedEventExpected,
+                    EventCheck::NotExpected => ImportedEventNotExpected,
+                    EventCheck::TimestampMustBeZero => TimestampMustBeZero,
+                    EventCheck::OutOfRange => ImportedEventTimestampOutOfRange,
+                    EventCheck::MustNotAdvance => ImportedEventTimestampMustNotAdvance,
+                })
             } else if t.id.as_uuid().is_nil() {
-                Err(TransferResult::IdMustNotBeZero)
+                Err(IdMustNotBeZero)
             } else if let Some(answer) = retry_answer(&w, t) {
-                // A retry never applies again. (Within a chain, `exists` fails the chain.)
+                // A retry never applies again; within a chain, even `exists` fails the chain
+                // (TigerBeetle's execute_create: every result but `created` breaks the chain).
                 Err(answer)
             } else {
                 w.judge(t)
@@ -680,12 +783,17 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         }
         match failed_at {
             Some(f) if chain.len() > 1 => {
-                (w.accounts, w.transfers, w.resolved) = saved;
+                (w.accounts, w.transfers, w.resolved, w.floor) = saved;
                 for (k, t) in chain.iter().enumerate() {
                     let result = if k == f {
-                        results[k].as_ref().err().copied().unwrap_or(TransferResult::LinkedEventFailed)
+                        results[k].as_ref().err().copied().unwrap_or(LinkedEventFailed)
+                    } else if chain_open && k == chain.len() - 1 {
+                        // An open chain's last transfer is `linked_event_chain_open` even when an
+                        // earlier one failed (state_machine_tests.zig, "linked_event_chain_open
+                        // for an already failed batch").
+                        LinkedEventChainOpen
                     } else {
-                        TransferResult::LinkedEventFailed
+                        LinkedEventFailed
                     };
                     push_failure(&mut w, &mut out, t, result);
                 }
@@ -706,6 +814,7 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
                             for (id, c) in applied.closing {
                                 *out.closing.entry(id).or_default() += c;
                             }
+                            out.history.extend(applied.history);
                             out.records.push(applied.record);
                         }
                         Err(result) => push_failure(&mut w, &mut out, t, result),
@@ -716,8 +825,15 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         i = end + 1;
     }
     out.closing.retain(|_, c| *c != 0);
-    out.deltas
-        .retain(|id, d| *d != Balance::default() || out.closing.contains_key(id) || out.must_be_open.contains_key(id));
+    let with_history: std::collections::BTreeSet<AccountId> = out.history.iter().map(|h| h.account_id).collect();
+    out.deltas.retain(|id, d| {
+        *d != Balance::default()
+            || out.closing.contains_key(id)
+            || out.must_be_open.contains_key(id)
+            || with_history.contains(id)
+    });
+    out.imported_last =
+        out.records.iter().filter(|r| r.result == TransferResult::Ok && r.flags.imported).map(|r| r.created_at).max();
     out
 }
 
@@ -820,11 +936,57 @@ pub fn balance_from_transfers<'a>(
     })
 }
 
+/// The `closing_holds` an account's successful transfers add up to: closing holds placed on it,
+/// less those voided or expired (a posted closing hold keeps the account closed).
+pub fn closing_holds_from_transfers<'a>(account: AccountId, transfers: impl IntoIterator<Item = &'a Transfer>) -> i64 {
+    let transfers: Vec<&Transfer> = transfers.into_iter().filter(|t| t.result == TransferResult::Ok).collect();
+    let closes = |t: &Transfer| {
+        (t.flags.closing_debit && t.debit_account_id == account)
+            || (t.flags.closing_credit && t.credit_account_id == account)
+    };
+    let closing: HashMap<TransferId, bool> =
+        transfers.iter().filter(|t| t.kind == TransferKind::Pending).map(|t| (t.id, closes(t))).collect();
+    let mut holds = 0i64;
+    for t in transfers {
+        match t.kind {
+            TransferKind::Pending if closes(t) => holds += 1,
+            TransferKind::VoidPending | TransferKind::ExpirePending
+                if t.pending_id.and_then(|p| closing.get(&p)).copied().unwrap_or(false) =>
+            {
+                holds -= 1
+            }
+            _ => {}
+        }
+    }
+    holds
+}
+
+/// The balance history an account with `flags.history` must have: replaying its successful
+/// transfers in the order they applied, the totals after each one that moved it — every transfer
+/// but an expiry (get_account_balances.md: "Pending balances automatically removed due to timeout
+/// expiration don't change historical balances."), whose release still counts in later rows.
+/// `None` when a total does not fit.
+pub fn history_from_transfers<'a>(
+    account: AccountId,
+    transfers_in_order: impl IntoIterator<Item = &'a Transfer>,
+) -> Option<Vec<(TransferId, Balance)>> {
+    let mut seen: Vec<&Transfer> = Vec::new();
+    let mut rows = Vec::new();
+    for t in transfers_in_order.into_iter().filter(|t| t.result == TransferResult::Ok) {
+        seen.push(t);
+        let moved = t.debit_account_id == account || t.credit_account_id == account;
+        if moved && t.kind != TransferKind::ExpirePending {
+            rows.push((t.id, balance_from_transfers(account, seen.iter().copied())?));
+        }
+    }
+    Some(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ledger::default_flags;
-    use crate::ledger::model::{AccountKind, TransferFlags, TransferResult as R};
+    use crate::ledger::model::{AccountKind, AccountResult, TransferFlags, TransferResult as R};
     use proptest::prelude::*;
     use uuid::Uuid;
 
@@ -881,6 +1043,7 @@ mod tests {
             user_data_128: None,
             user_data_64: 0,
             user_data_32: 0,
+            timestamp: None,
         }
     }
 
@@ -904,6 +1067,19 @@ mod tests {
             a.closing_holds += d.closing.get(id).copied().unwrap_or(0);
             assert!((0..=1).contains(&a.closing_holds), "closing holds out of range on {id}");
             assert!(a.balance.within(&a.flags), "flags broken on {id}");
+            // History rows continue the account's positions, and the last holds its new balance.
+            let rows: Vec<&HistoricalBalance> = d.history.iter().filter(|h| h.account_id == *id).collect();
+            for (k, h) in rows.iter().enumerate() {
+                assert_eq!(h.position, a.history_len + 1 + k as i64, "history positions continue on {id}");
+            }
+            if let Some(last) = rows.last() {
+                assert_eq!(last.balance, a.balance, "the last history row is the balance after the commit");
+            }
+            a.history_len += rows.len() as i64;
+        }
+        for h in &d.history {
+            assert!(d.deltas.contains_key(&h.account_id), "a history row without its account's delta");
+            assert!(s.accounts[&h.account_id].flags.history, "a history row for an account without history");
         }
     }
 
@@ -1012,14 +1188,20 @@ mod tests {
         let mut c = t(4, CLEARING, WALLET_B, Some(1), Phase::Single);
         c.linked = true;
         assert_eq!(results(&decide(&[c], &s, &ctx(2))), [R::LinkedEventChainOpen]);
-        // A chain that applied answers `exists` for every member when retried.
+        // A chain that applied, retried: its first transfer answers `exists`, which fails the chain
+        // like any other result but `created` (TigerBeetle's `execute_create`; its
+        // state_machine_tests.zig, "linked accounts": "Fail with .exists.").
         let mut x = t(5, CLEARING, WALLET_B, Some(100), Phase::Single);
         x.linked = true;
         let y = t(6, WALLET_B, REVENUE, Some(100), Phase::Single);
         let d = decide(&[x.clone(), y.clone()], &s, &ctx(3));
         assert_eq!(results(&d), [R::Ok, R::Ok]);
         commit(&mut s, &d);
-        assert_eq!(results(&decide(&[x, y], &s, &ctx(4))), [R::Exists, R::Exists]);
+        assert_eq!(results(&decide(&[x.clone(), y], &s, &ctx(4))), [R::Exists, R::LinkedEventFailed]);
+        // An open chain whose first transfer failed still ends in `linked_event_chain_open`.
+        let mut z = t(7, CLEARING, WALLET_B, Some(1), Phase::Single);
+        z.linked = true;
+        assert_eq!(results(&decide(&[x, z], &s, &ctx(5))), [R::Exists, R::LinkedEventChainOpen]);
     }
 
     #[test]
@@ -1051,12 +1233,38 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Move { from: usize, to: usize, amount: i64, pending: bool, timeout: u32, linked: bool },
-        Balance { from: usize, to: usize, limit: Option<i64>, debit: bool },
-        Close { which: usize, debit: bool },
-        Resolve { which: usize, post: bool, amount: Option<i64> },
-        Retry { which: usize },
+        Move {
+            from: usize,
+            to: usize,
+            amount: i64,
+            pending: bool,
+            timeout: u32,
+            linked: bool,
+        },
+        Balance {
+            from: usize,
+            to: usize,
+            limit: Option<i64>,
+            debit: bool,
+        },
+        Close {
+            which: usize,
+            debit: bool,
+        },
+        Resolve {
+            which: usize,
+            post: bool,
+            amount: Option<i64>,
+        },
+        Retry {
+            which: usize,
+        },
         Sweep,
+        /// `create_accounts`: each spec is (flag bits: debits limit, credits limit, history, closed,
+        /// linked; in USD; an existing account's id again).
+        Open {
+            specs: Vec<(u8, bool, Option<usize>)>,
+        },
     }
 
     /// Amounts: mostly small, sometimes within 5000 of `i64::MAX` (where the `overflows_*` codes live).
@@ -1065,15 +1273,17 @@ mod tests {
     }
 
     fn op() -> impl Strategy<Value = Op> {
+        let spec = (0u8..32, prop::bool::weighted(0.3), prop::option::weighted(0.2, any::<usize>()));
         prop_oneof![
             // Timeouts are multiples of the clock's 7 s step, so resolutions land exactly on expiry.
-            4 => (0usize..4, 0usize..4, amount(), any::<bool>(), prop_oneof![Just(0u32), Just(7), Just(14)], prop::bool::weighted(0.2))
+            4 => (any::<usize>(), any::<usize>(), amount(), any::<bool>(), prop_oneof![Just(0u32), Just(7), Just(14)], prop::bool::weighted(0.2))
                 .prop_map(|(from, to, amount, pending, timeout, linked)| Op::Move { from, to, amount, pending, timeout, linked }),
-            1 => (0usize..4, 0usize..4, prop::option::of(1i64..5000), any::<bool>()).prop_map(|(from, to, limit, debit)| Op::Balance { from, to, limit, debit }),
-            1 => (0usize..4, any::<bool>()).prop_map(|(which, debit)| Op::Close { which, debit }),
+            1 => (any::<usize>(), any::<usize>(), prop::option::of(1i64..5000), any::<bool>()).prop_map(|(from, to, limit, debit)| Op::Balance { from, to, limit, debit }),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(which, debit)| Op::Close { which, debit }),
             3 => (any::<usize>(), any::<bool>(), prop::option::of(1i64..6000)).prop_map(|(which, post, amount)| Op::Resolve { which, post, amount }),
             1 => any::<usize>().prop_map(|which| Op::Retry { which }),
             1 => Just(Op::Sweep),
+            1 => prop::collection::vec(spec, 1..4).prop_map(|specs| Op::Open { specs }),
         ]
     }
 
@@ -1085,15 +1295,119 @@ mod tests {
         balancing: usize,
         closed_refusals: usize,
         reopened: usize,
+        accounts_created: usize,
+        accounts_existed: usize,
+        account_chains_failed: usize,
+        history_rows: usize,
+        usd_moves: usize,
+    }
+
+    /// The walk's ledger: the four accounts, two of them keeping history.
+    struct Books {
+        s: Snapshot,
+        /// Account ids, in creation order (ops pick them modulo the count).
+        ids: Vec<AccountId>,
+        /// Every record committed, in order.
+        log: Vec<Transfer>,
+        /// Every history row committed, per account.
+        history: HashMap<AccountId, Vec<HistoricalBalance>>,
+    }
+
+    impl Books {
+        fn pick(&self, i: usize) -> AccountId {
+            self.ids[i % self.ids.len()]
+        }
+        fn apply(&mut self, d: &Decision) {
+            commit(&mut self.s, d);
+            self.log.extend(d.records.iter().cloned());
+            for h in &d.history {
+                self.history.entry(h.account_id).or_default().push(h.clone());
+            }
+        }
+    }
+
+    /// Opens a batch of accounts: what is created is new, nothing of a failed chain is, an existing
+    /// id never answers `ok`.
+    fn open(
+        b: &mut Books,
+        specs: &[(u8, bool, Option<usize>)],
+        next_id: &mut u128,
+        now: Timestamp,
+        reached: &mut Reached,
+    ) -> Result<(), TestCaseError> {
+        use super::super::accounts::{decide_accounts, AccountInput, AccountInputFlags, AccountsSnapshot};
+        use AccountResult as A;
+        let batch: Vec<AccountInput> = specs
+            .iter()
+            .map(|(bits, usd, reuse)| {
+                let id = match reuse {
+                    Some(i) => b.pick(*i),
+                    None => {
+                        *next_id += 1;
+                        AccountId::from_uuid(Uuid::from_u128(1_000_000_000 + *next_id))
+                    }
+                };
+                AccountInput {
+                    id,
+                    currency: Some(if *usd { Currency::USD } else { Currency::INR }),
+                    code: 7,
+                    flags: AccountInputFlags {
+                        debits_must_not_exceed_credits: bits & 1 != 0,
+                        credits_must_not_exceed_debits: bits & 2 != 0,
+                        history: bits & 4 != 0,
+                        closed: bits & 8 != 0 && bits & 3 == 0,
+                        linked: bits & 16 != 0,
+                        imported: false,
+                    },
+                    user_data_128: None,
+                    user_data_64: 0,
+                    user_data_32: 0,
+                    timestamp: None,
+                }
+            })
+            .collect();
+        let snap = AccountsSnapshot { existing: b.s.accounts.clone(), import_floor: None };
+        let d = decide_accounts(&batch, &snap, now);
+        prop_assert_eq!(d.outcomes.len(), batch.len());
+        for (a, o) in batch.iter().zip(&d.outcomes) {
+            if b.s.accounts.contains_key(&a.id) {
+                prop_assert!(o.result != A::Ok, "an existing id was created again");
+                if !matches!(o.result, A::LinkedEventFailed | A::LinkedEventChainOpen) {
+                    reached.accounts_existed += 1;
+                }
+            }
+            if matches!(o.result, A::LinkedEventFailed) {
+                reached.account_chains_failed += 1;
+            }
+        }
+        let created_ids: Vec<AccountId> = d.created.iter().map(|a| a.id).collect();
+        let ok_ids: Vec<AccountId> = d.outcomes.iter().filter(|o| o.result == A::Ok).map(|o| o.id).collect();
+        prop_assert_eq!(&created_ids, &ok_ids, "exactly the `ok` accounts are created");
+        for a in d.created {
+            prop_assert_eq!(a.balance, Balance::default());
+            prop_assert!(!a.flags.debits_must_not_exceed_credits || !a.flags.credits_must_not_exceed_debits);
+            reached.accounts_created += 1;
+            b.ids.push(a.id);
+            prop_assert!(b.s.accounts.insert(a.id, a).is_none());
+        }
+        Ok(())
     }
 
     /// Random batches against a simulated store: after every step money is conserved (Σdebits =
-    /// Σcredits, one currency), every account's flags hold, every cached balance equals the sum of
-    /// its transfers, no id or pending resolution is recorded twice, a retry never moves money, and a
-    /// closed account takes nothing but voids.
+    /// Σcredits per currency), every account's flags hold, every cached balance equals the sum of
+    /// its transfers, every history account's rows equal replaying its transfers, no id or pending
+    /// resolution is recorded twice, a retry never moves money, and a closed account takes nothing
+    /// but voids.
     fn walk(ops: Vec<Vec<Op>>, reached: &mut Reached) -> Result<(), TestCaseError> {
-        let accounts = [WALLET_A, WALLET_B, CLEARING, REVENUE];
-        let mut s = ledger();
+        let mut b = Books {
+            s: ledger(),
+            ids: vec![WALLET_A, WALLET_B, CLEARING, REVENUE],
+            log: Vec::new(),
+            history: HashMap::new(),
+        };
+        for id in [CLEARING, REVENUE] {
+            b.s.accounts.get_mut(&id).unwrap().flags.history = true;
+        }
         let mut next_id = 100u128;
         let mut inputs: Vec<TransferInput> = Vec::new();
         let mut clock = 0i64;
@@ -1106,19 +1420,18 @@ mod tests {
                 let id = TransferId::from_uuid(Uuid::from_u128(next_id));
                 match o {
                     Op::Move { from, to, amount, pending, timeout, linked } => {
-                        let mut x = t(
-                            next_id,
-                            accounts[from],
-                            accounts[to],
-                            Some(amount),
-                            if pending { Phase::Pending } else { Phase::Single },
-                        );
+                        let (from, to) = (b.pick(from), b.pick(to));
+                        let mut x =
+                            t(next_id, from, to, Some(amount), if pending { Phase::Pending } else { Phase::Single });
+                        x.currency = b.s.accounts[&from].currency;
                         x.timeout_secs = if pending { timeout } else { 0 };
                         x.linked = linked;
                         batch.push(x);
                     }
                     Op::Balance { from, to, limit, debit } => {
-                        let mut x = t(next_id, accounts[from], accounts[to], limit, Phase::Single);
+                        let (from, to) = (b.pick(from), b.pick(to));
+                        let mut x = t(next_id, from, to, limit, Phase::Single);
+                        x.currency = b.s.accounts[&from].currency;
                         if debit {
                             x.flags.balancing_debit = true
                         } else {
@@ -1127,9 +1440,10 @@ mod tests {
                         batch.push(x);
                     }
                     Op::Close { which, debit } => {
-                        let other = accounts[(which + 1) % 4];
-                        let (d, c) = if debit { (accounts[which], other) } else { (other, accounts[which]) };
+                        let (account, other) = (b.pick(which), b.pick(which + 1));
+                        let (d, c) = if debit { (account, other) } else { (other, account) };
                         let mut x = t(next_id, d, c, None, Phase::Pending);
+                        x.currency = b.s.accounts[&d].currency;
                         if debit {
                             x.flags.closing_debit = true
                         } else {
@@ -1138,6 +1452,7 @@ mod tests {
                         batch.push(x);
                     }
                     Op::Resolve { which, post, amount } => {
+                        let s = &b.s;
                         let mut pendings: Vec<&Transfer> = s
                             .transfers
                             .values()
@@ -1157,6 +1472,7 @@ mod tests {
                         );
                         x.pending_id = Some(p.id);
                         x.code = None;
+                        x.currency = p.currency;
                         x.id = id;
                         // (An amount above the hold is named first: `exceeds_pending_transfer_amount`.)
                         let amount_fits = !post || amount.is_none_or(|a| a <= p.amount);
@@ -1167,7 +1483,7 @@ mod tests {
                         {
                             // Exactly at the expiry instant: the hold is expired.
                             reached.exactly_at_expiry += 1;
-                            let d = decide(std::slice::from_ref(&x), &s, &ctx(clock));
+                            let d = decide(std::slice::from_ref(&x), s, &ctx(clock));
                             prop_assert_eq!(d.outcomes[0].result, R::PendingTransferExpired);
                         }
                         batch.push(x);
@@ -1179,7 +1495,8 @@ mod tests {
                         batch.push(inputs[which % inputs.len()].clone());
                     }
                     Op::Sweep => {
-                        let expired: Vec<Transfer> = s
+                        let s = &b.s;
+                        let mut expired: Vec<Transfer> = s
                             .transfers
                             .values()
                             .filter(|t| {
@@ -1190,6 +1507,7 @@ mod tests {
                             })
                             .cloned()
                             .collect();
+                        expired.sort_by_key(|t| t.id);
                         let mut d = Decision::default();
                         for (k, p) in expired.iter().enumerate() {
                             let (rec, parts) = expiry_record(
@@ -1206,17 +1524,17 @@ mod tests {
                                 reached.reopened += 1;
                             }
                         }
-                        commit(&mut s, &d);
+                        b.apply(&d);
                     }
+                    Op::Open { specs } => open(&mut b, &specs, &mut next_id, now, reached)?,
                 }
             }
             if batch.is_empty() {
                 continue;
             }
-            let before: Vec<Balance> = accounts.iter().map(|a| s.accounts[a].balance).collect();
-            let closed_before: Vec<AccountId> =
-                accounts.iter().copied().filter(|a| s.accounts[a].is_closed()).collect();
-            let d = decide(&batch, &s, &ctx(clock));
+            let before: Vec<Balance> = b.ids.iter().map(|a| b.s.accounts[a].balance).collect();
+            let closed_before: Vec<AccountId> = b.ids.iter().copied().filter(|a| b.s.accounts[a].is_closed()).collect();
+            let d = decide(&batch, &b.s, &ctx(clock));
             prop_assert_eq!(d.outcomes.len(), batch.len());
             for o in &d.outcomes {
                 use TransferResult::*;
@@ -1242,6 +1560,9 @@ mod tests {
                 if r.flags.balancing() {
                     reached.balancing += 1;
                 }
+                if r.currency == Currency::USD {
+                    reached.usd_moves += 1;
+                }
                 for a in [r.debit_account_id, r.credit_account_id] {
                     prop_assert!(
                         !closed.contains(&a) || r.kind == TransferKind::VoidPending,
@@ -1250,7 +1571,7 @@ mod tests {
                     );
                 }
                 if r.kind == TransferKind::VoidPending {
-                    let p = r.pending_id.and_then(|p| s.transfers.get(&p).or(in_batch.get(&p).copied())).unwrap();
+                    let p = r.pending_id.and_then(|p| b.s.transfers.get(&p).or(in_batch.get(&p).copied())).unwrap();
                     for (a, _) in reopened_by(p) {
                         reached.reopened += 1;
                         closed.retain(|c| *c != a);
@@ -1263,30 +1584,48 @@ mod tests {
                     closed.push(r.credit_account_id);
                 }
             }
+            reached.history_rows += d.history.len();
             let applied = d.outcomes.iter().any(|o| o.result == R::Ok);
-            commit(&mut s, &d);
+            b.apply(&d);
             if !applied {
-                let after: Vec<Balance> = accounts.iter().map(|a| s.accounts[a].balance).collect();
+                let after: Vec<Balance> = b.ids.iter().map(|a| b.s.accounts[a].balance).collect();
                 prop_assert_eq!(before, after, "no success, no movement");
             }
             inputs.extend(batch);
-            let mut sums = [0i128; 4];
-            for a in accounts {
-                let acct = &s.accounts[&a];
+            let mut sums: HashMap<Currency, [i128; 4]> = HashMap::new();
+            for a in &b.ids {
+                let acct = &b.s.accounts[a];
                 prop_assert!(acct.balance.within(&acct.flags), "a limit was crossed on {}", a);
-                prop_assert_eq!(Some(acct.balance), balance_from_transfers(a, s.transfers.values()));
-                for (sum, v) in sums.iter_mut().zip(wide(&acct.balance)) {
-                    *sum += v;
+                prop_assert_eq!(Some(acct.balance), balance_from_transfers(*a, b.s.transfers.values()));
+                prop_assert_eq!(acct.closing_holds, closing_holds_from_transfers(*a, b.s.transfers.values()));
+                let sum = sums.entry(acct.currency).or_default();
+                for (total, v) in sum.iter_mut().zip(wide(&acct.balance)) {
+                    *total += v;
+                }
+                // History rows are the balances of replaying the account's transfers in order.
+                let rows: Vec<(TransferId, Balance)> = b
+                    .history
+                    .get(a)
+                    .map(|rows| rows.iter().map(|h| (h.transfer_id, h.balance)).collect())
+                    .unwrap_or_default();
+                if acct.flags.history {
+                    prop_assert_eq!(Some(rows), history_from_transfers(*a, &b.log));
+                    prop_assert_eq!(acct.history_len as usize, b.history.get(a).map_or(0, Vec::len));
+                } else {
+                    prop_assert!(rows.is_empty(), "history rows for an account without history");
                 }
             }
-            prop_assert_eq!(sums[0], sums[2], "Σ debits pending = Σ credits pending");
-            prop_assert_eq!(sums[1], sums[3], "Σ debits posted = Σ credits posted");
+            for (currency, sum) in sums {
+                prop_assert_eq!(sum[0], sum[2], "Σ debits pending = Σ credits pending in {}", currency);
+                prop_assert_eq!(sum[1], sum[3], "Σ debits posted = Σ credits posted in {}", currency);
+            }
         }
         Ok(())
     }
 
     /// The walk, 256 cases, and proof it reached the edges: overflows, resolutions exactly at expiry,
-    /// balancing transfers, refusals by closed accounts and reopenings.
+    /// balancing transfers, refusals by closed accounts, reopenings, accounts created (and refused
+    /// as existing, and rolled back with their chain), history rows, and a second currency.
     #[test]
     fn invariants_hold_after_every_step() {
         let reached = std::cell::RefCell::new(Reached::default());
@@ -1296,7 +1635,16 @@ mod tests {
         runner.run(&ops, |ops| walk(ops, &mut reached.borrow_mut())).unwrap();
         let r = reached.into_inner();
         assert!(
-            r.overflows > 0 && r.exactly_at_expiry > 0 && r.balancing > 0 && r.closed_refusals > 0 && r.reopened > 0,
+            r.overflows > 0
+                && r.exactly_at_expiry > 0
+                && r.balancing > 0
+                && r.closed_refusals > 0
+                && r.reopened > 0
+                && r.accounts_created > 0
+                && r.accounts_existed > 0
+                && r.account_chains_failed > 0
+                && r.history_rows > 0
+                && r.usd_moves > 0,
             "{r:?}"
         );
     }

@@ -25,6 +25,9 @@ crate::homeheroes::model::wire_enum!(
         Refunds = "refunds",
         /// Fees the platform earns.
         Fees = "fees",
+        /// An account a caller created through `create_accounts` (TigerBeetle's accounts: client-chosen
+        /// id, categorised by its `code`; no owner, read by staff).
+        Ledger = "ledger",
     }
 );
 
@@ -78,6 +81,13 @@ pub struct AccountFlags {
     /// `flags.history`).
     #[serde(default)]
     pub history: bool,
+    /// Created linked with the next account of its `create_accounts` batch (TigerBeetle keeps the
+    /// flag: a retry compares it, `exists_with_different_flags`).
+    #[serde(default)]
+    pub linked: bool,
+    /// Created by an import, with the caller's timestamp (TigerBeetle's `flags.imported`).
+    #[serde(default)]
+    pub imported: bool,
 }
 
 /// An account's four running totals, in minor units.
@@ -160,6 +170,12 @@ pub struct Account {
     /// reopening are balance deltas like any other (voiding the closing hold subtracts it).
     #[serde(default)]
     pub closing_holds: i64,
+    /// Balance history rows recorded for the account (accounts with `flags.history`): the next row's
+    /// position is this + 1. Moved by the same delta as the totals, which for a history account
+    /// also requires the totals and this count as the decision read them — so history rows form one
+    /// sequence, each holding the balance after its transfer.
+    #[serde(default)]
+    pub history_len: i64,
 }
 
 impl Account {
@@ -185,6 +201,7 @@ impl Account {
             user_data_64: 0,
             user_data_32: 0,
             closing_holds: 0,
+            history_len: 0,
         }
     }
     /// Closed by an administrator or by a pending closing transfer.
@@ -209,6 +226,16 @@ pub enum TransferResult {
     LinkedEventFailed,
     /// The batch ended inside an open linked chain.
     LinkedEventChainOpen,
+    /// The batch's first transfer is imported, this one is not.
+    ImportedEventExpected,
+    /// The batch's first transfer is not imported, this one is.
+    ImportedEventNotExpected,
+    /// A timestamp on a transfer that is not imported (the ledger sets it).
+    TimestampMustBeZero,
+    /// An imported transfer without a timestamp after the Unix epoch.
+    ImportedEventTimestampOutOfRange,
+    /// An imported transfer's timestamp is not in the past.
+    ImportedEventTimestampMustNotAdvance,
     IdMustNotBeZero,
     ExistsWithDifferentFlags,
     ExistsWithDifferentPendingId,
@@ -269,6 +296,12 @@ pub enum TransferResult {
     PendingTransferAlreadyPosted,
     PendingTransferAlreadyVoided,
     PendingTransferExpired,
+    /// An imported transfer's timestamp is not after the last transfer's.
+    ImportedEventTimestampMustNotRegress,
+    ImportedEventTimestampMustPostdateDebitAccount,
+    ImportedEventTimestampMustPostdateCreditAccount,
+    /// An imported pending transfer with a timeout (nothing would expire it on the ledger's clock).
+    ImportedEventTimeoutMustBeZero,
     #[serde(alias = "debit_account_closed")]
     DebitAccountAlreadyClosed,
     #[serde(alias = "credit_account_closed")]
@@ -295,6 +328,11 @@ impl TransferResult {
         TransferResult::Ok,
         TransferResult::LinkedEventFailed,
         TransferResult::LinkedEventChainOpen,
+        TransferResult::ImportedEventExpected,
+        TransferResult::ImportedEventNotExpected,
+        TransferResult::TimestampMustBeZero,
+        TransferResult::ImportedEventTimestampOutOfRange,
+        TransferResult::ImportedEventTimestampMustNotAdvance,
         TransferResult::IdMustNotBeZero,
         TransferResult::ExistsWithDifferentFlags,
         TransferResult::ExistsWithDifferentPendingId,
@@ -341,6 +379,10 @@ impl TransferResult {
         TransferResult::PendingTransferAlreadyPosted,
         TransferResult::PendingTransferAlreadyVoided,
         TransferResult::PendingTransferExpired,
+        TransferResult::ImportedEventTimestampMustNotRegress,
+        TransferResult::ImportedEventTimestampMustPostdateDebitAccount,
+        TransferResult::ImportedEventTimestampMustPostdateCreditAccount,
+        TransferResult::ImportedEventTimeoutMustBeZero,
         TransferResult::DebitAccountAlreadyClosed,
         TransferResult::CreditAccountAlreadyClosed,
         TransferResult::DebitAccountFrozen,
@@ -410,6 +452,10 @@ pub struct TransferFlags {
     pub closing_debit: bool,
     /// Close the credit account (pending only; voiding the hold reopens it).
     pub closing_credit: bool,
+    /// Imported with the caller's `timestamp` (TigerBeetle's `flags.imported`, bit `1 << 8`; kept in
+    /// its own column, so not part of [`TransferFlags::bits`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 impl TransferFlags {
@@ -430,7 +476,7 @@ impl TransferFlags {
         .map(|(_, b)| b)
         .sum()
     }
-    /// The flags of `bits`; `None` when an unknown bit is set.
+    /// The flags of `bits` (not imported); `None` when an unknown bit is set.
     pub fn from_bits(bits: i64) -> Option<Self> {
         let all = Self::BALANCING_DEBIT | Self::BALANCING_CREDIT | Self::CLOSING_DEBIT | Self::CLOSING_CREDIT;
         (bits & !all == 0).then_some(Self {
@@ -438,9 +484,10 @@ impl TransferFlags {
             balancing_credit: bits & Self::BALANCING_CREDIT != 0,
             closing_debit: bits & Self::CLOSING_DEBIT != 0,
             closing_credit: bits & Self::CLOSING_CREDIT != 0,
+            imported: false,
         })
     }
-    /// True when any flag is set.
+    /// True when a balancing or closing flag is set (`imported` goes with any phase).
     pub fn any(self) -> bool {
         self.bits() != 0
     }
@@ -497,4 +544,155 @@ pub struct Transfer {
     pub actor: String,
     /// When recorded.
     pub created_at: Timestamp,
+}
+
+/// The outcome of creating one account, in TigerBeetle's order of descending precedence
+/// (`docs/reference/requests/create_accounts.md`: "Status codes are listed in this section in order
+/// of descending precedence"). TigerBeetle's codes for fields hearth's accounts do not have
+/// (`reserved_field`, `reserved_flag`, `id_must_not_be_int_max`, `*_must_be_zero` balances) are not
+/// here: no input can carry them. `Ok` and `Exists` mean the account is in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum AccountResult {
+    Ok,
+    /// Another account of its linked chain failed.
+    LinkedEventFailed,
+    /// The batch ended inside an open linked chain.
+    LinkedEventChainOpen,
+    /// The batch's first account is imported, this one is not.
+    ImportedEventExpected,
+    /// The batch's first account is not imported, this one is.
+    ImportedEventNotExpected,
+    /// A timestamp on an account that is not imported.
+    TimestampMustBeZero,
+    /// An imported account without a timestamp after the Unix epoch.
+    ImportedEventTimestampOutOfRange,
+    /// An imported account's timestamp is not in the past.
+    ImportedEventTimestampMustNotAdvance,
+    IdMustNotBeZero,
+    ExistsWithDifferentFlags,
+    ExistsWithDifferentUserData128,
+    ExistsWithDifferentUserData64,
+    ExistsWithDifferentUserData32,
+    ExistsWithDifferentLedger,
+    ExistsWithDifferentCode,
+    /// Already created with the same fields: nothing changed.
+    Exists,
+    FlagsAreMutuallyExclusive,
+    LedgerMustNotBeZero,
+    CodeMustNotBeZero,
+    /// An imported account's timestamp is not after the last account's.
+    ImportedEventTimestampMustNotRegress,
+}
+
+impl AccountResult {
+    /// Every code, in order of precedence (the scenario table checks each is reached).
+    pub const ALL: &'static [AccountResult] = &[
+        AccountResult::Ok,
+        AccountResult::LinkedEventFailed,
+        AccountResult::LinkedEventChainOpen,
+        AccountResult::ImportedEventExpected,
+        AccountResult::ImportedEventNotExpected,
+        AccountResult::TimestampMustBeZero,
+        AccountResult::ImportedEventTimestampOutOfRange,
+        AccountResult::ImportedEventTimestampMustNotAdvance,
+        AccountResult::IdMustNotBeZero,
+        AccountResult::ExistsWithDifferentFlags,
+        AccountResult::ExistsWithDifferentUserData128,
+        AccountResult::ExistsWithDifferentUserData64,
+        AccountResult::ExistsWithDifferentUserData32,
+        AccountResult::ExistsWithDifferentLedger,
+        AccountResult::ExistsWithDifferentCode,
+        AccountResult::Exists,
+        AccountResult::FlagsAreMutuallyExclusive,
+        AccountResult::LedgerMustNotBeZero,
+        AccountResult::CodeMustNotBeZero,
+        AccountResult::ImportedEventTimestampMustNotRegress,
+    ];
+    /// The wire name (`exists_with_different_code`).
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+    /// True when the account is (now, or already) in the ledger.
+    pub fn is_applied(self) -> bool {
+        matches!(self, AccountResult::Ok | AccountResult::Exists)
+    }
+}
+
+impl fmt::Display for AccountResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+/// An account's balance after one transfer that moved it (TigerBeetle's `AccountBalance`), kept for
+/// accounts with `flags.history`, written in the transfer's commit. Immutable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoricalBalance {
+    /// The account.
+    pub account_id: AccountId,
+    /// 1, 2, 3, … per account, in the order the transfers applied (`Account::history_len` after).
+    pub position: i64,
+    /// The transfer that moved it (its timestamp is this row's).
+    pub transfer_id: TransferId,
+    /// The account was the transfer's debit account (else its credit account).
+    pub debit: bool,
+    /// The transfer's code (`AccountFilter.code` filters on it).
+    pub code: TransferCode,
+    /// The transfer's 128-bit user data.
+    pub user_data_128: Option<uuid::Uuid>,
+    /// The transfer's 64-bit user data (0 = none).
+    pub user_data_64: u64,
+    /// The transfer's 32-bit user data (0 = none).
+    pub user_data_32: u32,
+    /// The account's totals after the transfer.
+    pub balance: Balance,
+    /// The transfer's timestamp.
+    pub timestamp: Timestamp,
+}
+
+impl HistoricalBalance {
+    /// The row's key: derived from the account and the position (so two commits writing one
+    /// position collide on the key as well as on the unique position).
+    pub fn key(&self) -> uuid::Uuid {
+        let mut name = [0u8; 24];
+        name[..16].copy_from_slice(self.account_id.as_uuid().as_bytes());
+        name[16..].copy_from_slice(&self.position.to_be_bytes());
+        uuid::Uuid::new_v5(&BALANCE_NAMESPACE, &name)
+    }
+}
+
+/// The namespace of balance history keys.
+const BALANCE_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6b1d_3f8e_2c4a_4e0b_9f57_0d7c_1a2b_3c4d);
+
+/// Which import cursor: accounts and transfers each keep their own timestamps increasing
+/// (TigerBeetle: an imported account must postdate the last account, a transfer the last transfer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStream {
+    /// Imported accounts.
+    Accounts,
+    /// Imported transfers.
+    Transfers,
+}
+
+impl ImportStream {
+    /// The cursor row's key.
+    pub fn key(self) -> uuid::Uuid {
+        match self {
+            ImportStream::Accounts => uuid::Uuid::from_u128(1),
+            ImportStream::Transfers => uuid::Uuid::from_u128(2),
+        }
+    }
+}
+
+/// The newest imported timestamp of a stream: the serialisation point of imports (each import batch
+/// advances it with a versioned write, so two racing imports cannot both pass "must not regress").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCursor {
+    /// Which stream.
+    pub stream: ImportStream,
+    /// The newest timestamp imported.
+    pub last: Timestamp,
 }

@@ -4,12 +4,13 @@
 use crate::id::UserId;
 use crate::kernel::entity::{Domain, Entity, EntityDecl, Guard, Readers, Shape, Unique};
 use crate::kernel::query::{Dir, Filter, Query};
-use crate::kernel::store::{ReadExt, Reader, StoreError, StoreResult, Versioned};
+use crate::kernel::store::{decode, ReadExt, Reader, StoreError, StoreResult, StoredRow, Versioned};
 use crate::kernel::value::{int_as, DecodeError, Decoded, Row, RowRead, Value, ValueType};
 use crate::ledger::model::{
-    Account, AccountFlags, AccountId, AccountKind, Balance, Transfer, TransferCode, TransferFlags, TransferId,
-    TransferKind, TransferResult,
+    Account, AccountFlags, AccountId, AccountKind, Balance, HistoricalBalance, ImportCursor, ImportStream, Transfer,
+    TransferCode, TransferFlags, TransferId, TransferKind, TransferResult,
 };
+use crate::ledger::query::{AccountFilter, Cursor, Page, QueryFilter};
 use crate::money::Currency;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// The ledger domain.
-pub static DOMAIN: Domain = Domain { name: "ledger", entities: &[&ACCOUNT, &TRANSFER] };
+pub static DOMAIN: Domain = Domain { name: "ledger", entities: &[&ACCOUNT, &TRANSFER, &BALANCE, &IMPORT_CURSOR] };
 
 /// Accounts read per page when a read walks every account (totals, reconciliation).
 pub const ACCOUNT_PAGE: u32 = 500;
@@ -116,6 +117,32 @@ static TRANSFER: EntityDecl = EntityDecl {
     guards: &[],
 };
 
+static BALANCE: EntityDecl = EntityDecl {
+    kind: "ledger.balance",
+    aliases: &[],
+    human: "historical balance",
+    table: "ledger_account_balances",
+    key: "id",
+    shape: Shape::AppendOnly { sequence: None },
+    uniques: &[
+        // One row per position of an account: two commits that both read the account at one
+        // history length cannot both write the next row.
+        Unique { name: "ledger_account_balances_position", columns: &["account_id", "position"], when: None },
+    ],
+    guards: &[],
+};
+
+static IMPORT_CURSOR: EntityDecl = EntityDecl {
+    kind: "ledger.import_cursor",
+    aliases: &[],
+    human: "import cursor",
+    table: "ledger_import_cursors",
+    key: "id",
+    shape: Shape::Versioned,
+    uniques: &[],
+    guards: &[],
+};
+
 fn resolves_a_pending(r: &dyn RowRead) -> bool {
     r.text("result").is_ok_and(|s| s == "ok") && matches!(r.opt_uuid("pending_id"), Ok(Some(_)))
 }
@@ -147,6 +174,9 @@ impl Entity for Account {
             .with("user_data_32", i64::from(self.user_data_32))
             .with("history", f.history)
             .with("closing_holds", self.closing_holds)
+            .with("linked", f.linked)
+            .with("imported", f.imported)
+            .with("history_len", self.history_len)
     }
     fn from_row(r: &dyn RowRead) -> Decoded<Self> {
         Ok(Account {
@@ -160,6 +190,8 @@ impl Entity for Account {
                 frozen: r.bool("frozen")?,
                 closed: r.bool("closed")?,
                 history: r.bool("history")?,
+                linked: r.bool("linked")?,
+                imported: r.bool("imported")?,
             },
             balance: Balance {
                 debits_pending: r.int("debits_pending")?,
@@ -173,6 +205,7 @@ impl Entity for Account {
             user_data_64: u64_from_column(r.int("user_data_64")?),
             user_data_32: int_as(r, "user_data_32")?,
             closing_holds: r.int("closing_holds")?,
+            history_len: r.int("history_len")?,
         })
     }
     /// A wallet is its owner's; system accounts are for admins and the system alone (who read
@@ -208,6 +241,7 @@ impl Entity for Transfer {
             .with("result", self.result.as_str())
             .with("actor", self.actor.as_str())
             .with("created_at", self.created_at)
+            .with("imported", self.flags.imported)
     }
     fn from_row(r: &dyn RowRead) -> Decoded<Self> {
         Ok(Transfer {
@@ -223,8 +257,11 @@ impl Entity for Transfer {
             linked: r.bool("linked")?,
             code: r.wire("code", TransferCode::parse)?,
             reference: r.opt_text("reference")?,
-            flags: TransferFlags::from_bits(r.int("flags")?)
-                .ok_or_else(|| DecodeError::new("flags", "unknown transfer flag"))?,
+            flags: TransferFlags {
+                imported: r.bool("imported")?,
+                ..TransferFlags::from_bits(r.int("flags")?)
+                    .ok_or_else(|| DecodeError::new("flags", "unknown transfer flag"))?
+            },
             user_data_128: r.opt_uuid("user_data_128")?,
             user_data_64: u64_from_column(r.int("user_data_64")?),
             user_data_32: int_as(r, "user_data_32")?,
@@ -240,6 +277,80 @@ impl Entity for Transfer {
     }
 }
 
+impl Entity for HistoricalBalance {
+    const DECL: &'static EntityDecl = &BALANCE;
+    fn id(&self) -> Uuid {
+        self.key()
+    }
+    fn to_row(&self) -> Row {
+        let b = &self.balance;
+        Row::new()
+            .with("id", self.key())
+            .with("account_id", self.account_id.as_uuid())
+            .with("position", self.position)
+            .with("transfer_id", self.transfer_id.as_uuid())
+            .with("debit", self.debit)
+            .with("code", self.code.as_str())
+            .with_opt("user_data_128", ValueType::Uuid, self.user_data_128)
+            .with("user_data_64", u64_to_column(self.user_data_64))
+            .with("user_data_32", i64::from(self.user_data_32))
+            .with("debits_pending", b.debits_pending)
+            .with("debits_posted", b.debits_posted)
+            .with("credits_pending", b.credits_pending)
+            .with("credits_posted", b.credits_posted)
+            .with("created_at", self.timestamp)
+    }
+    fn from_row(r: &dyn RowRead) -> Decoded<Self> {
+        Ok(HistoricalBalance {
+            account_id: AccountId::from_uuid(r.uuid("account_id")?),
+            position: r.int("position")?,
+            transfer_id: TransferId::from_uuid(r.uuid("transfer_id")?),
+            debit: r.bool("debit")?,
+            code: r.wire("code", TransferCode::parse)?,
+            user_data_128: r.opt_uuid("user_data_128")?,
+            user_data_64: u64_from_column(r.int("user_data_64")?),
+            user_data_32: int_as(r, "user_data_32")?,
+            balance: Balance {
+                debits_pending: r.int("debits_pending")?,
+                debits_posted: r.int("debits_posted")?,
+                credits_pending: r.int("credits_pending")?,
+                credits_posted: r.int("credits_posted")?,
+            },
+            timestamp: r.ts("created_at")?,
+        })
+    }
+    /// Read through its account (its owner and staff); on its own, for admins and the system.
+    fn readers(&self) -> Readers {
+        Readers::nobody()
+    }
+}
+
+impl Entity for ImportCursor {
+    const DECL: &'static EntityDecl = &IMPORT_CURSOR;
+    fn id(&self) -> Uuid {
+        self.stream.key()
+    }
+    fn to_row(&self) -> Row {
+        let stream = match self.stream {
+            ImportStream::Accounts => "accounts",
+            ImportStream::Transfers => "transfers",
+        };
+        Row::new().with("id", self.stream.key()).with("stream", stream).with("last_at", self.last)
+    }
+    fn from_row(r: &dyn RowRead) -> Decoded<Self> {
+        let stream = r.wire("stream", |s| match s {
+            "accounts" => Some(ImportStream::Accounts),
+            "transfers" => Some(ImportStream::Transfers),
+            _ => None,
+        })?;
+        Ok(ImportCursor { stream, last: r.ts("last_at")? })
+    }
+    /// Staff only.
+    fn readers(&self) -> Readers {
+        Readers::nobody()
+    }
+}
+
 /// Who may read a transfer: the readers of its two accounts (the wallet owners), as far as
 /// `accounts` knows them.
 pub fn transfer_readers<'a>(t: &Transfer, accounts: impl Fn(AccountId) -> Option<&'a Account>) -> Readers {
@@ -247,13 +358,41 @@ pub fn transfer_readers<'a>(t: &Transfer, accounts: impl Fn(AccountId) -> Option
     Readers::users(owners)
 }
 
-/// Totals over all accounts of one currency: Σdebits must equal Σcredits.
+/// Totals over all accounts of one currency: Σdebits must equal Σcredits. Summed in `i128`: each
+/// account's total fits `i64`, and 2^64 accounts would be needed to overflow the sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrencyTotals {
     /// The currency.
     pub currency: Currency,
-    /// Σ over accounts.
-    pub totals: Balance,
+    /// Σ debits_pending.
+    pub debits_pending: i128,
+    /// Σ debits_posted.
+    pub debits_posted: i128,
+    /// Σ credits_pending.
+    pub credits_pending: i128,
+    /// Σ credits_posted.
+    pub credits_posted: i128,
+}
+
+impl CurrencyTotals {
+    /// Zero sums in `currency`.
+    pub fn zero(currency: Currency) -> Self {
+        Self { currency, debits_pending: 0, debits_posted: 0, credits_pending: 0, credits_posted: 0 }
+    }
+    /// Adds an account's totals; `None` on overflow.
+    pub fn add(&self, b: &Balance) -> Option<Self> {
+        Some(Self {
+            currency: self.currency,
+            debits_pending: self.debits_pending.checked_add(i128::from(b.debits_pending))?,
+            debits_posted: self.debits_posted.checked_add(i128::from(b.debits_posted))?,
+            credits_pending: self.credits_pending.checked_add(i128::from(b.credits_pending))?,
+            credits_posted: self.credits_posted.checked_add(i128::from(b.credits_posted))?,
+        })
+    }
+    /// Σdebits = Σcredits, pending and posted.
+    pub fn balanced(&self) -> bool {
+        self.debits_pending == self.credits_pending && self.debits_posted == self.credits_posted
+    }
 }
 
 fn uuids<T>(ids: &[T], f: impl Fn(&T) -> Uuid) -> Vec<Value> {
@@ -381,16 +520,114 @@ pub trait LedgerStore: Reader {
             let full = page.len() == ACCOUNT_PAGE as usize;
             for a in page {
                 let a = a.value;
-                let e = sums
-                    .entry(a.currency.code())
-                    .or_insert(CurrencyTotals { currency: a.currency, totals: Balance::default() });
-                e.totals = e.totals.apply_signed(&a.balance).ok_or_else(overflow)?;
+                let e = sums.entry(a.currency.code()).or_insert(CurrencyTotals::zero(a.currency));
+                *e = e.add(&a.balance).ok_or_else(overflow)?;
             }
             if !full {
                 break;
             }
         }
         Ok(sums.into_values().collect())
+    }
+    /// The import cursor of `stream`, if anything was imported.
+    async fn ledger_import_cursor(&self, stream: ImportStream) -> StoreResult<Option<Versioned<ImportCursor>>> {
+        self.get::<ImportCursor>(stream.key()).await
+    }
+    /// The newest account's timestamp.
+    async fn latest_account_time(&self) -> StoreResult<Option<Timestamp>> {
+        let q = Query::of::<Account>().order_by("created_at", Dir::Desc).order_by("id", Dir::Desc);
+        Ok(self.find_one::<Account>(q).await?.map(|a| a.value.created_at))
+    }
+    /// The newest successful transfer's timestamp.
+    async fn latest_transfer_time(&self) -> StoreResult<Option<Timestamp>> {
+        let q = Query::of::<Transfer>().filter(ok()).order_by("created_at", Dir::Desc).order_by("seq", Dir::Desc);
+        Ok(self.find_one::<Transfer>(q).await?.map(|t| t.value.created_at))
+    }
+    /// `get_account_transfers`: the page of `filter` (validated) over the successful transfers of its
+    /// account (expiry records left out: TigerBeetle's expiry is no transfer), ordered by position.
+    async fn account_transfers_page(&self, filter: &AccountFilter) -> StoreResult<Page<Transfer>> {
+        let id = Value::Uuid(filter.account_id.as_uuid());
+        let mut sides = Vec::new();
+        if filter.flags.debits {
+            sides.push(vec![Filter::Eq("debit_account_id", id.clone())]);
+        }
+        if filter.flags.credits {
+            sides.push(vec![Filter::Eq("credit_account_id", id)]);
+        }
+        let mut q = Query::of::<Transfer>()
+            .filter(ok())
+            .filter(Filter::Ne("kind", Value::Text(TransferKind::ExpirePending.as_str().to_owned())))
+            .filter(Filter::Any(sides));
+        q = transfer_fields(q, filter.user_data_128, filter.user_data_64, filter.user_data_32, filter.code);
+        q = time_range(q, filter.timestamp_min, filter.timestamp_max);
+        transfers_page(self, q, filter.flags.reversed, filter.after, filter.limit).await
+    }
+    /// `query_transfers`: the page of `filter` (validated) over all successful transfers.
+    async fn transfers_page(&self, filter: &QueryFilter<TransferCode>) -> StoreResult<Page<Transfer>> {
+        let mut q = Query::of::<Transfer>()
+            .filter(ok())
+            .filter(Filter::Ne("kind", Value::Text(TransferKind::ExpirePending.as_str().to_owned())));
+        q = transfer_fields(q, filter.user_data_128, filter.user_data_64, filter.user_data_32, filter.code);
+        if let Some(c) = filter.ledger {
+            q = q.eq("currency", c);
+        }
+        q = time_range(q, filter.timestamp_min, filter.timestamp_max);
+        transfers_page(self, q, filter.flags.reversed, filter.after, filter.limit).await
+    }
+    /// `get_account_balances`: the page of `filter` (validated) over the account's balance history,
+    /// ordered by position.
+    async fn account_balances_page(&self, filter: &AccountFilter) -> StoreResult<Page<HistoricalBalance>> {
+        let mut q = Query::of::<HistoricalBalance>().eq("account_id", filter.account_id.as_uuid());
+        match (filter.flags.debits, filter.flags.credits) {
+            (true, false) => q = q.eq("debit", true),
+            (false, true) => q = q.eq("debit", false),
+            _ => {}
+        }
+        q = transfer_fields(q, filter.user_data_128, filter.user_data_64, filter.user_data_32, filter.code);
+        q = time_range(q, filter.timestamp_min, filter.timestamp_max);
+        let dir = if filter.flags.reversed { Dir::Desc } else { Dir::Asc };
+        q = q.order_by("position", dir).limit(filter.limit);
+        if let Some(c) = filter.after {
+            q = q.after(vec![Value::Int(c.key)]);
+        }
+        let items = values(self.find::<HistoricalBalance>(q).await?);
+        let next = page_end(&items, filter.limit, |h| Cursor { key: h.position, id: h.transfer_id.as_uuid() });
+        Ok(Page { items, next })
+    }
+    /// `query_accounts`: the page of `filter` (validated) over all accounts, by creation time.
+    async fn accounts_page(&self, filter: &QueryFilter<u16>) -> StoreResult<Page<Account>> {
+        let mut q = Query::of::<Account>();
+        if let Some(u) = filter.user_data_128 {
+            q = q.eq("user_data_128", u);
+        }
+        if filter.user_data_64 != 0 {
+            q = q.eq("user_data_64", u64_to_column(filter.user_data_64));
+        }
+        if filter.user_data_32 != 0 {
+            q = q.eq("user_data_32", i64::from(filter.user_data_32));
+        }
+        if let Some(c) = filter.ledger {
+            q = q.eq("currency", c);
+        }
+        if let Some(code) = filter.code {
+            q = q.eq("code", i64::from(code));
+        }
+        q = time_range(q, filter.timestamp_min, filter.timestamp_max);
+        let dir = if filter.flags.reversed { Dir::Desc } else { Dir::Asc };
+        q = q.order_by("created_at", dir).order_by("id", dir).limit(filter.limit);
+        if let Some(c) = filter.after {
+            let at = Timestamp::from_unix_micros(c.key)
+                .ok_or_else(|| StoreError::Backend { message: "an account cursor out of range".into() })?;
+            q = q.after(vec![Value::from(at), Value::Uuid(c.id)]);
+        }
+        let items = values(self.find::<Account>(q).await?);
+        let next = page_end(&items, filter.limit, |a| Cursor { key: a.created_at.unix_micros(), id: a.id.as_uuid() });
+        Ok(Page { items, next })
+    }
+    /// Every balance history row of `account`, by position (tests and audits).
+    async fn balance_history(&self, account: AccountId) -> StoreResult<Vec<HistoricalBalance>> {
+        let q = Query::of::<HistoricalBalance>().eq("account_id", account.as_uuid()).order_by("position", Dir::Asc);
+        Ok(values(self.find(q).await?))
     }
     /// Successful transfers touching `account`, oldest first (in the order recorded), at most `limit`.
     async fn account_transfers(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Transfer>> {
@@ -408,6 +645,72 @@ pub trait LedgerStore: Reader {
 }
 
 impl<R: Reader + ?Sized> LedgerStore for R {}
+
+/// Adds the transfer-field filters (`user_data_*` and `code`; zero / absent = no filter).
+fn transfer_fields(
+    mut q: Query,
+    user_data_128: Option<Uuid>,
+    user_data_64: u64,
+    user_data_32: u32,
+    code: Option<TransferCode>,
+) -> Query {
+    if let Some(u) = user_data_128 {
+        q = q.eq("user_data_128", u);
+    }
+    if user_data_64 != 0 {
+        q = q.eq("user_data_64", u64_to_column(user_data_64));
+    }
+    if user_data_32 != 0 {
+        q = q.eq("user_data_32", i64::from(user_data_32));
+    }
+    if let Some(c) = code {
+        q = q.eq("code", c.as_str());
+    }
+    q
+}
+
+/// Adds the inclusive timestamp range (on `created_at`).
+fn time_range(mut q: Query, min: Option<Timestamp>, max: Option<Timestamp>) -> Query {
+    if let Some(t) = min {
+        q = q.filter(Filter::Ge("created_at", t.into()));
+    }
+    if let Some(t) = max {
+        q = q.filter(Filter::Le("created_at", t.into()));
+    }
+    q
+}
+
+/// The cursor of a full page's last item (a shorter page is the last one).
+fn page_end<T>(items: &[T], limit: u32, cursor: impl Fn(&T) -> Cursor) -> Option<Cursor> {
+    (items.len() == limit as usize).then(|| items.last().map(cursor)).flatten()
+}
+
+/// Runs a transfer query ordered by position (`seq`), after the cursor, and reads each row's
+/// position with it.
+async fn transfers_page<R: Reader + ?Sized>(
+    store: &R,
+    q: Query,
+    reversed: bool,
+    after: Option<Cursor>,
+    limit: u32,
+) -> StoreResult<Page<Transfer>> {
+    let dir = if reversed { Dir::Desc } else { Dir::Asc };
+    let mut q = q.order_by("seq", dir).limit(limit);
+    if let Some(c) = after {
+        q = q.after(vec![Value::Int(c.key)]);
+    }
+    let rows: Vec<StoredRow> = store.query_rows(&q).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for r in &rows {
+        let seq = r.row.int("seq").map_err(|e| StoreError::Corrupt { message: format!("ledger_transfers: {e}") })?;
+        let t = decode::<Transfer>(r)?.value;
+        last = Some(Cursor { key: seq, id: t.id.as_uuid() });
+        items.push(t);
+    }
+    let next = if items.len() == limit as usize { last } else { None };
+    Ok(Page { items, next })
+}
 
 #[cfg(test)]
 mod tests {
@@ -469,6 +772,35 @@ mod tests {
         assert!(!resolves_a_pending(&failed.to_row()));
         let plain = Transfer { pending_id: None, kind: TransferKind::Single, ..t };
         assert!(!resolves_a_pending(&plain.to_row()));
+        let imported = Transfer { flags: TransferFlags { imported: true, ..TransferFlags::default() }, ..plain };
+        assert_eq!(Transfer::from_row(&imported.to_row()).unwrap(), imported);
+        let created = Account {
+            code: 9,
+            kind: AccountKind::Ledger,
+            owner: None,
+            history_len: 3,
+            flags: AccountFlags { linked: true, imported: true, history: true, ..AccountFlags::default() },
+            ..a.clone()
+        };
+        assert_eq!(Account::from_row(&created.to_row()).unwrap(), created);
+        let h = HistoricalBalance {
+            account_id: a.id,
+            position: 4,
+            transfer_id: imported.id,
+            debit: false,
+            code: TransferCode::Fee,
+            user_data_128: Some(Uuid::from_u128(5)),
+            user_data_64: u64::MAX,
+            user_data_32: u32::MAX,
+            balance: Balance { debits_pending: 1, debits_posted: 2, credits_pending: 3, credits_posted: 4 },
+            timestamp: a.created_at,
+        };
+        assert_eq!(HistoricalBalance::from_row(&h.to_row()).unwrap(), h);
+        assert_ne!(h.key(), HistoricalBalance { position: 5, ..h.clone() }.key(), "one key per position");
+        for stream in [ImportStream::Accounts, ImportStream::Transfers] {
+            let c = ImportCursor { stream, last: a.created_at };
+            assert_eq!(ImportCursor::from_row(&c.to_row()).unwrap(), c);
+        }
     }
 
     proptest! {

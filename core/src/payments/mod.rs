@@ -461,6 +461,7 @@ fn credit_for(intent: &PaymentIntent, clearing: crate::ledger::model::AccountId)
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 
@@ -648,6 +649,7 @@ impl Command for ReviewCredit {
                         user_data_128: None,
                         user_data_64: 0,
                         user_data_32: 0,
+                        timestamp: None,
                     };
                     let snap = load_snapshot(store, std::slice::from_ref(&t)).await?;
                     resolution = Some((t, snap));

@@ -38,6 +38,7 @@ fn refund_input(original: &Transfer, n: usize, amount: Decimal) -> TransferInput
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 

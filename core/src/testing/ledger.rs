@@ -6,15 +6,17 @@ use crate::id::UserId;
 use crate::kernel::entity::Entity;
 use crate::kernel::store::{ChangeSet, Expect, Store, Write};
 use crate::kernel::value::Value;
+use crate::ledger::accounts::{AccountInput, AccountInputFlags};
 use crate::ledger::engine::{Outcome, Phase, TransferInput, TIMEOUT_SECS_MAX};
 use crate::ledger::model::{
-    Account, AccountFlags, AccountId, AccountKind, Balance, TransferCode, TransferFlags, TransferId,
-    TransferResult as R,
+    Account, AccountFlags, AccountId, AccountKind, AccountResult as A, Balance, HistoricalBalance, Transfer,
+    TransferCode, TransferFlags, TransferId, TransferKind, TransferResult as R,
 };
+use crate::ledger::query::{AccountFilter, AccountFilterFlags, Cursor, QueryFilter};
 use crate::ledger::{Ledger, LedgerStore};
 use crate::money::Currency;
 use crate::system::RandomIds;
-use crate::time::{Clock, ManualClock};
+use crate::time::{Clock, ManualClock, Timestamp};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use rust_decimal::Decimal;
@@ -82,6 +84,7 @@ pub fn transfer(debit: AccountId, credit: AccountId, minor: i64, code: TransferC
         user_data_128: None,
         user_data_64: 0,
         user_data_32: 0,
+        timestamp: None,
     }
 }
 
@@ -453,6 +456,13 @@ crate::conformance_cases!("ledger";
     ledger_reconciliation_freezes_a_tampered_account,
     ledger_random_operations_keep_every_invariant,
     ledger_answers_as_tigerbeetle_documents,
+    ledger_accounts_answer_as_tigerbeetle_documents,
+    ledger_history_and_filtered_reads_as_tigerbeetle_documents,
+    ledger_concurrent_account_creation_exactly_one_creates,
+    ledger_concurrent_transfers_keep_one_history,
+    ledger_reconciliation_checks_closing_holds,
+    ledger_currency_totals_are_exact_past_i64,
+    ledger_a_wallet_history_migrates_in_order,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -460,16 +470,14 @@ crate::conformance_cases!("ledger";
 // ---------------------------------------------------------------------------------------------
 
 /// Inserts an account the way the accounts API does (a caller `code`, so beside hearth's own
-/// accounts); test setup only.
+/// accounts); test setup only (it may carry flags `create_accounts` does not set, like `frozen`).
 async fn raw_account<S: Store>(store: &S, currency: Currency, flags: AccountFlags) -> Account {
-    let mut a = Account::managed(
-        AccountId::from_uuid(Uuid::now_v7()),
-        None,
-        AccountKind::Refunds,
-        currency,
-        flags,
-        super::fixtures::epoch(),
-    );
+    raw_account_at(store, currency, flags, super::fixtures::epoch()).await
+}
+
+/// [`raw_account`] created at `at`.
+async fn raw_account_at<S: Store>(store: &S, currency: Currency, flags: AccountFlags, at: Timestamp) -> Account {
+    let mut a = Account::managed(AccountId::from_uuid(Uuid::now_v7()), None, AccountKind::Ledger, currency, flags, at);
     a.code = 1;
     let write =
         Write::Row { kind: <Account as Entity>::kind(), id: a.id.as_uuid(), row: a.to_row(), expect: Expect::Absent };
@@ -868,8 +876,772 @@ pub async fn ledger_answers_as_tigerbeetle_documents<S: Store + Clone + 'static>
     // `overflows_credits`: "credit_account.credits_pending + credit_account.credits_posted + transfer.amount would overflow".
     row(&b, v, true, vec![usd_in(minor_input(a5, b1, 20))], &[R::OverflowsCredits]).await;
 
+    // --- Imports: docs/reference/transfer.md, `flags.imported` (the system imports) ---
+    b.clock.advance(chrono::Duration::hours(1));
+    let now = b.clock.now();
+    let ago = |minutes: i64| now.checked_sub(chrono::Duration::minutes(minutes)).unwrap();
+    let import = |t: TransferInput, at: Option<Timestamp>| TransferInput {
+        flags: TransferFlags { imported: true, ..t.flags },
+        timestamp: at,
+        ..t
+    };
+    let late_account = raw_account_at(s, Currency::INR, open, ago(30)).await;
+    let i1 = import(minor_input(x.id, y.id, 7), Some(ago(50)));
+    // create_transfers.md, `imported_event_expected`: "Batches cannot mix imported transfers with
+    // non-imported transfers."
+    row(&b, v, true, vec![i1.clone(), minor_input(x.id, y.id, 1)], &[R::Ok, R::ImportedEventExpected]).await;
+    let rec = b.ledger.transfer(&Actor::System, i1.id).await.unwrap();
+    assert_eq!((rec.created_at, rec.flags.imported), (ago(50), true), "recorded at the caller's timestamp");
+    // `imported_event_not_expected`: "The first transfer determines the entire operation."
+    row(
+        &b,
+        v,
+        true,
+        vec![minor_input(x.id, y.id, 1), import(minor_input(x.id, y.id, 1), Some(ago(45)))],
+        &[R::Ok, R::ImportedEventNotExpected],
+    )
+    .await;
+    // `timestamp_must_be_zero`: "The Transfer.timestamp is nonzero, but must be zero."
+    row(
+        &b,
+        v,
+        true,
+        vec![TransferInput { timestamp: Some(ago(45)), ..minor_input(x.id, y.id, 1) }],
+        &[R::TimestampMustBeZero],
+    )
+    .await;
+    // `imported_event_timestamp_out_of_range`: "must be a user-defined timestamp greater than 0".
+    row(&b, v, true, vec![import(minor_input(x.id, y.id, 1), None)], &[R::ImportedEventTimestampOutOfRange]).await;
+    // `imported_event_timestamp_must_not_advance`: "it must be a past timestamp."
+    row(&b, v, true, vec![import(minor_input(x.id, y.id, 1), Some(now))], &[R::ImportedEventTimestampMustNotAdvance])
+        .await;
+    // `imported_event_timestamp_must_not_regress`: "it must be greater than the last timestamp
+    // assigned to any Transfer" — the transfer just made at `now` included.
+    row(
+        &b,
+        v,
+        true,
+        vec![import(minor_input(x.id, y.id, 1), Some(ago(40)))],
+        &[R::ImportedEventTimestampMustNotRegress],
+    )
+    .await;
+    // Advance past every transfer so far; then the imports' own checks.
+    b.clock.advance(chrono::Duration::hours(1));
+    let now = b.clock.now();
+    let ago = |minutes: i64| now.checked_sub(chrono::Duration::minutes(minutes)).unwrap();
+    assert!(late_account.created_at < ago(45));
+    let later_account = raw_account_at(s, Currency::INR, open, ago(20)).await;
+    // `imported_event_timestamp_must_postdate_debit_account`: "must refer to an Account whose
+    // timestamp is less than the Transfer.timestamp." (and credit)
+    row(
+        &b,
+        v,
+        true,
+        vec![import(minor_input(later_account.id, y.id, 1), Some(ago(30)))],
+        &[R::ImportedEventTimestampMustPostdateDebitAccount],
+    )
+    .await;
+    row(
+        &b,
+        v,
+        true,
+        vec![import(minor_input(x.id, later_account.id, 1), Some(ago(30)))],
+        &[R::ImportedEventTimestampMustPostdateCreditAccount],
+    )
+    .await;
+    // `imported_event_timeout_must_be_zero`: "it cannot define a timeout for automatic expiration."
+    row(
+        &b,
+        v,
+        true,
+        vec![import(TransferInput { timeout_secs: 60, ..hold_input(x.id, y.id, 1) }, Some(ago(30)))],
+        &[R::ImportedEventTimeoutMustBeZero],
+    )
+    .await;
+    // A migrated wallet history: its top-ups (the system imports them), a hold and its post, in order.
+    let top_up = import(transfer(late_account.id, wallet.id, 900, TransferCode::TopUp), Some(ago(15)));
+    let held = import(TransferInput { phase: Phase::Pending, ..minor_input(wallet.id, y.id, 400) }, Some(ago(10)));
+    let posted = import(resolve_input(held.id, Phase::PostPending, None), Some(ago(5)));
+    row(&b, v, false, vec![top_up.clone(), held.clone(), posted.clone()], &[R::Ok, R::Ok, R::Ok]).await;
+    row(&b, v, false, vec![top_up.clone(), held.clone(), posted.clone()], &[R::Exists, R::Exists, R::Exists]).await;
+    let bal = b.balance(&wallet).await;
+    assert_eq!((bal.credits_posted, bal.debits_posted, bal.debits_pending), (900, 400, 0));
+    // Only the system imports: an admin's import is refused, whole.
+    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    let by_admin = import(minor_input(x.id, y.id, 1), Some(ago(1)));
+    super::fixtures::refused(b.store(), ErrorCode::Forbidden, b.ledger.create_transfers(&admin, vec![by_admin])).await;
+
     // Every code the engine can return was answered by some row.
     let missing_codes: Vec<R> = R::ALL.iter().copied().filter(|r| !seen.contains(r)).collect();
     assert!(missing_codes.is_empty(), "no row reaches {missing_codes:?}");
+    b.assert_books_balance().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The accounts API: create_accounts, lookups, history, filtered and paged reads, imports.
+// ---------------------------------------------------------------------------------------------
+
+/// An account as a `create_accounts` caller sends it (INR, code 1, no flags).
+fn account_input(code: u16) -> AccountInput {
+    AccountInput {
+        id: AccountId::from_uuid(Uuid::now_v7()),
+        currency: Some(Currency::INR),
+        code,
+        flags: AccountInputFlags::default(),
+        user_data_128: None,
+        user_data_64: 0,
+        user_data_32: 0,
+        timestamp: None,
+    }
+}
+
+/// Runs one `create_accounts` row: the results must be `expected`; a batch that created nothing
+/// wrote nothing at all.
+async fn account_row<S: Store + Clone + 'static>(
+    b: &Books<S>,
+    seen: &mut Vec<A>,
+    actor: &Actor,
+    batch: Vec<AccountInput>,
+    expected: &[A],
+) {
+    let before = super::digest(b.store()).await;
+    let out = b.ledger.create_accounts(actor, batch.clone()).await.unwrap();
+    let got: Vec<A> = out.iter().map(|o| o.result).collect();
+    assert_eq!(got, expected, "batch {batch:?}");
+    assert_eq!(out.iter().map(|o| o.id).collect::<Vec<_>>(), batch.iter().map(|a| a.id).collect::<Vec<_>>());
+    seen.extend(&got);
+    if !got.contains(&A::Ok) {
+        assert_eq!(super::digest(b.store()).await, before, "a batch that created nothing wrote something: {got:?}");
+    }
+}
+
+fn linked_input(a: AccountInput) -> AccountInput {
+    AccountInput { flags: AccountInputFlags { linked: true, ..a.flags }, ..a }
+}
+
+pub async fn ledger_accounts_answer_as_tigerbeetle_documents<S: Store + Clone + 'static>(store: S) {
+    let b = Books::new(store).await;
+    let sys = &Actor::System;
+    let mut seen = Vec::new();
+    let v = &mut seen;
+
+    // docs/reference/requests/create_accounts.md, `created` (hearth's `ok`): "The account was
+    // successfully created; it did not previously exist."
+    let mut a1 = account_input(1);
+    a1.flags.history = true;
+    (a1.user_data_128, a1.user_data_64, a1.user_data_32) = (Some(Uuid::from_u128(128)), 64, 32);
+    account_row(&b, v, sys, vec![a1.clone()], &[A::Ok]).await;
+    let stored = b.ledger.lookup_accounts(sys, &[a1.id]).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let s1 = &stored[0];
+    assert_eq!(
+        (s1.kind, s1.owner, s1.currency, s1.code, s1.flags.history, s1.user_data_64, s1.balance, s1.created_at),
+        (AccountKind::Ledger, None, Currency::INR, 1, true, 64, Balance::default(), b.clock.now()),
+        "the account as created"
+    );
+    // `exists`: "the existing account is identical to the account in the request" — nothing written.
+    account_row(&b, v, sys, vec![a1.clone()], &[A::Exists]).await;
+    // The `exists_with_different_*` codes, in the documented order.
+    let flags_and_code = AccountInput { flags: AccountInputFlags::default(), code: 9, ..a1.clone() };
+    // `exists_with_different_flags`: "An account with the same id already exists, but with different
+    // flags." — listed first, so it wins over a different code.
+    account_row(&b, v, sys, vec![flags_and_code], &[A::ExistsWithDifferentFlags]).await;
+    // `exists_with_different_user_data_128` (`_64`, `_32`): "An account with the same id already
+    // exists, but with different user_data_128."
+    account_row(
+        &b,
+        v,
+        sys,
+        vec![AccountInput { user_data_128: None, ..a1.clone() }],
+        &[A::ExistsWithDifferentUserData128],
+    )
+    .await;
+    account_row(&b, v, sys, vec![AccountInput { user_data_64: 1, ..a1.clone() }], &[A::ExistsWithDifferentUserData64])
+        .await;
+    account_row(&b, v, sys, vec![AccountInput { user_data_32: 1, ..a1.clone() }], &[A::ExistsWithDifferentUserData32])
+        .await;
+    // `exists_with_different_ledger`: "An account with the same id already exists, but with
+    // different ledger." — before a different code.
+    account_row(
+        &b,
+        v,
+        sys,
+        vec![AccountInput { currency: Some(Currency::USD), code: 9, ..a1.clone() }],
+        &[A::ExistsWithDifferentLedger],
+    )
+    .await;
+    // `exists_with_different_code`: "An account with the same id already exists, but with different
+    // code."
+    account_row(&b, v, sys, vec![AccountInput { code: 9, ..a1.clone() }], &[A::ExistsWithDifferentCode]).await;
+
+    // --- Validation, in order: nothing written, the id stays free ---
+    // `id_must_not_be_zero`: "Account.id is zero, which is a reserved value."
+    let nil = AccountInput { id: AccountId::from_uuid(Uuid::nil()), ..account_input(1) };
+    account_row(&b, v, sys, vec![nil], &[A::IdMustNotBeZero]).await;
+    // `flags_are_mutually_exclusive`: "The following flags are mutually exclusive:
+    // debits_must_not_exceed_credits, credits_must_not_exceed_debits" — before the ledger and code.
+    let mut both = AccountInput { currency: None, code: 0, ..account_input(1) };
+    (both.flags.debits_must_not_exceed_credits, both.flags.credits_must_not_exceed_debits) = (true, true);
+    account_row(&b, v, sys, vec![both.clone()], &[A::FlagsAreMutuallyExclusive]).await;
+    // `ledger_must_not_be_zero`: "Account.ledger is zero, but must be nonzero." (hearth: no currency)
+    let no_ledger = AccountInput { currency: None, code: 0, ..account_input(1) };
+    account_row(&b, v, sys, vec![no_ledger.clone()], &[A::LedgerMustNotBeZero]).await;
+    // `code_must_not_be_zero`: "Account.code is zero, but must be nonzero."
+    let no_code = account_input(0);
+    account_row(&b, v, sys, vec![no_code.clone()], &[A::CodeMustNotBeZero]).await;
+    // The corrected request reuses the id: validation failures pin nothing.
+    account_row(&b, v, sys, vec![AccountInput { code: 3, ..no_code }], &[A::Ok]).await;
+
+    // --- Linked chains: docs/coding/linked-events.md, "These chains of events will all succeed or
+    // fail together." ---
+    // `linked_event_failed`: "One or more of the accounts in the linked chain is invalid, so the
+    // whole chain failed." — the first failure keeps its own code.
+    let (c1, c2) = (linked_input(account_input(1)), account_input(0));
+    account_row(&b, v, sys, vec![c1.clone(), c2], &[A::LinkedEventFailed, A::CodeMustNotBeZero]).await;
+    assert!(b.ledger.lookup_accounts(sys, &[c1.id]).await.unwrap().is_empty(), "the chain was rolled back");
+    // `linked_event_chain_open`: "The Account.flags.linked flag was set on the last event in the
+    // batch, which is not legal."
+    account_row(&b, v, sys, vec![linked_input(account_input(1))], &[A::LinkedEventChainOpen]).await;
+    // An `exists` fails a chain too (TigerBeetle's state_machine_tests.zig, "linked accounts":
+    // "Fail with .exists.").
+    account_row(&b, v, sys, vec![linked_input(account_input(1)), a1.clone()], &[A::LinkedEventFailed, A::Exists]).await;
+    let (e1, e2) = (linked_input(account_input(5)), account_input(5));
+    account_row(&b, v, sys, vec![e1.clone(), e2.clone()], &[A::Ok, A::Ok]).await;
+    assert_eq!(b.ledger.lookup_accounts(sys, &[e2.id, e1.id]).await.unwrap().len(), 2);
+    // The linked flag is kept: retried alone without it, the account's flags differ.
+    account_row(
+        &b,
+        v,
+        sys,
+        vec![AccountInput { flags: AccountInputFlags::default(), ..e1.clone() }],
+        &[A::ExistsWithDifferentFlags],
+    )
+    .await;
+
+    // --- Imports: docs/reference/account.md, `flags.imported` ---
+    b.clock.advance(chrono::Duration::hours(1));
+    let now = b.clock.now();
+    let ago = |minutes: i64| now.checked_sub(chrono::Duration::minutes(minutes)).unwrap();
+    let imported = |ts: Option<Timestamp>| {
+        let mut a = account_input(4);
+        a.flags.imported = true;
+        a.timestamp = ts;
+        a
+    };
+    let i1 = imported(Some(ago(40)));
+    // `imported_event_expected`: "Batches cannot mix imported accounts with non-imported accounts."
+    account_row(&b, v, sys, vec![i1.clone(), account_input(1)], &[A::Ok, A::ImportedEventExpected]).await;
+    let got = b.ledger.lookup_accounts(sys, &[i1.id]).await.unwrap();
+    assert_eq!((got[0].created_at, got[0].flags.imported), (ago(40), true), "created at the caller's timestamp");
+    // `imported_event_not_expected`: "The first account determines the entire operation."
+    account_row(&b, v, sys, vec![account_input(1), imported(Some(ago(30)))], &[A::Ok, A::ImportedEventNotExpected])
+        .await;
+    // `timestamp_must_be_zero`: "The Account.timestamp is nonzero, but must be zero."
+    account_row(
+        &b,
+        v,
+        sys,
+        vec![AccountInput { timestamp: Some(ago(30)), ..account_input(1) }],
+        &[A::TimestampMustBeZero],
+    )
+    .await;
+    // `imported_event_timestamp_out_of_range`: "must be a user-defined timestamp greater than 0"
+    // (hearth's 0 is the Unix epoch; an absent timestamp is 0).
+    account_row(&b, v, sys, vec![imported(None)], &[A::ImportedEventTimestampOutOfRange]).await;
+    account_row(&b, v, sys, vec![imported(Timestamp::from_unix_micros(0))], &[A::ImportedEventTimestampOutOfRange])
+        .await;
+    // `imported_event_timestamp_must_not_advance`: "it must be a past timestamp."
+    account_row(&b, v, sys, vec![imported(Some(now))], &[A::ImportedEventTimestampMustNotAdvance]).await;
+    // `imported_event_timestamp_must_not_regress`: "it must be greater than the last timestamp
+    // assigned to any Account" — the non-imported accounts created just now included.
+    account_row(&b, v, sys, vec![imported(Some(ago(20)))], &[A::ImportedEventTimestampMustNotRegress]).await;
+    // "This validation must be called after the idempotency checks so the user can still handle
+    // exists results when importing." (state_machine.zig)
+    account_row(&b, v, sys, vec![i1.clone()], &[A::Exists]).await;
+    // Imports are the system's; staff create accounts; users do not.
+    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    b.clock.advance(chrono::Duration::minutes(1));
+    let later = imported(b.clock.now().checked_sub(chrono::Duration::seconds(1)));
+    super::fixtures::refused(b.store(), ErrorCode::Forbidden, b.ledger.create_accounts(&admin, vec![later])).await;
+    let (alice, wallet) = b.wallet().await;
+    super::fixtures::refused(b.store(), ErrorCode::Forbidden, b.ledger.create_accounts(&alice, vec![account_input(1)]))
+        .await;
+    super::fixtures::refused(b.store(), ErrorCode::Validation, b.ledger.create_accounts(sys, Vec::new())).await;
+    account_row(&b, v, &admin, vec![account_input(2)], &[A::Ok]).await;
+
+    // lookup_accounts.md: "If the account does not exist, return nothing." — in the order asked; a
+    // user sees only their own accounts.
+    let missing = AccountId::from_uuid(Uuid::now_v7());
+    let found = b.ledger.lookup_accounts(sys, &[e2.id, missing, a1.id, wallet.id]).await.unwrap();
+    assert_eq!(found.iter().map(|a| a.id).collect::<Vec<_>>(), [e2.id, a1.id, wallet.id]);
+    let own = b.ledger.lookup_accounts(&alice, &[a1.id, wallet.id]).await.unwrap();
+    assert_eq!(own.iter().map(|a| a.id).collect::<Vec<_>>(), [wallet.id]);
+
+    let missing_codes: Vec<A> = A::ALL.iter().copied().filter(|r| !seen.contains(r)).collect();
+    assert!(missing_codes.is_empty(), "no row reaches {missing_codes:?}");
+    b.assert_books_balance().await;
+}
+
+/// Creates `inputs` (all must be created).
+async fn create_all<S: Store + Clone + 'static>(b: &Books<S>, inputs: &[AccountInput]) {
+    let out = b.ledger.create_accounts(&Actor::System, inputs.to_vec()).await.unwrap();
+    assert!(out.iter().all(|o| o.result == A::Ok), "{out:?}");
+}
+
+/// Every page of a paged read, following `next` (and checking each full page says so).
+async fn all_pages<T, F, Fut>(limit: u32, mut read: F) -> Vec<T>
+where
+    F: FnMut(Option<Cursor>) -> Fut,
+    Fut: std::future::Future<Output = crate::ledger::query::Page<T>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = read(after).await;
+        assert!(page.items.len() <= limit as usize);
+        let full = page.items.len() == limit as usize;
+        assert_eq!(page.next.is_some(), full, "a full page names where to continue, a short one ends");
+        all.extend(page.items);
+        match page.next {
+            Some(c) => after = Some(c),
+            None => return all,
+        }
+    }
+}
+
+pub async fn ledger_history_and_filtered_reads_as_tigerbeetle_documents<S: Store + Clone + 'static>(store: S) {
+    let b = Books::new(store).await;
+    let sys = &Actor::System;
+    let mut h = account_input(10);
+    (h.flags.history, h.user_data_64) = (true, 77);
+    let src = account_input(11);
+    let mut lim = account_input(10);
+    (lim.flags.history, lim.flags.debits_must_not_exceed_credits) = (true, true);
+    let usd = AccountInput { currency: Some(Currency::USD), ..account_input(12) };
+    create_all(&b, &[h.clone(), src.clone(), lim.clone()]).await;
+    b.clock.advance(chrono::Duration::seconds(1));
+    create_all(&b, std::slice::from_ref(&usd)).await;
+
+    // Transfers one second apart, so their timestamps differ.
+    let mut seen = Vec::new();
+    let step = |b: &Books<S>| b.clock.advance(chrono::Duration::seconds(1));
+    let t1 = TransferInput { user_data_64: 7, ..minor_input(src.id, h.id, 100) };
+    let hold = TransferInput { user_data_32: 3, ..hold_input(src.id, h.id, 50) };
+    let t3 = transfer(h.id, src.id, 30, TransferCode::Fee);
+    let post = resolve_input(hold.id, Phase::PostPending, Some(20));
+    let t5 = minor_input(src.id, lim.id, 500);
+    let t6 = minor_input(lim.id, h.id, 200);
+    let overdraw = minor_input(lim.id, h.id, 10_000);
+    let mut t3_at = b.clock.now();
+    for (t, expected) in [
+        (&t1, R::Ok),
+        (&hold, R::Ok),
+        (&t3, R::Ok),
+        (&post, R::Ok),
+        (&t5, R::Ok),
+        (&t6, R::Ok),
+        (&overdraw, R::ExceedsCredits),
+    ] {
+        step(&b);
+        if t.id == t3.id {
+            t3_at = b.clock.now();
+        }
+        row(&b, &mut seen, true, vec![t.clone()], &[expected]).await;
+    }
+
+    // account.md, `flags.history`: "the account will retain the history of balances at each
+    // transfer"; account-balance.md: "The amounts refer to the account balance recorded _after_ the
+    // transfer execution." — equal to replaying the account's transfers in order.
+    let touching = b.store().ledger_transfers_touching(&[h.id]).await.unwrap();
+    let replay = crate::ledger::engine::history_from_transfers(h.id, &touching).unwrap();
+    let ids = |rows: &[HistoricalBalance]| rows.iter().map(|r| r.transfer_id).collect::<Vec<_>>();
+    let every = AccountFilter::all(h.id, 100);
+    let rows = b.ledger.get_account_balances(sys, &every).await.unwrap().items;
+    assert_eq!(rows.iter().map(|r| (r.transfer_id, r.balance)).collect::<Vec<_>>(), replay);
+    assert_eq!(ids(&rows), [t1.id, hold.id, t3.id, post.id, t6.id]);
+    assert_eq!(rows.iter().map(|r| r.position).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    let h_now = b.store().ledger_accounts(&[h.id]).await.unwrap().remove(0).value;
+    assert_eq!((rows.last().unwrap().balance, h_now.history_len), (h_now.balance, 5));
+    // get_account_balances.md: "Each balance returned has a corresponding transfer with the same
+    // timestamp."
+    for r in &rows {
+        assert_eq!(b.ledger.transfer(sys, r.transfer_id).await.unwrap().created_at, r.timestamp);
+    }
+    // account-filter.md: `flags.debits` / `flags.credits` — "Whether or not to include results where
+    // the field debit_account_id [credit_account_id] matches".
+    let debits =
+        AccountFilter { flags: AccountFilterFlags { debits: true, ..AccountFilterFlags::default() }, ..every.clone() };
+    assert_eq!(ids(&b.ledger.get_account_balances(sys, &debits).await.unwrap().items), [t3.id]);
+    let credits =
+        AccountFilter { flags: AccountFilterFlags { credits: true, ..AccountFilterFlags::default() }, ..every.clone() };
+    assert_eq!(
+        ids(&b.ledger.get_account_balances(sys, &credits).await.unwrap().items),
+        [t1.id, hold.id, post.id, t6.id]
+    );
+    // `code`, `user_data_*`: "Filter the results by the field Transfer.code" (and user data); a post
+    // carries its hold's user data.
+    let by_code = AccountFilter { code: Some(TransferCode::Fee), ..every.clone() };
+    assert_eq!(ids(&b.ledger.get_account_balances(sys, &by_code).await.unwrap().items), [t3.id]);
+    let by_64 = AccountFilter { user_data_64: 7, ..every.clone() };
+    assert_eq!(ids(&b.ledger.get_account_balances(sys, &by_64).await.unwrap().items), [t1.id]);
+    let by_32 = AccountFilter { user_data_32: 3, ..every.clone() };
+    assert_eq!(ids(&b.ledger.get_account_balances(sys, &by_32).await.unwrap().items), [hold.id, post.id]);
+    // `timestamp_min` / `timestamp_max`: "inclusive range".
+    let at_t3 = AccountFilter { timestamp_min: Some(t3_at), timestamp_max: Some(t3_at), ..every.clone() };
+    assert_eq!(ids(&b.ledger.get_account_balances(sys, &at_t3).await.unwrap().items), [t3.id]);
+    // `flags.reversed`: "the event that happened last (has the largest timestamp) will come first."
+    let reversed = AccountFilter { flags: AccountFilterFlags { reversed: true, ..every.flags }, ..every.clone() };
+    let back = b.ledger.get_account_balances(sys, &reversed).await.unwrap().items;
+    assert_eq!(ids(&back), [t6.id, post.id, t3.id, hold.id, t1.id]);
+    // Pages of two, forwards and backwards, add up to the whole.
+    for base in [&every, &reversed] {
+        let paged = all_pages(2, |after| {
+            let f = AccountFilter { limit: 2, after, ..base.clone() };
+            let l = &b.ledger;
+            async move { l.get_account_balances(&Actor::System, &f).await.unwrap() }
+        })
+        .await;
+        assert_eq!(ids(&paged), ids(&b.ledger.get_account_balances(sys, base).await.unwrap().items));
+    }
+    // get_account_balances.md: "If the account does not have the flag history set, return nothing."
+    assert!(b.ledger.get_account_balances(sys, &AccountFilter::all(src.id, 10)).await.unwrap().items.is_empty());
+
+    // get_account_transfers.md: "Fetch Transfers involving a given Account." — the failed attempt
+    // is no transfer; sorted chronologically, `reversed` the other way, paged by the cursor.
+    let tids = |ts: &[Transfer]| ts.iter().map(|t| t.id).collect::<Vec<_>>();
+    let all_h = b.ledger.get_account_transfers(sys, &every).await.unwrap();
+    assert_eq!(tids(&all_h.items), [t1.id, hold.id, t3.id, post.id, t6.id]);
+    assert_eq!(tids(&b.ledger.get_account_transfers(sys, &debits).await.unwrap().items), [t3.id]);
+    assert_eq!(tids(&b.ledger.get_account_transfers(sys, &by_32).await.unwrap().items), [hold.id, post.id]);
+    assert_eq!(tids(&b.ledger.get_account_transfers(sys, &at_t3).await.unwrap().items), [t3.id]);
+    let lim_all = AccountFilter::all(lim.id, 100);
+    assert_eq!(tids(&b.ledger.get_account_transfers(sys, &lim_all).await.unwrap().items), [t5.id, t6.id]);
+    for base in [&every, &reversed] {
+        let paged = all_pages(2, |after| {
+            let f = AccountFilter { limit: 2, after, ..base.clone() };
+            let l = &b.ledger;
+            async move { l.get_account_transfers(&Actor::System, &f).await.unwrap() }
+        })
+        .await;
+        assert_eq!(tids(&paged), tids(&b.ledger.get_account_transfers(sys, base).await.unwrap().items));
+    }
+
+    // query_accounts.md: "Query Accounts by the intersection of some fields and by timestamp range."
+    let aids = |a: &[Account]| a.iter().map(|a| a.id).collect::<Vec<_>>();
+    let code_10 = QueryFilter { code: Some(10u16), ..QueryFilter::all(100) };
+    let mut expected = vec![h.id, lim.id];
+    expected.sort_by_key(|id| *id); // created in one batch: one instant, then by id
+    assert_eq!(aids(&b.ledger.query_accounts(sys, &code_10).await.unwrap().items), expected);
+    let ud = QueryFilter { user_data_64: 77, ..QueryFilter::all(100) };
+    assert_eq!(aids(&b.ledger.query_accounts(sys, &ud).await.unwrap().items), [h.id]);
+    let in_usd = QueryFilter { ledger: Some(Currency::USD), ..QueryFilter::<u16>::all(100) };
+    assert_eq!(aids(&b.ledger.query_accounts(sys, &in_usd).await.unwrap().items), [usd.id]);
+    let everything = QueryFilter::<u16>::all(100);
+    let all_accounts = b.ledger.query_accounts(sys, &everything).await.unwrap().items;
+    assert!(all_accounts.windows(2).all(|w| (w[0].created_at, w[0].id) < (w[1].created_at, w[1].id)));
+    for reversed in [false, true] {
+        let base = QueryFilter { flags: crate::ledger::query::QueryFilterFlags { reversed }, ..everything.clone() };
+        let paged = all_pages(1, |after| {
+            let f = QueryFilter { limit: 1, after, ..base.clone() };
+            let l = &b.ledger;
+            async move { l.query_accounts(&Actor::System, &f).await.unwrap() }
+        })
+        .await;
+        let mut want = aids(&all_accounts);
+        if reversed {
+            want.reverse();
+        }
+        assert_eq!(aids(&paged), want);
+    }
+    // query_transfers.md, the same over transfers.
+    let fees = QueryFilter { code: Some(TransferCode::Fee), ..QueryFilter::all(100) };
+    assert_eq!(tids(&b.ledger.query_transfers(sys, &fees).await.unwrap().items), [t3.id]);
+    let t_64 = QueryFilter { user_data_64: 7, ledger: Some(Currency::INR), ..QueryFilter::<TransferCode>::all(100) };
+    assert_eq!(tids(&b.ledger.query_transfers(sys, &t_64).await.unwrap().items), [t1.id]);
+    let t_usd = QueryFilter { ledger: Some(Currency::USD), ..QueryFilter::<TransferCode>::all(100) };
+    assert!(b.ledger.query_transfers(sys, &t_usd).await.unwrap().items.is_empty());
+    // lookup_transfers.md: a transfer that was not created is not returned.
+    assert_eq!(tids(&b.ledger.lookup_transfers(sys, &[overdraw.id, t6.id, t1.id]).await.unwrap()), [t6.id, t1.id]);
+
+    // Who reads: an account's owner and staff; what a caller may not see does not exist for them.
+    let (alice, wallet) = b.wallet().await;
+    super::fixtures::refused(b.store(), ErrorCode::NotFound, b.ledger.get_account_transfers(&alice, &every)).await;
+    super::fixtures::refused(b.store(), ErrorCode::NotFound, b.ledger.get_account_balances(&alice, &every)).await;
+    super::fixtures::refused(
+        b.store(),
+        ErrorCode::Unauthenticated,
+        b.ledger.get_account_transfers(&Actor::Anonymous, &every),
+    )
+    .await;
+    super::fixtures::refused(b.store(), ErrorCode::Forbidden, b.ledger.query_accounts(&alice, &everything)).await;
+    super::fixtures::refused(b.store(), ErrorCode::Forbidden, b.ledger.query_transfers(&alice, &fees)).await;
+    b.top_up(&wallet, 300).await;
+    let mine = b.ledger.get_account_transfers(&alice, &AccountFilter::all(wallet.id, 10)).await.unwrap();
+    assert_eq!(mine.items.len(), 1);
+    // An invalid filter names its fields (TigerBeetle answers nothing).
+    let bad = AccountFilter { limit: 0, flags: AccountFilterFlags::default(), ..every.clone() };
+    let e = super::fixtures::refused(b.store(), ErrorCode::Validation, b.ledger.get_account_transfers(sys, &bad)).await;
+    let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["flags", "limit"]);
+    b.assert_books_balance().await;
+}
+
+pub async fn ledger_concurrent_account_creation_exactly_one_creates<S: Store + Clone + 'static>(store: S) {
+    // create_accounts.md: `exists` — "An account with the same id already exists." Racers creating
+    // one id: one creates it, every other is told it exists — and, when what it asked for differs,
+    // how (`exists_with_different_code`).
+    const RACERS: usize = 8;
+    let b = Arc::new(Books::new(store).await);
+    for round in 0..6 {
+        let id = AccountId::from_uuid(Uuid::now_v7());
+        let differ = round % 2 == 1;
+        let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+        let tasks: Vec<_> = (0..RACERS)
+            .map(|k| {
+                let (b, barrier) = (b.clone(), barrier.clone());
+                let code = if differ { k as u16 + 1 } else { 1 };
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let input = AccountInput { id, ..account_input(code) };
+                    (code, b.ledger.create_accounts(&Actor::System, vec![input]).await.unwrap()[0].result)
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let winners: Vec<u16> = results.iter().filter(|(_, r)| *r == A::Ok).map(|(c, _)| *c).collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one creates: {results:?}");
+        let loser = if differ { A::ExistsWithDifferentCode } else { A::Exists };
+        assert_eq!(results.iter().filter(|(_, r)| *r == loser).count(), RACERS - 1, "round {round}: {results:?}");
+        let stored = b.ledger.lookup_accounts(&Actor::System, &[id]).await.unwrap();
+        assert_eq!(stored[0].code, winners[0], "round {round}: the winner's account is stored");
+    }
+}
+
+pub async fn ledger_concurrent_transfers_keep_one_history<S: Store + Clone + 'static>(store: S) {
+    // account-balance.md: "The amounts refer to the account balance recorded _after_ the transfer
+    // execution." Transfers racing on one history account (and sweeps releasing its expired holds
+    // at the same time) leave rows at positions 1, 2, 3, … whose balances are the replay of its
+    // transfers in the order they committed.
+    const ROUNDS: usize = 4;
+    const RACERS: usize = 12;
+    const HOLDS: usize = 3;
+    let b = Arc::new(Books::new(store).await);
+    let mut h = account_input(20);
+    h.flags.history = true;
+    let (src, sink) = (account_input(21), account_input(22));
+    create_all(&b, &[h.clone(), src.clone(), sink.clone()]).await;
+    for round in 0..ROUNDS {
+        let holds: Vec<TransferInput> =
+            (0..HOLDS).map(|_| TransferInput { timeout_secs: 10, ..hold_input(h.id, sink.id, 5) }).collect();
+        assert_eq!(b.verified(holds).await.iter().map(|o| o.result).collect::<Vec<_>>(), [R::Ok; HOLDS]);
+        b.clock.advance(chrono::Duration::seconds(11));
+        let barrier = Arc::new(tokio::sync::Barrier::new(RACERS + 2));
+        let transfers: Vec<_> = (0..RACERS)
+            .map(|k| {
+                let (b, barrier, src, h) = (b.clone(), barrier.clone(), src.id, h.id);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    b.verified(vec![minor_input(src, h, k as i64 + 1)]).await[0].result
+                })
+            })
+            .collect();
+        let sweeps: Vec<_> = (0..2)
+            .map(|k| {
+                let (b, barrier) = (b.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    // One sweep starts at once, the other while the transfers are deciding.
+                    tokio::time::sleep(std::time::Duration::from_millis(k * 2)).await;
+                    b.ledger.expire_pending(&Actor::System, 100).await.unwrap().len()
+                })
+            })
+            .collect();
+        for t in transfers {
+            assert_eq!(t.await.unwrap(), R::Ok, "round {round}: every transfer lands");
+        }
+        let mut released = 0;
+        for s in sweeps {
+            released += s.await.unwrap();
+        }
+        assert_eq!(released, HOLDS, "round {round}: each expired hold released once");
+    }
+    let rows = b.store().balance_history(h.id).await.unwrap();
+    let n = (ROUNDS * (HOLDS + RACERS)) as i64;
+    assert_eq!(rows.iter().map(|r| r.position).collect::<Vec<_>>(), (1..=n).collect::<Vec<_>>());
+    let touching = b.store().ledger_transfers_touching(&[h.id]).await.unwrap();
+    let replay = crate::ledger::engine::history_from_transfers(h.id, &touching).unwrap();
+    assert_eq!(rows.iter().map(|r| (r.transfer_id, r.balance)).collect::<Vec<_>>(), replay);
+    // Each row follows the one before by exactly its transfer and the expiries committed between
+    // them.
+    for pair in rows.windows(2) {
+        let t = touching.iter().find(|t| t.id == pair[1].transfer_id).unwrap();
+        let released: i64 = touching
+            .iter()
+            .skip_while(|x| x.id != pair[0].transfer_id)
+            .skip(1)
+            .take_while(|x| x.id != t.id)
+            .filter(|x| x.kind == TransferKind::ExpirePending)
+            .map(|x| x.amount)
+            .sum();
+        let (before, after) = (pair[0].balance, pair[1].balance);
+        match t.kind {
+            TransferKind::Single => {
+                assert_eq!(after.credits_posted - before.credits_posted, t.amount);
+                assert_eq!(after.debits_pending, before.debits_pending - released);
+            }
+            kind => {
+                assert_eq!(kind, TransferKind::Pending);
+                assert_eq!(after.debits_pending, before.debits_pending - released + t.amount);
+                assert_eq!(after.credits_posted, before.credits_posted);
+            }
+        }
+    }
+    let account = b.store().ledger_accounts(&[h.id]).await.unwrap().remove(0).value;
+    assert_eq!((account.history_len, account.balance.debits_pending), (n, 0));
+    assert_eq!(rows.last().unwrap().balance.credits_posted, account.balance.credits_posted);
+    b.assert_books_balance().await;
+}
+
+pub async fn ledger_reconciliation_checks_closing_holds<S: Store + Clone + 'static>(store: S) {
+    let b = Books::new(store).await;
+    let (x, y, z) = (account_input(30), account_input(30), account_input(30));
+    create_all(&b, &[x.clone(), y.clone(), z.clone()]).await;
+    // docs/coding/recipes/close-account.md: a pending closing transfer closes the account; the
+    // counter it moves is checked against the open closing holds, like the totals.
+    let mut close = TransferInput { amount: None, ..hold_input(x.id, z.id, 0) };
+    close.flags.closing_debit = true;
+    assert_eq!(b.verified(vec![close.clone()]).await[0].result, R::Ok);
+    b.assert_books_balance().await;
+    // Someone sets y's counter behind the ledger's back: y looks closed, no transfer closed it.
+    let tamper = Write::Delta {
+        kind: <Account as Entity>::kind(),
+        id: y.id.as_uuid(),
+        add: vec![("closing_holds", 1)],
+        require: Vec::new(),
+    };
+    b.store().commit(ChangeSet { writes: vec![tamper], ..ChangeSet::default() }).await.unwrap();
+    let report = b.ledger.reconcile(&Actor::System).await.unwrap();
+    assert_eq!(report.mismatches.len(), 1, "{report:?}");
+    let m = &report.mismatches[0];
+    assert_eq!((m.account, m.cached_closing_holds, m.computed_closing_holds), (y.id, 1, 0));
+    assert_eq!(m.cached, m.computed, "the totals agree: only the closing holds differ");
+    assert!(report.unbalanced_currencies.is_empty());
+    let frozen = b.store().ledger_accounts(&[y.id]).await.unwrap().remove(0).value;
+    assert!(frozen.flags.frozen, "the mismatching account is frozen");
+    // Voiding the closing hold reopens x, and the counter follows.
+    assert_eq!(b.verified(vec![resolve_input(close.id, Phase::VoidPending, None)]).await[0].result, R::Ok);
+    let report = b.ledger.reconcile(&Actor::System).await.unwrap();
+    assert_eq!(report.mismatches.iter().map(|m| m.account).collect::<Vec<_>>(), [y.id]);
+}
+
+pub async fn ledger_currency_totals_are_exact_past_i64<S: Store + Clone + 'static>(store: S) {
+    // Each account's totals fit i64; their sum over a currency need not. Reconciliation sums in
+    // i128: two accounts each posted near i64::MAX still balance.
+    const NEAR: i64 = i64::MAX - 10;
+    let b = Books::new(store).await;
+    let egp = |code| AccountInput { currency: Some(Currency::EGP), ..account_input(code) };
+    let accounts = [egp(40), egp(40), egp(40), egp(40)];
+    create_all(&b, &accounts).await;
+    let in_egp =
+        |d: &AccountInput, c: &AccountInput| TransferInput { currency: Currency::EGP, ..minor_input(d.id, c.id, NEAR) };
+    let out = b.verified(vec![in_egp(&accounts[0], &accounts[1]), in_egp(&accounts[2], &accounts[3])]).await;
+    assert_eq!(out.iter().map(|o| o.result).collect::<Vec<_>>(), [R::Ok, R::Ok]);
+    let totals = b.store().snapshot(crate::kernel::store::Reads::Many).await.unwrap().currency_totals().await.unwrap();
+    let t = totals.iter().find(|t| t.currency == Currency::EGP).unwrap();
+    let twice = 2 * i128::from(NEAR);
+    assert!(twice > i128::from(i64::MAX));
+    assert_eq!((t.debits_posted, t.credits_posted, t.debits_pending, t.credits_pending), (twice, twice, 0, 0));
+    assert!(t.balanced());
+    b.assert_books_balance().await;
+}
+
+pub async fn ledger_a_wallet_history_migrates_in_order<S: Store + Clone + 'static>(store: S) {
+    // transfer.md, `flags.imported`: "allows importing historical Transfers with their original
+    // timestamp" — a wallet and its history, from the system hearth replaces, in order.
+    let b = Books::new(store).await;
+    b.clock.advance(chrono::Duration::days(30));
+    let now = b.clock.now();
+    let days_ago = |d: i64| now.checked_sub(chrono::Duration::days(d)).unwrap();
+    let alice = UserId::generate(&RandomIds);
+    let sys = &Actor::System;
+    let wallet = b.ledger.import_wallet(sys, alice, Currency::INR, days_ago(10)).await.unwrap();
+    assert_eq!((wallet.created_at, wallet.flags.imported, wallet.code), (days_ago(10), true, 0));
+    // hearth's services find it: it is alice's wallet.
+    let alice_actor = Actor::user(alice, [Role::Resident]);
+    assert_eq!(b.ledger.open_wallet(&alice_actor, alice, Currency::INR).await.unwrap().id, wallet.id);
+    // Retried, the import answers the wallet it made; it cannot be backdated to another instant.
+    assert_eq!(b.ledger.import_wallet(sys, alice, Currency::INR, days_ago(10)).await.unwrap().id, wallet.id);
+    super::fixtures::refused(
+        b.store(),
+        ErrorCode::Conflict,
+        b.ledger.import_wallet(sys, alice, Currency::INR, days_ago(12)),
+    )
+    .await;
+    // account.md, `flags.imported`: "Timestamps must be strictly increasing."
+    let bob = UserId::generate(&RandomIds);
+    super::fixtures::refused(
+        b.store(),
+        ErrorCode::PreconditionFailed,
+        b.ledger.import_wallet(sys, bob, Currency::INR, days_ago(11)),
+    )
+    .await;
+    // "User-defined timestamps must be a past date"; only the system imports.
+    super::fixtures::refused(b.store(), ErrorCode::Validation, b.ledger.import_wallet(sys, bob, Currency::INR, now))
+        .await;
+    let admin = Actor::user(UserId::generate(&RandomIds), [Role::Admin]);
+    super::fixtures::refused(
+        b.store(),
+        ErrorCode::Forbidden,
+        b.ledger.import_wallet(&admin, bob, Currency::INR, days_ago(9)),
+    )
+    .await;
+
+    // The history, as one linked chain ("It's recommended to submit the entire batch as a linked
+    // chain, ensuring that if any transfer fails, none of them are committed").
+    let at = |d: i64, t: TransferInput| TransferInput {
+        flags: TransferFlags { imported: true, ..t.flags },
+        timestamp: Some(days_ago(d)),
+        linked: true,
+        ..t
+    };
+    let top_up = at(9, transfer(b.clearing.id, wallet.id, 10_000, TransferCode::TopUp));
+    let buy = at(8, transfer(wallet.id, b.revenue.id, 2_500, TransferCode::Purchase));
+    let hold =
+        at(7, TransferInput { phase: Phase::Pending, ..transfer(wallet.id, b.revenue.id, 1_000, TransferCode::Hold) });
+    let post = at(6, resolve_input(hold.id, Phase::PostPending, Some(400)));
+    let refund = TransferInput { linked: false, ..at(5, transfer(b.revenue.id, wallet.id, 300, TransferCode::Refund)) };
+    let history = vec![top_up.clone(), buy, hold, post, refund];
+    // A chain with one transfer out of order fails whole, and writes nothing.
+    let mut shuffled = history.clone();
+    shuffled.swap(1, 2);
+    let before = super::digest(b.store()).await;
+    let out = b.ledger.create_transfers(sys, shuffled).await.unwrap();
+    assert_eq!(out[2].result, R::ImportedEventTimestampMustNotRegress, "{out:?}");
+    assert!(out.iter().enumerate().all(|(i, o)| i == 2 || o.result == R::LinkedEventFailed), "{out:?}");
+    assert_eq!(super::digest(b.store()).await, before);
+    let out = b.ledger.create_transfers(sys, history.clone()).await.unwrap();
+    assert_eq!(out.iter().map(|o| o.result).collect::<Vec<_>>(), [R::Ok; 5]);
+    let bal = b.balance(&wallet).await;
+    assert_eq!(
+        (bal.credits_posted, bal.debits_posted, bal.debits_pending, bal.available()),
+        (10_300, 2_900, 0, Some(7_400)),
+        "the migrated balance"
+    );
+    for (t, d) in history.iter().zip([9, 8, 7, 6, 5]) {
+        assert_eq!(b.ledger.transfer(sys, t.id).await.unwrap().created_at, days_ago(d));
+    }
+    // Nothing may be imported before what was imported.
+    let late = TransferInput { linked: false, ..at(6, transfer(b.clearing.id, wallet.id, 1, TransferCode::TopUp)) };
+    assert_eq!(
+        b.ledger.create_transfers(sys, vec![late]).await.unwrap()[0].result,
+        R::ImportedEventTimestampMustNotRegress
+    );
+    // The wallet goes on as any other: alice spends now.
+    let spend = transfer(wallet.id, b.revenue.id, 7_400, TransferCode::Purchase);
+    assert_eq!(b.ledger.create_transfers(sys, vec![spend]).await.unwrap()[0].result, R::Ok);
+    assert_eq!(b.ledger.balance(&alice_actor, wallet.id).await.unwrap().available.to_minor(), Some(0));
     b.assert_books_balance().await;
 }

@@ -6,10 +6,12 @@
 //! cargo run --release -p hearth-examples --bin ledger-bench -- <postgres-url> [seconds] [clients]
 //! ```
 //!
-//! Scenarios: transfers between random pairs of many accounts, or all debiting one hot account;
-//! one transfer per commit, or 100 linked transfers per commit. This is a benchmark, not a test:
-//! it asserts nothing about time.
+//! Scenarios: transfers between random pairs of many accounts, or all debiting one hot account
+//! (a wallet, or an account with `flags.history`, whose transfers commit one at a time); one
+//! transfer per commit, or 100 linked transfers per commit. This is a benchmark, not a test: it
+//! asserts nothing about time.
 
+use hearth_core::ledger::accounts::{AccountInput, AccountInputFlags};
 use hearth_core::ledger::engine::TransferInput;
 use hearth_core::ledger::model::{AccountId, AccountKind, TransferCode, TransferResult};
 use hearth_core::ledger::Ledger;
@@ -34,13 +36,16 @@ struct Scenario {
     name: &'static str,
     hot: bool,
     batch: usize,
+    /// The hot account keeps balance history.
+    history: bool,
 }
 
-const SCENARIOS: [Scenario; 4] = [
-    Scenario { name: "many accounts, single", hot: false, batch: 1 },
-    Scenario { name: "hot account, single", hot: true, batch: 1 },
-    Scenario { name: "many accounts, batch 100 linked", hot: false, batch: BATCH },
-    Scenario { name: "hot account, batch 100 linked", hot: true, batch: BATCH },
+const SCENARIOS: [Scenario; 5] = [
+    Scenario { name: "many accounts, single", hot: false, batch: 1, history: false },
+    Scenario { name: "hot account, single", hot: true, batch: 1, history: false },
+    Scenario { name: "many accounts, batch 100 linked", hot: false, batch: BATCH, history: false },
+    Scenario { name: "hot account, batch 100 linked", hot: true, batch: BATCH, history: false },
+    Scenario { name: "hot history account, single", hot: true, batch: 1, history: true },
 ];
 
 /// A wallet-to-wallet transfer of `minor` cents, allowed because the bench runs the verified path.
@@ -48,8 +53,9 @@ fn transfer(debit: AccountId, credit: AccountId, minor: i64, linked: bool) -> Tr
     TransferInput { linked, ..hearth_core::testing::ledger::transfer(debit, credit, minor, TransferCode::TopUp) }
 }
 
-/// Opens `ACCOUNTS` wallets and funds each generously.
-async fn setup<S: Store + Clone + 'static>(ledger: &Ledger<S>) -> Result<Vec<AccountId>, String> {
+/// Opens `ACCOUNTS` wallets and funds each generously; and one account with `flags.history` (no
+/// limits), returned last.
+async fn setup<S: Store + Clone + 'static>(ledger: &Ledger<S>) -> Result<(Vec<AccountId>, AccountId), String> {
     let sys = Actor::System;
     let clearing =
         ledger.system_account(&sys, AccountKind::GatewayClearing, Currency::INR).await.map_err(|e| e.to_string())?;
@@ -62,18 +68,33 @@ async fn setup<S: Store + Clone + 'static>(ledger: &Ledger<S>) -> Result<Vec<Acc
         let batch = chunk.iter().map(|w| transfer(clearing.id, *w, 1_000_000_000, false)).collect();
         ledger.runner().execute(&sys, None, &verified_transfers(batch)).await.map_err(|e| e.to_string())?;
     }
-    Ok(wallets)
+    let history = AccountInput {
+        id: AccountId::generate(&RandomIds),
+        currency: Some(Currency::INR),
+        code: 1,
+        flags: AccountInputFlags { history: true, ..AccountInputFlags::default() },
+        user_data_128: None,
+        user_data_64: 0,
+        user_data_32: 0,
+        timestamp: None,
+    };
+    let out = ledger.create_accounts(&sys, vec![history.clone()]).await.map_err(|e| e.to_string())?;
+    if out[0].result != hearth_core::ledger::model::AccountResult::Ok {
+        return Err(format!("history account: {}", out[0].result));
+    }
+    Ok((wallets, history.id))
 }
 
 async fn run<S: Store + Clone + 'static>(
     ledger: &Ledger<S>,
-    wallets: &Arc<Vec<AccountId>>,
+    accounts: &Arc<(Vec<AccountId>, AccountId)>,
     s: Scenario,
     clients: usize,
     secs: u64,
 ) -> Result<f64, String> {
-    let (ledger, wallets) = (ledger.clone(), wallets.clone());
+    let (ledger, accounts) = (ledger.clone(), accounts.clone());
     drive(clients, secs, move |_c, rng| {
+        let (wallets, history) = (&accounts.0, accounts.1);
         let mut batch = Vec::with_capacity(s.batch);
         for k in 0..s.batch {
             let a = if s.hot { 0 } else { rng.next(wallets.len()) };
@@ -81,7 +102,8 @@ async fn run<S: Store + Clone + 'static>(
             if b == a {
                 b = (b + 1) % wallets.len();
             }
-            batch.push(transfer(wallets[a], wallets[b], 1, k + 1 < s.batch));
+            let debit = if s.history { history } else { wallets[a] };
+            batch.push(transfer(debit, wallets[b], 1, k + 1 < s.batch));
         }
         let ledger = ledger.clone();
         async move {
@@ -149,7 +171,7 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
     for (s, lite, pg) in &rows {
         let raw = match (s.batch, s.hot) {
             (1, false) => Some(raw_many),
-            (1, true) => Some(raw_hot),
+            (1, true) if !s.history => Some(raw_hot),
             _ => None,
         };
         let (raw_cell, ratio) = match raw {
@@ -162,6 +184,11 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
     let batch_many = rows[2].2;
     println!("\nPostgres batching gain (many accounts): {:.1}x single", batch_many / single_many);
     println!("SQLite batching gain (many accounts): {:.1}x single", rows[2].1 / rows[0].1);
+    println!(
+        "hot history account / hot wallet, single: Postgres {:.2}, SQLite {:.2}",
+        rows[4].2 / rows[1].2,
+        rows[4].1 / rows[1].1
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
