@@ -79,7 +79,7 @@ fn changes(events: Vec<OutboxEvent>) -> ChangeSet {
 }
 
 /// Reads everything released after `after` (following pages), until `until` holds of what was read
-/// or [`PATIENCE`] runs out.
+/// or `PATIENCE` runs out.
 pub async fn drain<F: Feed + ?Sized>(
     feed: &F,
     mut after: FeedCursor,
