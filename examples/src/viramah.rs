@@ -160,3 +160,30 @@ fn steps(name: &str, reservation: hearth_core::id::ReservationId, diet: &str) ->
         StepInput { diet: Some(diet.into()), notes: Some(String::new()), ..StepInput::default() },
     ]
 }
+
+/// The `main` of a Viramah example: opens the SQLite file named by the first argument (or a new one
+/// in the temp directory, `hearth-<name>-<pid>.db`), runs `run` on it, and reports how it went.
+pub async fn run_on_sqlite<F, Fut>(name: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce(hearth_sqlite::SqliteStore) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let path = match std::env::args().nth(1) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::temp_dir().join(format!("hearth-{name}-{}.db", std::process::id())),
+    };
+    let result: Result<(), Box<dyn std::error::Error>> = match hearth_sqlite::SqliteStore::open(&path).await {
+        Ok(store) => run(store).await.map_err(Into::into),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => {
+            println!("\ndone ({}).", path.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name} example failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

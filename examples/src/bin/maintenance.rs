@@ -162,22 +162,5 @@ async fn run(store: SqliteStore) -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let path = match std::env::args().nth(1) {
-        Some(p) => std::path::PathBuf::from(p),
-        None => std::env::temp_dir().join(format!("hearth-maintenance-{}.db", std::process::id())),
-    };
-    let result = match SqliteStore::open(&path).await {
-        Ok(store) => run(store).await,
-        Err(e) => Err(e.into()),
-    };
-    match result {
-        Ok(()) => {
-            println!("\ndone ({}).", path.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("maintenance example failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    hearth_examples::viramah::run_on_sqlite("maintenance", run).await
 }
