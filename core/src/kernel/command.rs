@@ -393,7 +393,11 @@ impl<S: Store> Runner<S> {
                 let view = self.store.snapshot(cmd.reads(&valid, attempt)).await.map_err(Error::from)?;
                 cmd.load_attempt(view.as_ref(), actor, &valid, attempt).await?
             };
-            let mut cx = Decide::new(now, self.ids.as_ref(), actor);
+            // The decision's time is read after its load, never before the validation's: what it
+            // loaded was committed by decisions taken earlier, so time-ordered rules (a rate
+            // limiter's arrival times) see arrivals in order, and a retry decides at its own time.
+            let decided_at = self.clock.now().max(now);
+            let mut cx = Decide::new(decided_at, self.ids.as_ref(), actor);
             let output = match cmd.decide(actor, &valid, loaded, &mut cx) {
                 Ok(o) => o,
                 // The first decision was legal; after a concurrent change it no longer is: the caller
@@ -411,12 +415,13 @@ impl<S: Store> Runner<S> {
                     command: C::NAME.to_owned(),
                     fingerprint: fp.clone(),
                     response: serde_json::to_value(&output).map_err(|e| Error::internal(format!("response: {e}")))?,
-                    at: now,
+                    at: decided_at,
                 });
             }
             if let Some(slot) = slot {
                 let result = serde_json::to_value(&output).map_err(|e| Error::internal(format!("response: {e}")))?;
-                changes.client_action = Some(slot.record(&scope, crate::offline::Outcome::Applied { result }, now)?);
+                changes.client_action =
+                    Some(slot.record(&scope, crate::offline::Outcome::Applied { result }, decided_at)?);
             }
             if changes.is_empty() {
                 return Ok(output);

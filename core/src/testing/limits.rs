@@ -422,9 +422,77 @@ pub async fn limits_32_racing_failed_logins_record_exactly_five<S: Store + Clone
     assert_eq!((e.code, e.retry_after_ms), (ErrorCode::RateLimited, Some(15 * 60 * 1_000)));
 }
 
+/// A take whose command read the clock before others that committed first (seed 000 line 877, 5
+/// requests per minute): the others fill all but one place of the burst at a later instant, between
+/// this command's validation and its load. It still gets the last place, because it decides at the
+/// time it read the bucket, not at its validation's: a burst of exactly five is five, whatever the
+/// order the racers' clocks were read in (found by the SQLite benchmark's 8 clients, issue 11).
+pub async fn limits_a_take_that_read_the_clock_first_but_loads_last_gets_the_last_place<S: Store + Clone + 'static>(
+    store: S,
+) {
+    type Others = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+    /// `TakeOne`, whose load first lets `burst - 1` other takes commit one µs later.
+    #[derive(Serialize)]
+    struct Overtaken {
+        take: TakeOne,
+        #[serde(skip)]
+        others: Others,
+    }
+    impl std::fmt::Debug for Overtaken {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Overtaken").field("take", &self.take).finish_non_exhaustive()
+        }
+    }
+    #[async_trait::async_trait]
+    impl Command for Overtaken {
+        const NAME: &'static str = "testing.take_one_overtaken";
+        // One read by key, straight from the store: it sees what the others committed in `load`.
+        const READS: crate::kernel::store::Reads = crate::kernel::store::Reads::One;
+        type Valid = ();
+        type Loaded = LimitState;
+        type Output = Taken;
+        fn validate(&self, _: Timestamp) -> Result<(), ValidationErrors> {
+            Ok(())
+        }
+        async fn load(&self, store: &dyn Reader, a: &Actor, v: &()) -> Result<LimitState, Error> {
+            (self.others)().await;
+            self.take.load(store, a, v).await
+        }
+        fn decide(&self, a: &Actor, v: &(), state: LimitState, cx: &mut Decide<'_>) -> Result<Taken, Error> {
+            self.take.decide(a, v, state, cx)
+        }
+    }
+    let clock = Arc::new(ManualClock::new(epoch()));
+    let runner = Runner::new(store.clone(), clock.clone(), Arc::new(RandomIds));
+    let user = UserId::generate(&RandomIds);
+    let policy = POLICIES.iter().position(|p| p.name() == REQUEST_CREATION.name()).unwrap();
+    let others: Others = {
+        let (runner, clock) = (runner.clone(), clock.clone());
+        Arc::new(move || {
+            let (runner, clock) = (runner.clone(), clock.clone());
+            Box::pin(async move {
+                clock.advance(chrono::Duration::microseconds(1));
+                for _ in 1..REQUEST_CREATION.burst() {
+                    runner.execute(&Actor::System, None, &TakeOne { policy, user }).await.unwrap();
+                }
+            }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+        })
+    };
+    let last = Overtaken { take: TakeOne { policy, user }, others };
+    let taken = runner.execute(&Actor::System, None, &last).await.unwrap();
+    let wait = crate::limits::retry_after_ms(REQUEST_CREATION.emission_interval_us());
+    assert_eq!(taken, Taken { remaining: 0, next_after_ms: Some(wait) });
+    let b = bucket(&store, &REQUEST_CREATION, Subject::User(user)).await.unwrap();
+    assert_eq!(b.version, u64::from(REQUEST_CREATION.burst()));
+    let next = TakeOne { policy, user };
+    let e = refused(&store, ErrorCode::RateLimited, runner.execute(&Actor::System, None, &next)).await;
+    assert_eq!(e.retry_after_ms, Some(wait));
+}
+
 crate::conformance_cases!("limits";
     limits_the_store_takes_exactly_as_the_pure_rule_decides,
     limits_every_policy_admits_its_burst_then_one_per_interval,
+    limits_a_take_that_read_the_clock_first_but_loads_last_gets_the_last_place,
     limits_32_racing_requests_create_exactly_five,
     limits_32_racing_orders_place_exactly_twenty,
     limits_32_racing_inquiries_from_one_ip_admit_exactly_three,
