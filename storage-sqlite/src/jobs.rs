@@ -6,7 +6,7 @@
 //! the statements only keep a step to the lease it names.
 
 use crate::codec::{corrupt, json, map_err, parse_uuid, ts, uuid_text, Fail, SqlValue};
-use crate::{task_failed, SqliteStore};
+use crate::SqliteStore;
 use async_trait::async_trait;
 use hearth_core::id::JobId;
 use hearth_core::kernel::jobs::{Claim, Job, JobFilter, JobQueue, JobState, Lease, NewJob, Settle};
@@ -144,24 +144,6 @@ fn settle(conn: &Connection, lease: &Lease, outcome: &Settle, now: Timestamp, ex
         return Err(Fail::Store(StoreError::LeaseLost { job: lease.job }));
     }
     Ok(())
-}
-
-impl SqliteStore {
-    /// Runs `f` on the writer connection, on the blocking pool.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, Fail> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn =
-                inner.writer.lock().map_err(|_| StoreError::Backend { message: "writer lock poisoned".into() })?;
-            f(&mut conn).map_err(Fail::into_store)
-        })
-        .await
-        .map_err(|e| task_failed("job write", e))?
-    }
 }
 
 #[async_trait]

@@ -1,11 +1,19 @@
 //! hearth-sqlite: the embedded store.
 //!
 //! rusqlite with bundled SQLite in WAL mode; the schema is embedded and migrated on open
-//! (`PRAGMA user_version`, see [`MIGRATIONS`]). Every [`Store::commit`] is one `BEGIN IMMEDIATE`
-//! transaction on the single writer connection, while reads use a small pool of reader connections
-//! (WAL lets them run beside the writer). A [`Store::snapshot`] for many reads holds one reader
-//! connection in a read transaction until it is dropped, so all its reads see one committed state.
-//! Blocking SQLite calls run on tokio's blocking pool, never on the async workers.
+//! (`PRAGMA user_version`, see [`MIGRATIONS`]). One writer thread owns the only writer connection
+//! and commits with **group commit**: the change sets waiting when it turns to the queue (at most
+//! [`GROUP_MAX`]) share one `BEGIN IMMEDIATE` … `COMMIT`, each inside its own `SAVEPOINT`, so a change
+//! set that fails (a guard, a unique key) is rolled back alone and answers its own error while the
+//! others commit; the outcome is the same as committing them one after another in queue order.
+//! Reads use a small pool of reader connections (WAL lets them run beside the writer). A
+//! [`Store::snapshot`] for many reads holds one reader connection in a read transaction until it is
+//! dropped, so all its reads see one committed state. Blocking SQLite reads run on tokio's blocking
+//! pool, never on the async workers.
+//!
+//! Durability: WAL with `synchronous = NORMAL` — a commit is atomic and survives a crash of the
+//! process, but the last commits before a power loss or OS crash may be lost (they are in the WAL
+//! and not yet synced); the database is never corrupted. `FULL` would sync the WAL on every commit.
 //!
 //! This crate holds no business rule and no domain code: it executes hearth-core's generic reads
 //! ([`Query`]) and writes ([`Write`]) from each entity's declaration, maps hearth-core's neutral
@@ -52,6 +60,8 @@ pub const READERS_MAX: usize = 4;
 pub const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Prepared statements cached per connection (the generic reads and writes are a few per entity).
 pub const STATEMENT_CACHE: usize = 128;
+/// The most change sets the writer thread commits in one transaction (group commit).
+pub const GROUP_MAX: usize = 64;
 
 /// A hearth store in one SQLite file. Cheap to clone (shared connections).
 #[derive(Clone)]
@@ -68,7 +78,10 @@ impl std::fmt::Debug for SqliteStore {
 struct Inner {
     path: PathBuf,
     schema: query::Schema,
-    writer: Mutex<Connection>,
+    /// The writer thread's queue; the thread ends when the last store handle is dropped.
+    writer: std::sync::mpsc::Sender<WriterJob>,
+    /// What the writer thread has committed.
+    stats: Arc<GroupStats>,
     pool: Mutex<Pool>,
     reader_ready: Condvar,
     /// Counts the commits that appended events: the change feed's in-process wake-up.
@@ -113,6 +126,13 @@ impl SqliteStore {
         configure(&writer).map_err(map_err)?;
         migrate::run(&mut writer)?;
         let schema = query::Schema::load(&writer).map_err(map_err)?;
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let stats = Arc::new(GroupStats::default());
+        let counted = stats.clone();
+        std::thread::Builder::new()
+            .name("hearth-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, &jobs, &counted))
+            .map_err(|e| StoreError::Backend { message: format!("writer thread: {e}") })?;
         let mut idle = Vec::with_capacity(READERS_MAX);
         for _ in 0..READERS_MAX {
             idle.push(open_reader(path)?);
@@ -121,7 +141,8 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 schema,
-                writer: Mutex::new(writer),
+                writer: queue,
+                stats,
                 pool: Mutex::new(Pool { idle, lost: 0 }),
                 reader_ready: Condvar::new(),
                 feed_commits: tokio::sync::watch::Sender::new(0),
@@ -132,6 +153,15 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// How group commit has gone so far: transactions and the change sets they carried.
+    pub fn commit_stats(&self) -> CommitStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CommitStats {
+            transactions: self.inner.stats.transactions.load(Relaxed),
+            commits: self.inner.stats.commits.load(Relaxed),
+        }
     }
 
     /// The schema version (the number of migrations applied; [`SCHEMA_VERSION`] once open).
@@ -150,21 +180,183 @@ impl SqliteStore {
         self.inner.feed_commits.subscribe()
     }
 
-    /// Commits on the writer connection, held open when `hold` says so; signals the feed.
+    /// Commits through the writer thread (grouped with other waiting commits unless held open,
+    /// which commits alone); signals the feed.
     async fn commit_with(&self, changes: ChangeSet, hold: Option<Hold>) -> StoreResult<bool> {
-        let inner = self.inner.clone();
         let emits = !changes.events.is_empty();
-        let committed = tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
-            commit_blocking(&mut conn, &changes, hold)
-        })
-        .await
-        .map_err(|e| task_failed("commit", e))??;
+        let committed = match hold {
+            None => {
+                let (done, answer) = tokio::sync::oneshot::channel();
+                self.inner
+                    .writer
+                    .send(WriterJob::Commit { changes: Box::new(changes), done })
+                    .map_err(|_| writer_gone())?;
+                answer.await.map_err(|_| writer_gone())??
+            }
+            Some(hold) => {
+                self.write(move |conn| commit_blocking(conn, &changes, Some(hold)).map_err(Fail::Store)).await?
+            }
+        };
         if committed && emits {
             self.inner.feed_commits.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(committed)
     }
+
+    /// Runs `f` on the writer connection, on the writer thread (between commit groups).
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Fail> + Send + 'static,
+    {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job = move |conn: &mut Connection| {
+            let _ = done.send(f(conn).map_err(Fail::into_store));
+        };
+        self.inner.writer.send(WriterJob::Run(Box::new(job))).map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Backend { message: "the SQLite writer thread has stopped".into() }
+}
+
+/// Group commit so far ([`SqliteStore::commit_stats`]): `commits / transactions` is the mean group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitStats {
+    /// Write transactions the writer thread committed change sets in (a group counts once; a group
+    /// retried member by member counts each retry).
+    pub transactions: u64,
+    /// Change sets committed (the ones that failed are not counted).
+    pub commits: u64,
+}
+
+#[derive(Default)]
+struct GroupStats {
+    transactions: std::sync::atomic::AtomicU64,
+    commits: std::sync::atomic::AtomicU64,
+}
+
+impl GroupStats {
+    fn add(&self, transactions: u64, commits: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.transactions.fetch_add(transactions, Relaxed);
+        self.commits.fetch_add(commits, Relaxed);
+    }
+}
+
+/// Work for the writer thread.
+enum WriterJob {
+    /// A change set, committed with the others waiting (group commit).
+    Commit { changes: Box<ChangeSet>, done: tokio::sync::oneshot::Sender<StoreResult<bool>> },
+    /// Anything else that writes (job claims and settles, feed pruning, a held commit): runs alone.
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// The writer thread: takes the next job; a commit takes every commit queued behind it (up to
+/// [`GROUP_MAX`], stopping at the first job of another kind) into one transaction. Ends when every
+/// store handle is gone.
+fn writer_loop(mut conn: Connection, jobs: &std::sync::mpsc::Receiver<WriterJob>, stats: &GroupStats) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            WriterJob::Run(f) => f(&mut conn),
+            WriterJob::Commit { changes, done } => {
+                let mut group = vec![(changes, done)];
+                while group.len() < GROUP_MAX {
+                    match jobs.try_recv() {
+                        Ok(WriterJob::Commit { changes, done }) => group.push((changes, done)),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit_group(&mut conn, group, stats);
+            }
+        }
+    }
+}
+
+type Member = (Box<ChangeSet>, tokio::sync::oneshot::Sender<StoreResult<bool>>);
+
+/// Commits a group: one transaction, a savepoint per change set. When the transaction itself fails
+/// (it cannot begin or commit, or SQLite rolled it back under a change set), nothing of it stayed,
+/// and each change set is committed again on its own — so every caller gets its own true answer.
+fn commit_group(conn: &mut Connection, group: Vec<Member>, stats: &GroupStats) {
+    let alone = |conn: &mut Connection, changes: &ChangeSet| {
+        let result = commit_blocking(conn, changes, None);
+        if result.is_ok() {
+            stats.add(1, 1);
+        }
+        result
+    };
+    if group.len() == 1 {
+        for (changes, done) in group {
+            let _ = done.send(alone(conn, &changes));
+        }
+        return;
+    }
+    match grouped(conn, &group) {
+        Some(results) => {
+            stats.add(1, results.iter().filter(|r| r.is_ok()).count() as u64);
+            for ((_, done), result) in group.into_iter().zip(results) {
+                let _ = done.send(result);
+            }
+        }
+        None => {
+            for (changes, done) in group {
+                let _ = done.send(alone(conn, &changes));
+            }
+        }
+    }
+}
+
+/// The group's transaction; `None` when it failed as a whole (and was rolled back).
+fn grouped(conn: &Connection, group: &[Member]) -> Option<Vec<StoreResult<bool>>> {
+    let step = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([])).is_ok();
+    if !step("BEGIN IMMEDIATE") {
+        return None;
+    }
+    let abandon = || {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        None
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for (changes, _) in group {
+        if !step("SAVEPOINT hearth_member") {
+            return abandon();
+        }
+        match apply_changes(conn, changes) {
+            Ok(()) => {
+                if !step("RELEASE hearth_member") {
+                    return abandon();
+                }
+                results.push(Ok(true));
+            }
+            Err(e) => {
+                if conn.is_autocommit() || !step("ROLLBACK TO hearth_member") || !step("RELEASE hearth_member") {
+                    return abandon();
+                }
+                results.push(Err(e));
+            }
+        }
+    }
+    if !step("COMMIT") {
+        return abandon();
+    }
+    Some(results)
 }
 
 /// The feed's horizon: the last event pruned (`START` before any).
@@ -236,26 +428,21 @@ impl Feed for SqliteStore {
     }
 
     async fn prune_feed(&self, before: Timestamp) -> StoreResult<u64> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            let last: Option<i64> = tx
-                .query_row("SELECT max(position) FROM outbox WHERE at < ?", [before.unix_micros()], |r| r.get(0))
-                .map_err(map_err)?;
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let last: Option<i64> =
+                tx.query_row("SELECT max(position) FROM outbox WHERE at < ?", [before.unix_micros()], |r| r.get(0))?;
             let Some(last) = last else { return Ok(0) };
-            let deleted = tx.execute("DELETE FROM outbox WHERE position <= ?", [last]).map_err(map_err)?;
+            let deleted = tx.execute("DELETE FROM outbox WHERE position <= ?", [last])?;
             tx.execute(
                 "INSERT INTO feed_horizon (id, tx, position) VALUES (1, 0, ?)
                  ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position)",
                 [last],
-            )
-            .map_err(map_err)?;
-            tx.commit().map_err(map_err)?;
+            )?;
+            tx.commit()?;
             Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
         })
         .await
-        .map_err(|e| task_failed("prune", e))?
     }
 }
 
@@ -768,10 +955,26 @@ fn apply_write(tx: &Connection, write: &Write) -> StoreResult<()> {
     }
 }
 
+/// Commits one change set in its own transaction, held open first when `hold` says so.
 fn commit_blocking(conn: &mut Connection, changes: &ChangeSet, hold: Option<Hold>) -> StoreResult<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    apply_changes(&tx, changes)?;
+    if let Some(hold) = hold {
+        // A held commit (`HoldCommit`): its events have their positions; wait with the write lock held.
+        (hold.positioned)();
+        if !hold.runtime.block_on(hold.release) {
+            tx.rollback().map_err(map_err)?;
+            return Ok(false);
+        }
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(true)
+}
+
+/// Every write of a change set, in a transaction (or savepoint) the caller opened.
+fn apply_changes(tx: &Connection, changes: &ChangeSet) -> StoreResult<()> {
     for w in &changes.writes {
-        apply_write(&tx, w)?;
+        apply_write(tx, w)?;
     }
     for a in &changes.audit {
         let version = version_arg(a.version)?;
@@ -860,17 +1063,7 @@ fn commit_blocking(conn: &mut Connection, changes: &ChangeSet, hold: Option<Hold
             }
         })?;
     }
-    jobs::insert_jobs(&tx, &changes.jobs)?;
-    if let Some(hold) = hold {
-        // A held commit (`HoldCommit`): its events have their positions; wait with the write lock held.
-        (hold.positioned)();
-        if !hold.runtime.block_on(hold.release) {
-            tx.rollback().map_err(map_err)?;
-            return Ok(false);
-        }
-    }
-    tx.commit().map_err(map_err)?;
-    Ok(true)
+    jobs::insert_jobs(tx, &changes.jobs)
 }
 
 /// What a held commit waits on, inside the write transaction.

@@ -541,3 +541,57 @@ async fn a_held_write_lock_is_retry_later_and_records_nothing() {
     let cancelled = w.store().service_request(request.id).await.unwrap().unwrap();
     assert_eq!((cancelled.version, cancelled.value.status.to_string()), (2, "cancelled".to_owned()));
 }
+
+/// Group commit (issue 11): 64 change sets committed at once from 64 tasks share write transactions,
+/// and each still gets its own answer. Every odd one carries a fresh event and then the id of an
+/// event already stored, so it fails on `outbox.id`: it gets its own error and leaves nothing —
+/// its fresh event was rolled back with its savepoint — while every even one commits whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_fails_a_change_set_alone_and_keeps_the_others() {
+    use hearth_core::kernel::store::ChangeSet;
+    use hearth_core::testing::feed::event;
+    use hearth_core::testing::fixtures::epoch;
+    const TASKS: u64 = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("hearth.db")).await.unwrap();
+    let user = hearth_core::id::UserId::generate(&hearth_core::system::RandomIds);
+    let taken = event(0, epoch(), user);
+    store.commit(ChangeSet { events: vec![taken.clone()], ..ChangeSet::default() }).await.unwrap();
+    let before = store.commit_stats();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+    let tasks: Vec<_> = (1..=TASKS)
+        .map(|n| {
+            let (store, start, taken) = (store.clone(), start.clone(), taken.clone());
+            tokio::spawn(async move {
+                let mut events = vec![event(n, epoch(), user)];
+                if n % 2 == 1 {
+                    events.push(taken);
+                }
+                start.wait().await;
+                store.commit(ChangeSet { events, ..ChangeSet::default() }).await
+            })
+        })
+        .collect();
+    for (n, t) in (1..=TASKS).zip(tasks) {
+        let answer = t.await.unwrap();
+        if n % 2 == 0 {
+            answer.unwrap_or_else(|e| panic!("change set {n}: {e:?}"));
+        } else {
+            let e = answer.expect_err("a change set reusing an event id");
+            assert!(
+                matches!(&e, hearth_core::kernel::StoreError::Constraint { name } if name.contains("outbox")),
+                "change set {n}: {e:?}"
+            );
+        }
+    }
+    let stored: Vec<u128> =
+        store.outbox_after(0, 1_000).await.unwrap().into_iter().map(|(_, e)| e.entity.id.as_u128()).collect();
+    let mut expected: Vec<u128> = (0..=TASKS).filter(|n| n % 2 == 0).map(u128::from).collect();
+    let mut got = stored.clone();
+    got.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "every even change set and nothing of an odd one");
+    let after = store.commit_stats();
+    assert_eq!(after.commits - before.commits, TASKS / 2);
+    assert!(after.transactions - before.transactions <= after.commits - before.commits);
+}
