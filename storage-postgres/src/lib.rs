@@ -22,6 +22,7 @@
 mod codec;
 mod error;
 mod jobs;
+mod notify;
 mod read;
 mod select;
 mod statement;
@@ -87,6 +88,7 @@ pub(crate) async fn begin(
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    notifier: std::sync::Arc<notify::Notifier>,
 }
 
 impl PgStore {
@@ -94,11 +96,11 @@ impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool =
             PgPoolOptions::new().max_connections(POOL_CONNECTIONS_DEFAULT).connect(url).await.map_err(map_err)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
     /// Uses an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { notifier: std::sync::Arc::new(notify::Notifier::new(pool.clone())), pool }
     }
     /// The pool.
     pub fn pool(&self) -> &PgPool {
@@ -255,7 +257,11 @@ impl HoldCommit for PgStore {
     /// Holds the transaction open between its last statement and `COMMIT`: other commits go on,
     /// taking later positions — exactly the race the feed's ordering must survive.
     async fn commit_held(&self, changes: ChangeSet, positioned: Positioned, release: Release) -> StoreResult<bool> {
-        statement::commit_held(&self.pool, &changes, positioned, release).await
+        let committed = statement::commit_held(&self.pool, &changes, positioned, release).await?;
+        if committed && !changes.events.is_empty() {
+            self.notifier.poke();
+        }
+        Ok(committed)
     }
     fn single_writer(&self) -> bool {
         false
@@ -265,7 +271,11 @@ impl HoldCommit for PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
-        statement::commit(&self.pool, &changes).await
+        statement::commit(&self.pool, &changes).await?;
+        if !changes.events.is_empty() {
+            self.notifier.poke();
+        }
+        Ok(())
     }
     async fn snapshot(&self, reads: Reads) -> StoreResult<Box<dyn Reader + '_>> {
         Ok(match reads {

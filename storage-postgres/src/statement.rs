@@ -35,8 +35,9 @@ pub(crate) async fn commit(pool: &PgPool, changes: &ChangeSet) -> StoreResult<()
     s.run(pool, changes.writes.first().map(Write::kind)).await
 }
 
-/// The channel the feed's wake-ups are sent on (`NOTIFY`, payload: the commit's last position).
-/// One per database: a database holding several hearth schemas wakes their readers in vain.
+/// The channel the feed's wake-ups are sent on (`NOTIFY` after the commits that appended events,
+/// coalesced: `crate::notify`). One per database; the payload is the store's schema
+/// (`current_schema()`), so a listener tells its own schema's wake-ups from the others'.
 pub const FEED_CHANNEL: &str = "hearth_feed";
 
 /// A commit held open after its events have positions (`HoldCommit`): the transaction path, with
@@ -91,8 +92,6 @@ struct Stmt {
     sql: Sql,
     ctes: Vec<String>,
     asserts: Vec<String>,
-    /// More columns of the final `SELECT` (the feed's `pg_notify`).
-    tail: Vec<String>,
 }
 
 impl Stmt {
@@ -129,11 +128,7 @@ impl Stmt {
         if self.ctes.is_empty() {
             return Ok(());
         }
-        let mut check = if self.asserts.is_empty() { "1".to_owned() } else { self.asserts.join(" + ") };
-        for t in &self.tail {
-            check.push_str(", ");
-            check.push_str(t);
-        }
+        let check = if self.asserts.is_empty() { "1".to_owned() } else { self.asserts.join(" + ") };
         self.sql.text = format!("WITH {} SELECT {check}", self.ctes.join(",\n"));
         self.sql.query().execute(e).await.map(|_| ()).map_err(|err| map_commit_err(err, writing))
     }
@@ -429,15 +424,11 @@ fn plan_records(s: &mut Stmt, changes: &ChangeSet) -> StoreResult<()> {
             marks.push(s.p(&Value::Json(readers))?);
             tuples.push(format!("({})", marks.join(", ")));
         }
-        let inserted = s.cte(format!(
-            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at, readers) VALUES {}
-             RETURNING position",
+        // The feed's wake-up is sent after the commit (`crate::notify`), not inside it.
+        s.cte(format!(
+            "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at, readers) VALUES {}",
             tuples.join(", ")
         ));
-        // The feed's wake-up, sent when the transaction commits: the last position, nothing more
-        // (never near NOTIFY's 8,000-byte limit). A lost one costs latency, never an event: feed
-        // readers also poll.
-        s.tail.push(format!("(SELECT pg_notify('{FEED_CHANNEL}', max(position)::text) FROM {inserted}) IS NULL"));
     }
     if let Some(k) = &changes.idempotency {
         let t = s.tuple(&[

@@ -560,11 +560,12 @@ async fn maintenance_reports_sql_path_matches_the_pure_functions() {
     assert!(matches!(&err, StoreError::Backend { message } if message.contains("read-only transaction")), "{err:?}");
 }
 
-/// The change feed's wake-up (issue 10): a commit that appends events sends `NOTIFY` on
-/// `FEED_CHANNEL` with its last position: a payload of a few digits whatever the events carry
-/// (NOTIFY's 8,000-byte limit is never near; the events themselves are read from the feed).
+/// The change feed's wake-up (issues 10, 11): after a commit that appends events, the store sends
+/// `NOTIFY` on `FEED_CHANNEL` carrying its schema — a short payload whatever the events carry
+/// (NOTIFY's 8,000-byte limit is never near; the events themselves are read from the feed), by
+/// which a listener tells its own schema's wake-ups from other schemas' in the same database.
 #[tokio::test]
-async fn a_commit_with_events_notifies_its_last_position() {
+async fn a_commit_with_events_notifies_its_schema() {
     let store = common::fresh().await;
     let mut listener = sqlx::postgres::PgListener::connect_with(store.pool()).await.unwrap();
     listener.listen(hearth_postgres::FEED_CHANNEL).await.unwrap();
@@ -579,14 +580,14 @@ async fn a_commit_with_events_notifies_its_last_position() {
             .collect();
         ChangeSet { events, ..ChangeSet::default() }
     };
+    let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(store.pool()).await.unwrap();
     store.commit(events(3)).await.unwrap();
-    let last = store.outbox_after(0, 100).await.unwrap().last().unwrap().0;
-    // Other schemas' tests share the database's channel: take this store's position.
+    // Other schemas' tests share the database's channel: wait for this store's schema.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let n = tokio::time::timeout_at(deadline, listener.recv()).await.expect("a notification").unwrap();
-        assert!(n.payload().len() < 20, "the payload is a position: {}", n.payload());
-        if n.payload() == last.to_string() {
+        assert!(n.payload().len() < 64, "the payload is a schema name: {}", n.payload());
+        if n.payload() == schema {
             break;
         }
     }

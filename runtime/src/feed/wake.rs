@@ -49,11 +49,14 @@ impl WakeUp for SqliteWake {
     }
 }
 
-/// Postgres: `LISTEN` on [`FEED_CHANNEL`]; every commit that appends events sends `NOTIFY` with its
-/// last position (the payload is not used: the hub reads from its own cursor). sqlx reconnects a
+/// Postgres: `LISTEN` on [`FEED_CHANNEL`]; the store sends a `NOTIFY` after the commits that append
+/// events, coalesced, with its schema as the payload: a wake-up for another schema of the same
+/// database is skipped (the hub reads from its own cursor). sqlx reconnects a
 /// dropped listener; notifications sent meanwhile are lost, which the hub's poll covers.
 pub struct PgWake {
     listener: PgListener,
+    /// The store's schema: the payload of its own wake-ups.
+    schema: String,
 }
 
 impl std::fmt::Debug for PgWake {
@@ -65,9 +68,10 @@ impl std::fmt::Debug for PgWake {
 impl PgWake {
     /// Listens on a connection of its own from `store`'s pool settings.
     pub async fn connect(store: &PgStore) -> Result<Self, sqlx::Error> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(store.pool()).await?;
         let mut listener = PgListener::connect_with(store.pool()).await?;
         listener.listen(FEED_CHANNEL).await?;
-        Ok(Self { listener })
+        Ok(Self { listener, schema })
     }
 }
 
@@ -75,9 +79,13 @@ impl PgWake {
 impl WakeUp for PgWake {
     async fn wait(&mut self) {
         // Several notifications may be queued: one read covers them all, so take what is there.
-        if self.listener.recv().await.is_err() {
-            // Reconnecting: wake the hub so it reads whatever the gap hid.
-            return;
+        loop {
+            match self.listener.recv().await {
+                Ok(n) if n.payload() != self.schema => continue, // another schema's commit
+                Ok(_) => break,
+                // Reconnecting: wake the hub so it reads whatever the gap hid.
+                Err(_) => return,
+            }
         }
         while self.listener.next_buffered().is_some() {}
     }
