@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Benchmarks: hearth on SQLite and Postgres next to raw SQL (pgbench, or a hand-written loop for jobs), in one run.
 #   scripts/bench.sh ledger|booking|jobs|feed [seconds per scenario] [clients or workers]
+#   scripts/bench.sh sqlite [seconds per scenario] [clients] [rows pre-filled]   (no server needed)
 # (feed: clients are producers; FEED_SUBSCRIBERS sets the subscribers, default 1,000)
 # Uses its own database on the Postgres that pg-ensure.sh finds or starts, and drops it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-which_bench=${1:?usage: scripts/bench.sh ledger|booking|jobs|feed [seconds] [clients]}
-case "$which_bench" in ledger|booking|jobs|feed) ;; *) echo "unknown benchmark: $which_bench" >&2; exit 2 ;; esac
+which_bench=${1:?usage: scripts/bench.sh ledger|booking|jobs|feed|sqlite [seconds] [clients]}
+case "$which_bench" in ledger|booking|jobs|feed|sqlite) ;; *) echo "unknown benchmark: $which_bench" >&2; exit 2 ;; esac
+if [ "$which_bench" = sqlite ]; then
+  cargo build --release --quiet -p hearth-examples --bin sqlite-bench
+  exec ./target/release/sqlite-bench "${2:-5}" "${3:-8}" "${4:-0}"
+fi
 base_url=$(bash scripts/pg-ensure.sh)
 db="hearth_${which_bench}_bench_$(date +%s)_$$"
 admin_url="${base_url%/*}/postgres"

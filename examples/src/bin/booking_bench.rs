@@ -7,24 +7,21 @@
 //! ```
 //!
 //! Every booking is by a different resident (one seat per user per slot), on one hot slot or on a
-//! random one of many. Slots are given a capacity no run can exhaust, so every attempt is a booking.
+//! random one of many. `BENCH_ROWS=n` first fills the Postgres tables a booking writes (bookings,
+//! audit records, outbox events; the raw table of bookings too) with `n` rows each — the scale
+//! curve: does a booking cost more in a bigger table? Slots are given a capacity no run can exhaust, so every attempt is a booking.
 //! This is a benchmark, not a test: it asserts nothing about time.
 
-use hearth_core::amenities::{slot_id, Amenities, Slot, TemplateInput};
+use hearth_core::amenities::Amenities;
 use hearth_core::id::{SlotId, UserId};
-use hearth_core::store::{ChangeSet, Entity, Expect, Store, Write};
+use hearth_core::store::Store;
 use hearth_core::system::{RandomIds, SystemClock};
-use hearth_core::{Actor, Clock, Role};
-use hearth_examples::bench::{drive, main_with, pgbench_tps};
+use hearth_core::{Actor, Role};
+use hearth_examples::bench::{drive, main_with, many_slots, pgbench_tps, SLOTS};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// Slots in the many-slots scenario (and in the raw-SQL table).
-const SLOTS: usize = 1_000;
-/// A capacity no run exhausts.
-const CAPACITY: u32 = 100_000_000;
 
 /// The seed's optimistic booking (Viramah §9): read the version, `UPDATE … WHERE version = :read AND
 /// booked_count < capacity`, retry on 0 rows, then insert the booking — run server-side in one
@@ -44,46 +41,6 @@ DO $$ DECLARE v integer; n integer; BEGIN
   RAISE EXCEPTION 'slot % too contended', :s;
 END $$;
 ";
-
-async fn setup<S: Store + Clone + 'static>(svc: &Amenities<S>) -> Result<Vec<SlotId>, String> {
-    let manager = Actor::user(UserId::generate(&RandomIds), [Role::AmenityManager]);
-    let template = TemplateInput {
-        opens: Some("00:00".into()),
-        closes: Some("24:00".into()),
-        slot_minutes: Some(60),
-        capacity: Some(1_000),
-        time_zone: Some("UTC".into()),
-    };
-    let gym = svc.create(&manager, "Bench gym", template).await.map_err(|e| e.to_string())?;
-    // Slots far in the future with a huge capacity, written straight through the store.
-    let start = SystemClock.now().checked_add(chrono::Duration::days(30)).ok_or("clock")?;
-    let mut ids = Vec::with_capacity(SLOTS);
-    let mut batch = Vec::new();
-    for i in 0..SLOTS {
-        let starts_at = start.checked_add(chrono::Duration::hours(i as i64)).ok_or("clock")?;
-        let ends_at = starts_at.checked_add(chrono::Duration::hours(1)).ok_or("clock")?;
-        let slot = Slot {
-            id: slot_id(gym.id, starts_at),
-            amenity_id: gym.id,
-            date: starts_at.as_datetime().naive_utc().date(),
-            starts_at,
-            ends_at,
-            capacity: CAPACITY,
-            booked: 0,
-        };
-        ids.push(slot.id);
-        batch.push(Write::Row { kind: Slot::kind(), id: slot.id(), row: slot.to_row(), expect: Expect::Absent });
-        if batch.len() == 100 {
-            let writes = std::mem::take(&mut batch);
-            svc.runner()
-                .store()
-                .commit(ChangeSet { writes, ..ChangeSet::default() })
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(ids)
-}
 
 async fn run<S: Store + Clone + 'static>(
     svc: &Amenities<S>,
@@ -105,7 +62,33 @@ async fn run<S: Store + Clone + 'static>(
     .await
 }
 
-async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64, String> {
+/// Fills hearth's booking, audit and outbox tables with `rows` rows each (cancelled seats on one
+/// slot, so no booking of the run collides with them).
+async fn prefill(url: &str, slot: SlotId, rows: u64) -> Result<(), String> {
+    if rows == 0 {
+        return Ok(());
+    }
+    let pool = sqlx::PgPool::connect(url).await.map_err(|e| e.to_string())?;
+    let n = i64::try_from(rows).map_err(|e| e.to_string())?;
+    let slot = slot.as_uuid();
+    for sql in [
+        "INSERT INTO amenity_bookings (id, slot_id, amenity_id, user_id, status, created_at, updated_at, version)
+         SELECT gen_random_uuid(), s.id, s.amenity_id, gen_random_uuid(), 'cancelled', now(), now(), 1
+         FROM amenity_slots s, generate_series(1, $2) WHERE s.id = $1",
+        "INSERT INTO audit_log (id, entity_kind, entity_id, action, actor, before, after, version, at)
+         SELECT gen_random_uuid(), 'amenity_booking', gen_random_uuid(), 'prefill', 'system', NULL, '{}', 1, now()
+         FROM generate_series(1, $2) WHERE $1::uuid IS NOT NULL",
+        "INSERT INTO outbox (id, topic, entity_kind, entity_id, payload, audience, at)
+         SELECT gen_random_uuid(), 'prefill', 'amenity_booking', gen_random_uuid(), '{}', '{}', now()
+         FROM generate_series(1, $2) WHERE $1::uuid IS NOT NULL",
+    ] {
+        sqlx::query(sql).bind(slot).bind(n).execute(&pool).await.map_err(|e| e.to_string())?;
+    }
+    sqlx::query("ANALYZE").execute(&pool).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64, rows: u64) -> Result<f64, String> {
     let pool = sqlx::PgPool::connect(url).await.map_err(|e| e.to_string())?;
     for sql in [
         "DROP SCHEMA IF EXISTS bench_raw CASCADE",
@@ -118,13 +101,22 @@ async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64,
     ] {
         sqlx::query(sql).execute(&pool).await.map_err(|e| e.to_string())?;
     }
+    sqlx::query("INSERT INTO bench_raw.bookings (slot_id, client) SELECT 1, 0 FROM generate_series(1, $1)")
+        .bind(i64::try_from(rows).map_err(|e| e.to_string())?)
+        .execute(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query("ANALYZE bench_raw.bookings").execute(&pool).await.map_err(|e| e.to_string())?;
     let script =
         if hot { RAW_SCRIPT.replace(r"\set s random(1, :nslots)", r"\set s 1") } else { RAW_SCRIPT.to_owned() };
     pgbench_tps(url, &script, &[("nslots", SLOTS.to_string())], clients, secs)
 }
 
 async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
-    println!("hearth booking benchmark: {secs} s per scenario, {clients} concurrent clients, {SLOTS} slots\n");
+    let rows: u64 = std::env::var("BENCH_ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(0);
+    println!(
+        "hearth booking benchmark: {secs} s per scenario, {clients} concurrent clients, {SLOTS} slots, {rows} rows pre-filled\n"
+    );
     let dir = std::env::temp_dir().join(format!("hearth-booking-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let sqlite = SqliteStore::open(dir.join("bench.db")).await.map_err(|e| e.to_string())?;
@@ -132,18 +124,19 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
     pg.migrate().await.map_err(|e| e.to_string())?;
     let lite_svc = Amenities::new(sqlite, Arc::new(SystemClock), Arc::new(RandomIds));
     let pg_svc = Amenities::new(pg, Arc::new(SystemClock), Arc::new(RandomIds));
-    let lite_slots = Arc::new(setup(&lite_svc).await?);
-    let pg_slots = Arc::new(setup(&pg_svc).await?);
-    let mut rows = Vec::new();
+    let lite_slots = Arc::new(many_slots(&lite_svc).await?);
+    let pg_slots = Arc::new(many_slots(&pg_svc).await?);
+    prefill(url, pg_slots[SLOTS - 1], rows).await?;
+    let mut table = Vec::new();
     for (name, hot) in [("many slots", false), ("hot slot", true)] {
         let lite = run(&lite_svc, &lite_slots, hot, clients, secs).await?;
         let pg = run(&pg_svc, &pg_slots, hot, clients, secs).await?;
-        let raw = raw_sql(url, hot, clients, secs).await?;
-        rows.push((name, lite, pg, raw));
+        let raw = raw_sql(url, hot, clients, secs, rows).await?;
+        table.push((name, lite, pg, raw));
     }
     println!("| scenario | hearth SQLite (bookings/s) | hearth Postgres (bookings/s) | raw SQL Postgres, pgbench (bookings/s) | hearth / raw |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    for (name, lite, pg, raw) in rows {
+    for (name, lite, pg, raw) in table {
         println!("| {name} | {lite:.0} | {pg:.0} | {raw:.0} | {:.2} |", pg / raw);
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -11,25 +11,17 @@
 //! transfer per commit, or 100 linked transfers per commit. This is a benchmark, not a test: it
 //! asserts nothing about time.
 
-use hearth_core::ledger::accounts::{AccountInput, AccountInputFlags};
-use hearth_core::ledger::engine::TransferInput;
-use hearth_core::ledger::model::{AccountId, AccountKind, TransferCode, TransferResult};
+use hearth_core::ledger::model::{AccountId, TransferResult};
 use hearth_core::ledger::Ledger;
-use hearth_core::money::Currency;
 use hearth_core::store::Store;
 use hearth_core::system::{RandomIds, SystemClock};
 use hearth_core::testing::verified_transfers;
 use hearth_core::Actor;
-use hearth_examples::bench::{drive, main_with, pgbench_tps};
+use hearth_examples::bench::{drive, ledger_wallets, main_with, pgbench_tps, transfer, ACCOUNTS, BATCH};
 use hearth_postgres::PgStore;
 use hearth_sqlite::SqliteStore;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// Accounts in the many-accounts scenarios (and in the raw-SQL table).
-const ACCOUNTS: usize = 1_000;
-/// Transfers per commit in the batched scenarios.
-const BATCH: usize = 100;
 
 #[derive(Clone, Copy)]
 struct Scenario {
@@ -47,43 +39,6 @@ const SCENARIOS: [Scenario; 5] = [
     Scenario { name: "hot account, batch 100 linked", hot: true, batch: BATCH, history: false },
     Scenario { name: "hot history account, single", hot: true, batch: 1, history: true },
 ];
-
-/// A wallet-to-wallet transfer of `minor` cents, allowed because the bench runs the verified path.
-fn transfer(debit: AccountId, credit: AccountId, minor: i64, linked: bool) -> TransferInput {
-    TransferInput { linked, ..hearth_core::testing::ledger::transfer(debit, credit, minor, TransferCode::TopUp) }
-}
-
-/// Opens `ACCOUNTS` wallets and funds each generously; and one account with `flags.history` (no
-/// limits), returned last.
-async fn setup<S: Store + Clone + 'static>(ledger: &Ledger<S>) -> Result<(Vec<AccountId>, AccountId), String> {
-    let sys = Actor::System;
-    let clearing =
-        ledger.system_account(&sys, AccountKind::GatewayClearing, Currency::INR).await.map_err(|e| e.to_string())?;
-    let mut wallets = Vec::with_capacity(ACCOUNTS);
-    for _ in 0..ACCOUNTS {
-        let owner = hearth_core::id::UserId::generate(&RandomIds);
-        wallets.push(ledger.open_wallet(&sys, owner, Currency::INR).await.map_err(|e| e.to_string())?.id);
-    }
-    for chunk in wallets.chunks(BATCH) {
-        let batch = chunk.iter().map(|w| transfer(clearing.id, *w, 1_000_000_000, false)).collect();
-        ledger.runner().execute(&sys, None, &verified_transfers(batch)).await.map_err(|e| e.to_string())?;
-    }
-    let history = AccountInput {
-        id: AccountId::generate(&RandomIds),
-        currency: Some(Currency::INR),
-        code: 1,
-        flags: AccountInputFlags { history: true, ..AccountInputFlags::default() },
-        user_data_128: None,
-        user_data_64: 0,
-        user_data_32: 0,
-        timestamp: None,
-    };
-    let out = ledger.create_accounts(&sys, vec![history.clone()]).await.map_err(|e| e.to_string())?;
-    if out[0].result != hearth_core::ledger::model::AccountResult::Ok {
-        return Err(format!("history account: {}", out[0].result));
-    }
-    Ok((wallets, history.id))
-}
 
 async fn run<S: Store + Clone + 'static>(
     ledger: &Ledger<S>,
@@ -128,7 +83,40 @@ UPDATE bench_raw.accounts SET balance = balance + 1 WHERE id = :b;
 COMMIT;
 ";
 
-async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64, String> {
+/// The issue's raw batched SQL: 100 transfers per transaction — lock the distinct accounts in id
+/// order, ONE multi-row `INSERT` of the 200 entries, ONE `UPDATE … FROM (VALUES …)` of the summed
+/// deltas (a `VALUES` list may name an account twice; an `UPDATE … FROM` changes a row once, so the
+/// deltas are summed per account first). The pairs are drawn by pgbench (`\set`).
+fn raw_batch_script(hot: bool) -> String {
+    let mut script = String::new();
+    for k in 1..=BATCH {
+        if hot {
+            script.push_str(&format!("\\set a{k} 1\n"));
+        } else {
+            script.push_str(&format!("\\set a{k} random(1, :naccounts)\n"));
+        }
+        script.push_str(&format!(
+            "\\set d{k} random(1, :naccounts - 1)\n\\set b{k} 1 + ((:a{k} - 1 + :d{k}) % :naccounts)\n"
+        ));
+    }
+    let ids: Vec<String> = (1..=BATCH).flat_map(|k| [format!(":a{k}"), format!(":b{k}")]).collect();
+    let entries: Vec<String> = (1..=BATCH).map(|k| format!("(:a{k}, -1), (:b{k}, 1)")).collect();
+    script.push_str("BEGIN;\n");
+    script.push_str(&format!(
+        "SELECT id FROM bench_raw.accounts WHERE id IN ({}) ORDER BY id FOR UPDATE;\n",
+        ids.join(", ")
+    ));
+    script.push_str(&format!("INSERT INTO bench_raw.entries (account_id, amount) VALUES {};\n", entries.join(", ")));
+    script.push_str(&format!(
+        "UPDATE bench_raw.accounts a SET balance = a.balance + d.delta FROM (SELECT id, sum(delta) AS delta FROM (VALUES {}) v (id, delta) GROUP BY id) d WHERE a.id = d.id;\n",
+        entries.join(", ")
+    ));
+    script.push_str("COMMIT;\n");
+    script
+}
+
+/// Runs the raw single (`batch` 1) or batched script; returns transfers per second.
+async fn raw_sql(url: &str, hot: bool, batch: usize, clients: usize, secs: u64) -> Result<f64, String> {
     let pool = sqlx::PgPool::connect(url).await.map_err(|e| e.to_string())?;
     for sql in [
         "DROP SCHEMA IF EXISTS bench_raw CASCADE",
@@ -139,9 +127,13 @@ async fn raw_sql(url: &str, hot: bool, clients: usize, secs: u64) -> Result<f64,
     ] {
         sqlx::query(sql).execute(&pool).await.map_err(|e| e.to_string())?;
     }
-    let script =
-        if hot { RAW_SCRIPT.replace(r"\set a random(1, :naccounts)", r"\set a 1") } else { RAW_SCRIPT.to_owned() };
-    pgbench_tps(url, &script, &[("naccounts", ACCOUNTS.to_string())], clients, secs)
+    let script = match (batch, hot) {
+        (1, true) => RAW_SCRIPT.replace(r"\set a random(1, :naccounts)", r"\set a 1"),
+        (1, false) => RAW_SCRIPT.to_owned(),
+        (_, hot) => raw_batch_script(hot),
+    };
+    let tps = pgbench_tps(url, &script, &[("naccounts", ACCOUNTS.to_string())], clients, secs)?;
+    Ok(tps * batch as f64)
 }
 
 async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
@@ -154,8 +146,8 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
     let clock = Arc::new(SystemClock);
     let sqlite_ledger = Ledger::new(sqlite, clock.clone(), Arc::new(RandomIds));
     let pg_ledger = Ledger::new(pg, clock, Arc::new(RandomIds));
-    let sqlite_wallets = Arc::new(setup(&sqlite_ledger).await?);
-    let pg_wallets = Arc::new(setup(&pg_ledger).await?);
+    let sqlite_wallets = Arc::new(ledger_wallets(&sqlite_ledger).await?);
+    let pg_wallets = Arc::new(ledger_wallets(&pg_ledger).await?);
 
     let mut rows = Vec::new();
     for s in SCENARIOS {
@@ -163,8 +155,10 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
         let pg = run(&pg_ledger, &pg_wallets, s, clients, secs).await?;
         rows.push((s, lite, pg));
     }
-    let raw_many = raw_sql(url, false, clients, secs).await?;
-    let raw_hot = raw_sql(url, true, clients, secs).await?;
+    let raw_many = raw_sql(url, false, 1, clients, secs).await?;
+    let raw_hot = raw_sql(url, true, 1, clients, secs).await?;
+    let raw_many_batch = raw_sql(url, false, BATCH, clients, secs).await?;
+    let raw_hot_batch = raw_sql(url, true, BATCH, clients, secs).await?;
 
     println!("| scenario | hearth SQLite (transfers/s) | hearth Postgres (transfers/s) | raw SQL Postgres, pgbench (transfers/s) | hearth / raw |");
     println!("| --- | ---: | ---: | ---: | ---: |");
@@ -172,6 +166,8 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
         let raw = match (s.batch, s.hot) {
             (1, false) => Some(raw_many),
             (1, true) if !s.history => Some(raw_hot),
+            (_, false) => Some(raw_many_batch),
+            (_, true) if !s.history => Some(raw_hot_batch),
             _ => None,
         };
         let (raw_cell, ratio) = match raw {
