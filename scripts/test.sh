@@ -35,6 +35,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests (core, SQLite store, Postgres store, examples, doc tests)"
 log=$(mktemp)
 cargo test --workspace 2>&1 | tee "$log"
+echo "== core's decision benches run once each (criterion's test mode: no timing asserted)"
+cargo test -p hearth-core --benches --quiet
 
 echo "== SDK: the npm package (wasm32; wasm-bindgen tests, Node tests of the built package, tsc)"
 bash scripts/wasm.sh 2>&1 | tee -a "$log"

@@ -46,7 +46,7 @@ use crate::money::Currency;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// What is wrong with one field. The `code` tag and the parameter names are a stable contract shared
 /// by every SDK and by the golden vectors.
@@ -513,6 +513,10 @@ enum Kind {
 
 fn kind(c: char) -> Kind {
     use unicode_properties::{GeneralCategory as Gc, UnicodeGeneralCategory};
+    // ASCII holds no format character and no mark: skip the general-category lookup.
+    if c.is_ascii() {
+        return if c.is_whitespace() { Kind::Space } else { Kind::Base };
+    }
     match c {
         '\u{200C}' | '\u{200D}' => Kind::Joiner,
         // Default-ignorable marks: CGJ, Khmer inherent vowels, Mongolian FVS, variation selectors.
@@ -614,8 +618,7 @@ pub fn clean_multiline(raw: &str) -> String {
     // combining mark), invisible characters again last (removing a tag can leave a joiner or a mark
     // with nothing visible beside it).
     let text = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let text = drop_invisible(&text.nfc().collect::<String>(), true);
-    let text = drop_invisible(&strip_markup(&text).nfc().collect::<String>(), true);
+    let text = clean_characters(&text, true);
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.split('\n') {
@@ -637,8 +640,7 @@ pub fn clean_multiline(raw: &str) -> String {
 /// Cleans single-line user text: like [`clean_multiline`], then every run of white space (line breaks
 /// included) becomes one space.
 pub fn clean_single_line(raw: &str) -> String {
-    let text = drop_invisible(&raw.nfc().collect::<String>(), false);
-    let text = drop_invisible(&strip_markup(&text).nfc().collect::<String>(), false);
+    let text = clean_characters(raw, false);
     let mut out = String::with_capacity(text.len());
     for word in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
@@ -647,6 +649,27 @@ pub fn clean_single_line(raw: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// NFC, invisible characters out, markup out, NFC and invisible characters again (the order
+/// [`clean_multiline`] explains). Text of printable ASCII (and, multi-line, newlines and tabs) is
+/// already NFC and holds nothing [`drop_invisible`] removes — nor does what is left of it once
+/// markup is removed — so only the markup is looked at.
+fn clean_characters(text: &str, multiline: bool) -> String {
+    if text.bytes().all(|b| matches!(b, b' '..=b'~') || (multiline && matches!(b, b'\n' | b'\t'))) {
+        return strip_markup(text);
+    }
+    let text = drop_invisible(&nfc(text), multiline);
+    drop_invisible(&nfc(&strip_markup(&text)), multiline)
+}
+
+/// `text` in NFC; copied as it is when the quick check proves it already is (most text).
+fn nfc(text: &str) -> String {
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        text.to_owned()
+    } else {
+        text.nfc().collect()
+    }
 }
 
 /// Removes HTML markup from user text so that what is stored can never execute when a client renders
@@ -659,6 +682,10 @@ pub fn clean_single_line(raw: &str) -> String {
 /// INVARIANT (no-markup): the result contains no `<` followed by an ASCII letter, `/`, `!` or `?`.
 /// Rendering code should still escape: this is defence in depth, as the seeds ask.
 pub fn strip_markup(input: &str) -> String {
+    // Without a `<` there is no markup: one pass would copy the text unchanged.
+    if !input.contains('<') {
+        return input.to_owned();
+    }
     let mut current = strip_markup_once(input);
     loop {
         let next = strip_markup_once(&current);
@@ -1082,7 +1109,54 @@ mod tests {
         }
     }
 
+    /// Cleaning as it was before its fast paths (ASCII, NFC quick check, no `<`, ASCII kinds).
+    fn reference_clean(raw: &str, multiline: bool) -> String {
+        fn kind_slow(c: char) -> Kind {
+            use unicode_properties::{GeneralCategory as Gc, UnicodeGeneralCategory};
+            match kind(c) {
+                k if !c.is_ascii() => k,
+                _ if c.is_whitespace() => Kind::Space,
+                _ => match c.general_category() {
+                    Gc::Format => Kind::Removed,
+                    Gc::NonspacingMark | Gc::SpacingMark | Gc::EnclosingMark => Kind::Mark,
+                    _ => Kind::Base,
+                },
+            }
+        }
+        fn strip_slow(input: &str) -> String {
+            let mut current = strip_markup_once(input);
+            loop {
+                let next = strip_markup_once(&current);
+                if next == current {
+                    return current;
+                }
+                current = next;
+            }
+        }
+        for c in (0..128u8).map(char::from) {
+            assert_eq!(kind(c), kind_slow(c), "{c:?}");
+        }
+        let raw = if multiline { raw.replace("\r\n", "\n").replace('\r', "\n") } else { raw.to_owned() };
+        let text = drop_invisible(&raw.nfc().collect::<String>(), multiline);
+        drop_invisible(&strip_slow(&text).nfc().collect::<String>(), multiline)
+    }
+
     proptest! {
+        #[test]
+        fn fast_cleaning_equals_the_reference(
+            s in prop_oneof![
+                "[ -~]{0,60}",
+                "([ -~]|\n|\t|\r|<b>|<script>x</script>|\u{0301}|é|\u{200D}|\u{FE0F}|\u{0}|\u{7F}){0,40}",
+                "\\PC{0,60}",
+                prop::collection::vec(any::<char>(), 0..60).prop_map(String::from_iter)
+            ]
+        ) {
+            for multiline in [false, true] {
+                let raw = if multiline { s.replace("\r\n", "\n").replace('\r', "\n") } else { s.clone() };
+                prop_assert_eq!(clean_characters(&raw, multiline), reference_clean(&s, multiline));
+            }
+        }
+
         #[test]
         fn cleaned_text_never_contains_markup(s in "(<|>|/|!|-|\"|'|[a-zA-Z]|script| |\n|é){0,60}") {
             let out = strip_markup(&s);

@@ -407,6 +407,7 @@ pub struct BookSlot {
 }
 
 /// What booking reads.
+#[derive(Clone)]
 pub struct BookScene {
     slot: Option<Versioned<Slot>>,
     amenity: Option<Versioned<Amenity>>,

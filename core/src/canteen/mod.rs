@@ -313,6 +313,7 @@ impl ValidOrder {
 }
 
 /// What placing an order reads.
+#[derive(Clone)]
 pub struct PlaceScene {
     items: HashMap<MenuItemId, MenuItem>,
     /// The resident's order bucket ([`crate::limits::CANTEEN_ORDERS`]).

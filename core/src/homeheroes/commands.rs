@@ -304,6 +304,7 @@ pub struct CreateServiceRequest {
 }
 
 /// What creating a request loads.
+#[derive(Clone)]
 pub struct CreateScene {
     profile: Option<Versioned<Profile>>,
     /// The caller's request-creation bucket ([`crate::limits::REQUEST_CREATION`]).
@@ -474,6 +475,7 @@ pub struct RequestOutcome {
 }
 
 /// Everything a request action may look at.
+#[derive(Clone)]
 pub struct RequestScene {
     pub(crate) request: Versioned<ServiceRequest>,
     pub(crate) interests: Vec<Versioned<JobInterest>>,

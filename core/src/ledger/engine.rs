@@ -749,7 +749,9 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         let end = (i..batch.len()).find(|&k| !batch[k].linked).unwrap_or(batch.len() - 1);
         let chain = &batch[i..=end];
         let chain_open = chain.last().is_some_and(|t| t.linked);
-        let saved = (w.accounts.clone(), w.transfers.clone(), w.resolved.clone(), w.floor);
+        // Only a chain of two or more is rolled back (a lone transfer that fails applied nothing):
+        // copying the working state for every lone transfer made a batch of n of them O(n²).
+        let saved = (chain.len() > 1).then(|| (w.accounts.clone(), w.transfers.clone(), w.resolved.clone(), w.floor));
         let mut results: Vec<Judged> = Vec::new();
         let mut failed_at = None;
         for (k, t) in chain.iter().enumerate() {
@@ -783,7 +785,9 @@ pub fn decide(batch: &[TransferInput], snap: &Snapshot, ctx: &Context) -> Decisi
         }
         match failed_at {
             Some(f) if chain.len() > 1 => {
-                (w.accounts, w.transfers, w.resolved, w.floor) = saved;
+                if let Some(saved) = saved {
+                    (w.accounts, w.transfers, w.resolved, w.floor) = saved;
+                }
                 for (k, t) in chain.iter().enumerate() {
                     let result = if k == f {
                         results[k].as_ref().err().copied().unwrap_or(LinkedEventFailed)
