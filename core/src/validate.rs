@@ -45,6 +45,7 @@
 use crate::money::Currency;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
@@ -461,6 +462,10 @@ pub fn char_len(s: &str) -> usize {
 /// the invisible marks (variation selectors, …) that cleaning keeps, and less anything cleaning
 /// would remove. White space counts. What `min_chars` bounds (see the [module docs](self)).
 pub fn visible_len(s: &str) -> usize {
+    // No ASCII character is a joiner, an invisible mark or removed: every one counts.
+    if s.is_ascii() {
+        return s.len();
+    }
     s.chars().filter(|&c| !matches!(kind(c), Kind::Joiner | Kind::InvisibleMark | Kind::Removed)).count()
 }
 
@@ -603,19 +608,44 @@ fn drop_invisible(text: &str, multiline: bool) -> String {
     out
 }
 
-/// Cleans multi-line user text: NFC normalisation, CRLF → LF, markup removed ([`strip_markup`]),
-/// control characters other than newline and tab removed, invisible characters and bare combining
-/// marks removed (the [module docs](self) give the rule), trailing spaces on lines and the whole text
-/// trimmed, runs of more than two blank lines folded.
-pub fn clean_multiline(raw: &str) -> String {
+/// Text the character-level steps of cleaning ([`cleaned_chars`]) leave unchanged, up to newline and
+/// tab in single-line text, which the folding treats as the spaces those steps make them: printable
+/// ASCII, newline and tab, without `<`. ASCII is NFC and holds no format, invisible or combining
+/// character; without `<` there is no markup; without `\r` no line break to fold.
+fn is_plain(raw: &str) -> bool {
+    raw.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t') && b != b'<')
+}
+
+/// The character-level steps of cleaning: line breaks to `\n` (multi-line), NFC, control and
+/// invisible characters, markup; skipped for plain text ([`is_plain`]), which they leave as it is.
+fn cleaned_chars(raw: &str, multiline: bool) -> Cow<'_, str> {
+    if is_plain(raw) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(cleaned_chars_in_full(raw, multiline))
+    }
+}
+
+fn cleaned_chars_in_full(raw: &str, multiline: bool) -> String {
     // Order matters: NFC first (a canonical singleton such as U+212A KELVIN SIGN becomes an ASCII
     // letter), control and invisible characters out before markup (`<\u{1}b>` and `<\u{200B}b>`
     // must not become `<b>`), NFC again after (removing a tag can leave a base letter next to its
     // combining mark), invisible characters again last (removing a tag can leave a joiner or a mark
     // with nothing visible beside it).
-    let text = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let text = drop_invisible(&text.nfc().collect::<String>(), true);
-    let text = drop_invisible(&strip_markup(&text).nfc().collect::<String>(), true);
+    let text = if multiline { raw.replace("\r\n", "\n").replace('\r', "\n") } else { raw.to_owned() };
+    let text = drop_invisible(&text.nfc().collect::<String>(), multiline);
+    drop_invisible(&strip_markup(&text).nfc().collect::<String>(), multiline)
+}
+
+/// Cleans multi-line user text: NFC normalisation, CRLF → LF, markup removed ([`strip_markup`]),
+/// control characters other than newline and tab removed, invisible characters and bare combining
+/// marks removed (the [module docs](self) give the rule), trailing spaces on lines and the whole text
+/// trimmed, runs of more than two blank lines folded.
+pub fn clean_multiline(raw: &str) -> String {
+    fold_lines(&cleaned_chars(raw, true))
+}
+
+fn fold_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.split('\n') {
@@ -637,8 +667,10 @@ pub fn clean_multiline(raw: &str) -> String {
 /// Cleans single-line user text: like [`clean_multiline`], then every run of white space (line breaks
 /// included) becomes one space.
 pub fn clean_single_line(raw: &str) -> String {
-    let text = drop_invisible(&raw.nfc().collect::<String>(), false);
-    let text = drop_invisible(&strip_markup(&text).nfc().collect::<String>(), false);
+    fold_words(&cleaned_chars(raw, false))
+}
+
+fn fold_words(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
@@ -1092,6 +1124,21 @@ mod tests {
             }
             let single = clean_single_line(&s);
             prop_assert_eq!(single.trim(), single.as_str());
+        }
+
+        #[test]
+        fn plain_text_cleans_the_same_without_the_character_steps(
+            s in "([ -~]|\n|\t|\r|\u{1}|\u{7f}|<b>|é|\u{200B}){0,60}"
+        ) {
+            // The fast path (`is_plain`) must give what the full steps give, and be taken only
+            // where it may: the strategy also makes text that is not plain.
+            prop_assert_eq!(clean_multiline(&s), fold_lines(&cleaned_chars_in_full(&s, true)));
+            prop_assert_eq!(clean_single_line(&s), fold_words(&cleaned_chars_in_full(&s, false)));
+            let cleaned = clean_multiline(&s);
+            prop_assert_eq!(
+                visible_len(&cleaned),
+                cleaned.chars().filter(|&c| !matches!(kind(c), Kind::Joiner | Kind::InvisibleMark | Kind::Removed)).count()
+            );
         }
 
         #[test]
