@@ -4,6 +4,8 @@
 #   2. the built package under Node's test runner (the golden vectors and the queue, through the JS API);
 #   3. `tsc --noEmit` over a TypeScript file that uses the declarations.
 # `scripts/wasm.sh build` only builds. Sizes go to stdout (BENCHMARKS.md records them).
+# `scripts/wasm.sh bench [rounds batches calls]` builds, then times validate("service_request") against
+# a Zod schema of the same rules in one Node process (sdk-wasm/bench/validate.mjs; BENCHMARKS.md, issue 11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sdk-tools.sh
@@ -37,6 +39,11 @@ tarball=$(cd "$pkg" && npm pack --silent --pack-destination "$target_dir" 2>/dev
 echo "wasm size: ${raw} bytes raw, ${gz} bytes gzip -9; npm tarball $(wc -c < "$target_dir/$tarball") bytes"
 
 [ "${1:-}" = build ] && exit 0
+if [ "${1:-}" = bench ]; then
+  uptime
+  node sdk-wasm/bench/validate.mjs "${@:2}"
+  exit 0
+fi
 
 echo "== wasm: #[wasm_bindgen_test] under Node"
 # shellcheck disable=SC2086
@@ -45,6 +52,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 
 echo "== wasm: the built package under node --test"
 node --test sdk-wasm/tests/
+# The benchmark's smoke: both validators load and agree on its inputs (no timing).
+node sdk-wasm/bench/validate.mjs --smoke
 
 echo "== wasm: tsc --noEmit over the declarations"
 tools/node_modules/.bin/tsc --noEmit -p sdk-wasm/tests/tsconfig.json
