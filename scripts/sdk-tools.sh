@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the SDK builds and tests need, idempotently, and prints nothing else but progress:
-#   - the npm tools in tools/ (wasm-opt, tsc, kotlinc) at the versions in tools/package-lock.json;
+#   - the npm tools in tools/ (wasm-opt, tsc, kotlinc, zod) at the versions in tools/package-lock.json;
 #   - wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock;
 #   - a wasm32 Rust target: `rustup target add`, else Debian's rustc-web + rust-web-src (build-std);
 #   - a JDK, JNA and Gson for the Kotlin tests (Debian packages), when missing.
@@ -16,8 +16,8 @@ apt_install() {
 
 # npm tools
 if [ ! -x "$root/tools/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/tools/node_modules/.bin/tsc" ] \
-  || [ ! -x "$root/tools/node_modules/kotlin-compiler/bin/kotlinc" ]; then
-  echo "== sdk-tools: npm ci (binaryen, typescript, kotlin-compiler)"
+  || [ ! -x "$root/tools/node_modules/kotlin-compiler/bin/kotlinc" ] || [ ! -f "$root/tools/node_modules/zod/package.json" ]; then
+  echo "== sdk-tools: npm ci (binaryen, typescript, kotlin-compiler, zod)"
   (cd "$root/tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds the npm package (sdk-wasm/pkg) and runs its three kinds of tests:
+# Builds the npm package (sdk-wasm/pkg; `wasm-opt -Oz --converge`: the passes rerun while they still
+# shrink the module, ~1.8 KB gzipped) and runs its three kinds of tests:
 #   1. #[wasm_bindgen_test] tests, compiled to wasm32 and run under Node by wasm-bindgen-test-runner;
 #   2. the built package under Node's test runner (the golden vectors and the queue, through the JS API);
 #   3. `tsc --noEmit` over a TypeScript file that uses the declarations.
 # `scripts/wasm.sh build` only builds. Sizes go to stdout (BENCHMARKS.md records them).
+# `scripts/wasm.sh bench [rounds batches calls]` builds, then times validate("service_request") against
+# a Zod schema of the same rules in one Node process (sdk-wasm/bench/validate.mjs; BENCHMARKS.md, issue 11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sdk-tools.sh
@@ -22,7 +25,7 @@ mkdir -p "$pkg"
 for t in nodejs bundler; do
   out="$pkg/$([ "$t" = nodejs ] && echo node || echo bundler)"
   wasm-bindgen --target "$t" --out-dir "$out" --out-name hearth_wasm "$wasm"
-  tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  tools/node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals "$out/hearth_wasm_bg.wasm" -o "$out/hearth_wasm_bg.wasm"
 done
 cp sdk-wasm/npm/package.json sdk-wasm/npm/README.md "$pkg/"
@@ -37,6 +40,11 @@ tarball=$(cd "$pkg" && npm pack --silent --pack-destination "$target_dir" 2>/dev
 echo "wasm size: ${raw} bytes raw, ${gz} bytes gzip -9; npm tarball $(wc -c < "$target_dir/$tarball") bytes"
 
 [ "${1:-}" = build ] && exit 0
+if [ "${1:-}" = bench ]; then
+  uptime
+  node sdk-wasm/bench/validate.mjs "${@:2}"
+  exit 0
+fi
 
 echo "== wasm: #[wasm_bindgen_test] under Node"
 # shellcheck disable=SC2086
@@ -45,6 +53,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 
 echo "== wasm: the built package under node --test"
 node --test sdk-wasm/tests/
+# The benchmark's smoke: both validators load and agree on its inputs (no timing).
+node sdk-wasm/bench/validate.mjs --smoke
 
 echo "== wasm: tsc --noEmit over the declarations"
 tools/node_modules/.bin/tsc --noEmit -p sdk-wasm/tests/tsconfig.json

@@ -85,14 +85,18 @@ pub fn hearth_error_class() -> JsValue {
     hearth_error_class_js()
 }
 
+/// A value as JavaScript: JSON text, parsed by `JSON.parse` — one crossing of the boundary, where
+/// building the object from wasm costs one per property (and the serialiser's code in the package).
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| throw(Error::internal(format!("encode: {e}"))))
+    let text = serde_json::to_string(value).map_err(|e| throw(Error::internal(format!("encode: {e}"))))?;
+    js_sys::JSON::parse(&text).map_err(|_| throw(Error::internal("encode: JSON.parse refused the text")))
 }
 
 fn throw(e: Error) -> JsValue {
-    let fields = to_js(&e.fields).unwrap_or(JsValue::UNDEFINED);
+    let fields = serde_json::to_string(&e.fields)
+        .ok()
+        .and_then(|text| js_sys::JSON::parse(&text).ok())
+        .unwrap_or(JsValue::UNDEFINED);
     make_hearth_error(e.code.as_str(), &e.message, fields)
 }
 
