@@ -129,8 +129,11 @@ async fn bench(url: &str, secs: u64, clients: usize) -> Result<(), String> {
     prefill(url, pg_slots[SLOTS - 1], rows).await?;
     let mut table = Vec::new();
     for (name, hot) in [("many slots", false), ("hot slot", true)] {
+        eprintln!("{name}: hearth on SQLite");
         let lite = run(&lite_svc, &lite_slots, hot, clients, secs).await?;
+        eprintln!("{name}: hearth on Postgres");
         let pg = run(&pg_svc, &pg_slots, hot, clients, secs).await?;
+        eprintln!("{name}: raw SQL on Postgres (pgbench)");
         let raw = raw_sql(url, hot, clients, secs, rows).await?;
         table.push((name, lite, pg, raw));
     }
