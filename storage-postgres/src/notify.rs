@@ -9,7 +9,7 @@
 //!
 //! So a commit only *pokes* the [`Notifier`], and one task per store sends the notifications: one
 //! `pg_notify` per wake-up, however many commits poked meanwhile (a channel of capacity one
-//! coalesces them), in its own short transaction with `synchronous_commit` off (a wake-up need not
+//! coalesces them), at most one per [`NOTIFY_INTERVAL`], in its own short transaction with `synchronous_commit` off (a wake-up need not
 //! be durable; its commit does not wait for a flush while it holds the lock). The payload is the
 //! store's schema (`current_schema()`), so a listener skips the wake-ups of other hearth schemas in
 //! the same database; the hub reads from its own cursor, and a lost wake-up costs latency, never an
@@ -46,10 +46,19 @@ impl Notifier {
     }
 }
 
-/// One `pg_notify` per wake-up until the store is gone. A failed send is dropped (the readers' poll
-/// covers it).
+/// The least time between two wake-ups: under load, one `NOTIFY` covers every commit of the
+/// millisecond instead of each commit paying a notifying transaction of its own.
+pub(crate) const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// One `pg_notify` per wake-up, at most one per [`NOTIFY_INTERVAL`], until the store is gone. A
+/// failed send is dropped (the readers' poll covers it).
 async fn send_notifications(pool: PgPool, mut pokes: mpsc::Receiver<()>) {
+    let mut last: Option<tokio::time::Instant> = None;
     while pokes.recv().await.is_some() {
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + NOTIFY_INTERVAL).await;
+        }
+        last = Some(tokio::time::Instant::now());
         // `set_config(…, true)` lasts until the end of this one-statement transaction, whose commit
         // is when Postgres reads `synchronous_commit`.
         let _ = sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, current_schema())")
